@@ -1,0 +1,113 @@
+package org.meft.jobs;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the flags
+ * it declares: an unknown flag, a missing value or a repeated flag is a {@link UsageException}.
+ */
+public final class Flags {
+  private final String command;
+  private final Map<String, String> values;
+
+  private Flags(String command, Map<String, String> values) {
+    this.command = command;
+    this.values = values;
+  }
+
+  /** Parses {@code args}; {@code valued} take a value, {@code switches} do not. */
+  public static Flags parse(
+      String command, List<String> args, Set<String> valued, Set<String> switches) {
+    Map<String, String> values = new HashMap<>();
+    for (int i = 0; i < args.size(); i++) {
+      String arg = args.get(i);
+      if (!arg.startsWith("--")) {
+        throw new UsageException("unexpected argument '" + arg + "'");
+      }
+      String name = arg.substring(2);
+      String value = null;
+      int equals = name.indexOf('=');
+      if (equals >= 0) {
+        value = name.substring(equals + 1);
+        name = name.substring(0, equals);
+      }
+      if (switches.contains(name)) {
+        if (value != null) {
+          throw new UsageException("--" + name + " takes no value");
+        }
+        value = "true";
+      } else if (valued.contains(name)) {
+        if (value == null) {
+          if (i + 1 >= args.size()) {
+            throw new UsageException("--" + name + " needs a value");
+          }
+          value = args.get(++i);
+        }
+      } else {
+        throw new UsageException("unknown flag --" + name + " for '" + command + "'");
+      }
+      if (values.put(name, value) != null) {
+        throw new UsageException("--" + name + " given twice");
+      }
+    }
+    return new Flags(command, values);
+  }
+
+  public boolean has(String name) {
+    return values.containsKey(name);
+  }
+
+  public String required(String name) {
+    String value = values.get(name);
+    if (value == null) {
+      throw new UsageException("'" + command + "' needs --" + name);
+    }
+    return value;
+  }
+
+  public String string(String name, String fallback) {
+    return values.getOrDefault(name, fallback);
+  }
+
+  public Path path(String name) {
+    return has(name) ? Path.of(values.get(name)) : null;
+  }
+
+  public int integer(String name, int fallback) {
+    if (!has(name)) {
+      return fallback;
+    }
+    try {
+      return Integer.parseInt(values.get(name));
+    } catch (NumberFormatException e) {
+      throw new UsageException("--" + name + " expects an integer, got '" + values.get(name) + "'");
+    }
+  }
+
+  public long longValue(String name, long fallback) {
+    if (!has(name)) {
+      return fallback;
+    }
+    try {
+      return Long.parseLong(values.get(name));
+    } catch (NumberFormatException e) {
+      throw new UsageException("--" + name + " expects an integer, got '" + values.get(name) + "'");
+    }
+  }
+
+  public float number(String name, float fallback) {
+    if (!has(name)) {
+      return fallback;
+    }
+    try {
+      return Float.parseFloat(values.get(name));
+    } catch (NumberFormatException e) {
+      throw new UsageException("--" + name + " expects a number, got '" + values.get(name) + "'");
+    }
+  }
+
+}

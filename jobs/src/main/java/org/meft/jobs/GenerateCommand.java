@@ -1,0 +1,71 @@
+package org.meft.jobs;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.meft.generate.Generator;
+import org.meft.generate.Sampler;
+import org.meft.model.LanguageModel;
+
+/** {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set. */
+public final class GenerateCommand implements Command {
+  @Override
+  public String name() {
+    return "generate";
+  }
+
+  @Override
+  public String summary() {
+    return "continue a prompt with a model (Hugging Face folder or llama2.c .bin)";
+  }
+
+  @Override
+  public String usage() {
+    return "--model PATH [--tokenizer tokenizer.json] --prompt TEXT --max-new-tokens N"
+        + " [--temperature T --top-p P --seed S]";
+  }
+
+  @Override
+  public int run(List<String> args, PrintStream out) {
+    Flags flags =
+        Flags.parse(
+            name(),
+            args,
+            Set.of("model", "tokenizer", "prompt", "max-new-tokens", "temperature", "top-p", "seed"),
+            Set.of());
+    String prompt = flags.required("prompt");
+    int maxNewTokens = flags.integer("max-new-tokens", 0);
+    flags.required("max-new-tokens");
+    if (maxNewTokens < 0) {
+      throw new UsageException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+    }
+    Sampler sampler = sampler(flags);
+    try (LanguageModel model =
+        LanguageModel.load(Path.of(flags.required("model")), flags.path("tokenizer"))) {
+      Generator.Generation generation = Generator.generate(model, prompt, maxNewTokens, sampler);
+      out.println(model.tokenizer().decode(generation.allIds()));
+    }
+    return 0;
+  }
+
+  private static Sampler sampler(Flags flags) {
+    if (!flags.has("temperature")) {
+      if (flags.has("top-p") || flags.has("seed")) {
+        throw new UsageException("--top-p and --seed apply only with --temperature");
+      }
+      return Sampler.greedy();
+    }
+    float temperature = flags.number("temperature", 0);
+    float topP = flags.number("top-p", 1f);
+    if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) {
+      throw new UsageException(
+          "--temperature must be >= 0 and --top-p in (0, 1], got " + temperature + " and " + topP);
+    }
+    long seed = flags.longValue("seed", System.nanoTime() | 1);
+    if (seed == 0) {
+      throw new UsageException("--seed must be non-zero");
+    }
+    return temperature == 0 ? Sampler.greedy() : Sampler.random(temperature, topP, seed);
+  }
+}

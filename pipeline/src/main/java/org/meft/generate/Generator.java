@@ -1,0 +1,93 @@
+package org.meft.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import org.meft.model.KvCache;
+import org.meft.model.LanguageModel;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Autoregressive decoding with a KV cache: the prompt goes through the model once, then each new
+ * token alone. Stops after {@code maxNewTokens}, at the model's length limit, or when the model
+ * emits EOS or BOS (a BOS starts a new, unrelated document, as in llama2.c's training data).
+ */
+public final class Generator {
+  private static final Logger LOG = LoggerFactory.getLogger(Generator.class);
+
+  /** The prompt (BOS included) and the new tokens. */
+  public record Generation(long[] promptIds, long[] newIds, double seconds) {
+    public long[] allIds() {
+      long[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
+      System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
+      return all;
+    }
+  }
+
+  private Generator() {}
+
+  /** Encodes {@code prompt} with BOS in front, generates, and returns the ids. */
+  public static Generation generate(
+      LanguageModel model, String prompt, int maxNewTokens, Sampler sampler) {
+    long[] text = model.tokenizer().encode(prompt);
+    long[] ids = new long[text.length + 1];
+    ids[0] = model.config().bosId();
+    System.arraycopy(text, 0, ids, 1, text.length);
+    return generate(model.llama(), model.manager(), ids, maxNewTokens, sampler);
+  }
+
+  /** Generates up to {@code maxNewTokens} after {@code promptIds}. */
+  public static Generation generate(
+      Llama llama, NDManager parent, long[] promptIds, int maxNewTokens, Sampler sampler) {
+    LlamaConfig config = llama.config();
+    if (promptIds.length == 0) {
+      throw new IllegalArgumentException("the prompt must hold at least one token (BOS)");
+    }
+    if (maxNewTokens < 0) {
+      throw new IllegalArgumentException("max new tokens must be >= 0, got " + maxNewTokens);
+    }
+    int budget = Math.min(maxNewTokens, config.maxSeqLen() - promptIds.length);
+    if (budget < maxNewTokens) {
+      LOG.warn(
+          "prompt ({} tokens) + {} new tokens exceed the model's {} positions; generating {}",
+          promptIds.length, maxNewTokens, config.maxSeqLen(), Math.max(budget, 0));
+    }
+    Set<Long> stop = new HashSet<>();
+    config.eosIds().forEach(id -> stop.add((long) id));
+    stop.add((long) config.bosId());
+
+    long begin = System.nanoTime();
+    long[] generated = new long[Math.max(budget, 0)];
+    int count = 0;
+    try (NDManager manager = parent.newSubManager();
+        KvCache cache = new KvCache(manager, config.nLayers())) {
+      ParameterStore ps = new ParameterStore(manager, false);
+      long[] next = promptIds;
+      while (count < generated.length) {
+        int token;
+        try (NDManager step = manager.newSubManager()) {
+          NDArray tokens = step.create(next, new Shape(1, next.length));
+          NDArray logits = llama.forward(ps, tokens, cache, false); // [1, T, V]
+          float[] last = logits.get(0, next.length - 1).toType(DataType.FLOAT32, false).toFloatArray();
+          token = sampler.nextInPlace(last);
+        }
+        if (stop.contains((long) token)) {
+          break;
+        }
+        generated[count++] = token;
+        next = new long[] {token};
+      }
+    }
+    double seconds = (System.nanoTime() - begin) / 1e9;
+    LOG.info("generated {} tokens in {} s", count, String.format("%.3f", seconds));
+    return new Generation(promptIds, Arrays.copyOf(generated, count), seconds);
+  }
+}

@@ -1,0 +1,100 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.Arrays;
+
+/**
+ * Causal grouped-query self-attention with RoPE: H query heads share Hkv key/value heads, query
+ * head h reading key/value head h / (H / Hkv).
+ *
+ * <pre>
+ *   q = RoPE(x wq^T), k = RoPE(x wk^T), v = x wv^T
+ *   out = softmax(q k^T / sqrt(Dh) + causal mask) v wo^T
+ * </pre>
+ */
+public final class Attention extends AbstractBlock {
+  final Parameter wq; // q_proj [H*Dh, D]
+  final Parameter wk; // k_proj [Hkv*Dh, D]
+  final Parameter wv; // v_proj [Hkv*Dh, D]
+  final Parameter wo; // o_proj [D, H*Dh]
+  private final LlamaConfig config;
+
+  public Attention(LlamaConfig config) {
+    this.config = config;
+    wq = addParameter(FeedForward.weight("wq"));
+    wk = addParameter(FeedForward.weight("wk"));
+    wv = addParameter(FeedForward.weight("wv"));
+    wo = addParameter(FeedForward.weight("wo"));
+  }
+
+  /**
+   * x [B, T, D] at positions [start, start + T) -> [B, T, D]. With a cache, the new keys and values
+   * are appended to it and the queries attend to every cached position as well.
+   */
+  public NDArray forward(
+      ParameterStore ps, NDArray x, Rope rope, int start, KvCache cache, int layer, boolean training) {
+    long b = x.getShape().get(0);
+    long t = x.getShape().get(1);
+    int h = config.nHeads();
+    int hKv = config.nKvHeads();
+    int dh = config.headDim();
+    NDArray q = rope.apply(Linear.linear(x, value(ps, wq, x, training)).head().reshape(b, t, h, dh));
+    NDArray k = rope.apply(Linear.linear(x, value(ps, wk, x, training)).head().reshape(b, t, hKv, dh));
+    NDArray v = Linear.linear(x, value(ps, wv, x, training)).head().reshape(b, t, hKv, dh);
+
+    k = k.transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]
+    v = v.transpose(0, 2, 1, 3);
+    if (cache != null) {
+      NDArray[] kv = cache.append(layer, k, v);
+      k = kv[0];
+      v = kv[1];
+    }
+    long tAll = k.getShape().get(2);
+
+    // Group the query heads by the key/value head they read: [B, Hkv, G, T, Dh].
+    NDArray qGrouped = q.transpose(0, 2, 1, 3).reshape(b, hKv, config.groupSize(), t, dh);
+    NDArray scores =
+        qGrouped
+            .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))
+            .div((float) Math.sqrt(dh)); // [B, Hkv, G, T, Tall]
+    if (t > 1) {
+      scores = scores.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores));
+    }
+    NDArray attended = scores.softmax(-1).matMul(v.expandDims(2)); // [B, Hkv, G, T, Dh]
+    NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
+    return Linear.linear(merged, value(ps, wo, x, training)).head();
+  }
+
+  /** [T, Tall]: 0 where query i (at position start + i) may see key j, -inf after it. */
+  static NDArray causalMask(NDManager manager, int start, int t, int tAll, NDArray like) {
+    float[] mask = new float[t * tAll];
+    for (int i = 0; i < t; i++) {
+      Arrays.fill(mask, i * tAll + start + i + 1, (i + 1) * tAll, Float.NEGATIVE_INFINITY);
+    }
+    return manager.create(mask, new Shape(t, tAll)).toType(like.getDataType(), false);
+  }
+
+  private static NDArray value(ParameterStore ps, Parameter p, NDArray x, boolean training) {
+    return ps.getValue(p, x.getDevice(), training);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray x = inputs.singletonOrThrow();
+    return new NDList(forward(ps, x, Rope.forSequence(x, config), 0, null, 0, training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return inputShapes;
+  }
+}

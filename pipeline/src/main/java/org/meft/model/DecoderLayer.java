@@ -1,0 +1,48 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+/** One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h))}. */
+public final class DecoderLayer extends AbstractBlock {
+  final RmsNorm attentionNorm; // input_layernorm
+  final Attention attention; // self_attn
+  final RmsNorm ffnNorm; // post_attention_layernorm
+  final FeedForward feedForward; // mlp
+  private final LlamaConfig config;
+  private final int index;
+
+  public DecoderLayer(LlamaConfig config, int index) {
+    this.config = config;
+    this.index = index;
+    attentionNorm = addChildBlock("attention_norm", new RmsNorm(config.normEps()));
+    attention = addChildBlock("attention", new Attention(config));
+    ffnNorm = addChildBlock("ffn_norm", new RmsNorm(config.normEps()));
+    feedForward = addChildBlock("feed_forward", new FeedForward());
+  }
+
+  /** x [B, T, D] -> [B, T, D]; see {@link Attention#forward} for the cache. */
+  public NDArray forward(
+      ParameterStore ps, NDArray x, Rope rope, int start, KvCache cache, boolean training) {
+    NDArray xNorm = attentionNorm.forward(ps, new NDList(x), training).head();
+    NDArray h = x.add(attention.forward(ps, xNorm, rope, start, cache, index, training));
+    NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
+    return h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray x = inputs.singletonOrThrow();
+    return new NDList(forward(ps, x, Rope.forSequence(x, config), 0, null, training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return inputShapes;
+  }
+}

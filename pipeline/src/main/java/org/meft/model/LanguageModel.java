@@ -1,0 +1,116 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A loaded model with its tokenizer and the manager that owns its weights; closing it frees them.
+ * Every base parameter starts frozen: training code unfreezes what it trains.
+ */
+public final class LanguageModel implements AutoCloseable {
+  private final NDManager manager;
+  private final Llama llama;
+  private final TextTokenizer tokenizer;
+
+  private LanguageModel(NDManager manager, Llama llama, TextTokenizer tokenizer) {
+    this.manager = manager;
+    this.llama = llama;
+    this.tokenizer = tokenizer;
+  }
+
+  /**
+   * Loads {@code path}: a Hugging Face folder (tokenizer.json inside unless {@code tokenizer} is
+   * given) or a llama2.c {@code .bin} file (then {@code tokenizer} is required). Pickled PyTorch
+   * files are refused.
+   */
+  public static LanguageModel load(Path path, Path tokenizer, DataType dataType) {
+    if (!Files.exists(path)) {
+      throw new CheckpointException(path, "model not found");
+    }
+    boolean folder = Files.isDirectory(path);
+    if (!folder) {
+      refuseUnsupportedFile(path);
+      if (tokenizer == null) {
+        throw new CheckpointException(
+            path, "a llama2.c checkpoint carries no tokenizer: pass --tokenizer tokenizer.json");
+      }
+    }
+    TextTokenizer text = TextTokenizer.open(tokenizer != null ? tokenizer : path);
+    NDManager manager = NDManager.newBaseManager();
+    try {
+      Llama llama =
+          folder
+              ? HuggingFaceCheckpoint.load(path, manager, dataType)
+              : Llama2cCheckpoint.load(path, manager, dataType);
+      llama.freezeParameters(true);
+      return new LanguageModel(manager, llama, text);
+    } catch (RuntimeException e) {
+      manager.close();
+      text.close();
+      throw e;
+    }
+  }
+
+  public static LanguageModel load(Path path, Path tokenizer) {
+    return load(path, tokenizer, DataType.FLOAT32);
+  }
+
+  private static void refuseUnsupportedFile(Path file) {
+    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (name.endsWith(".safetensors")) {
+      throw new CheckpointException(
+          file, "pass the Hugging Face folder that holds this file and its config.json");
+    }
+    if (name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".ckpt")
+        || name.endsWith(".pkl") || isPickle(file)) {
+      throw new CheckpointException(
+          file,
+          "looks like a pickled PyTorch checkpoint, which is never loaded because unpickling can"
+              + " run arbitrary code; convert it to safetensors (safetensors.torch.save_file) in a"
+              + " Hugging Face folder");
+    }
+    if (!name.endsWith(".bin")) {
+      throw new CheckpointException(
+          file, "unknown model format: expected a Hugging Face folder or a llama2.c .bin file");
+    }
+  }
+
+  /** torch.save writes a zip archive ("PK") or, before PyTorch 1.6, a pickle (protocol opcode). */
+  private static boolean isPickle(Path file) {
+    byte[] head = new byte[2];
+    try (InputStream in = Files.newInputStream(file)) {
+      int read = in.readNBytes(head, 0, 2);
+      return read == 2 && ((head[0] == 'P' && head[1] == 'K') || (head[0] & 0xff) == 0x80);
+    } catch (IOException e) {
+      throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  public Llama llama() {
+    return llama;
+  }
+
+  public LlamaConfig config() {
+    return llama.config();
+  }
+
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The manager that owns the weights; per-call work should use a sub-manager of it. */
+  public NDManager manager() {
+    return manager;
+  }
+
+  @Override
+  public void close() {
+    tokenizer.close();
+    manager.close();
+  }
+}

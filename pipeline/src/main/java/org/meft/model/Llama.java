@@ -1,0 +1,125 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A LLaMA/Mistral decoder: token embedding, {@code nLayers} pre-norm decoder layers, final RMSNorm
+ * and an output head (the embedding itself when tied). Input token ids [B, T] (int32 or int64),
+ * output logits [B, T, V].
+ *
+ * <p>Parameters are declared without shapes and set by a loader through {@link #weights()}, which
+ * names each one as the Hugging Face checkpoint does and gives the shape the config implies.
+ */
+public final class Llama extends AbstractBlock {
+  final Parameter tokEmbeddings; // embed_tokens [V, D]
+  final List<DecoderLayer> layers;
+  final RmsNorm norm; // [D]
+  final Parameter output; // lm_head [V, D]; null when tied to tokEmbeddings
+  private final LlamaConfig config;
+
+  /** A checkpoint tensor: its Hugging Face name, the shape the config implies, the parameter. */
+  public record Weight(String name, Shape shape, Parameter parameter) {}
+
+  public Llama(LlamaConfig config) {
+    this.config = config;
+    tokEmbeddings = addParameter(FeedForward.weight("tok_embeddings"));
+    List<DecoderLayer> blocks = new ArrayList<>();
+    for (int i = 0; i < config.nLayers(); i++) {
+      blocks.add(addChildBlock("layers_" + i, new DecoderLayer(config, i)));
+    }
+    layers = Collections.unmodifiableList(blocks);
+    norm = addChildBlock("norm", new RmsNorm(config.normEps()));
+    output = config.tiedEmbeddings() ? null : addParameter(FeedForward.weight("output"));
+  }
+
+  public LlamaConfig config() {
+    return config;
+  }
+
+  /** Every parameter, in Hugging Face checkpoint naming and order, with its expected shape. */
+  public List<Weight> weights() {
+    int d = config.dim();
+    int f = config.hiddenDim();
+    int qDim = config.nHeads() * config.headDim();
+    int kvDim = config.kvDim();
+    List<Weight> weights = new ArrayList<>();
+    weights.add(new Weight("model.embed_tokens.weight", new Shape(config.vocabSize(), d), tokEmbeddings));
+    for (int i = 0; i < layers.size(); i++) {
+      DecoderLayer layer = layers.get(i);
+      String p = "model.layers." + i + ".";
+      weights.add(new Weight(p + "input_layernorm.weight", new Shape(d), layer.attentionNorm.weight));
+      weights.add(new Weight(p + "self_attn.q_proj.weight", new Shape(qDim, d), layer.attention.wq));
+      weights.add(new Weight(p + "self_attn.k_proj.weight", new Shape(kvDim, d), layer.attention.wk));
+      weights.add(new Weight(p + "self_attn.v_proj.weight", new Shape(kvDim, d), layer.attention.wv));
+      weights.add(new Weight(p + "self_attn.o_proj.weight", new Shape(d, qDim), layer.attention.wo));
+      weights.add(new Weight(p + "post_attention_layernorm.weight", new Shape(d), layer.ffnNorm.weight));
+      weights.add(new Weight(p + "mlp.gate_proj.weight", new Shape(f, d), layer.feedForward.w1));
+      weights.add(new Weight(p + "mlp.up_proj.weight", new Shape(f, d), layer.feedForward.w3));
+      weights.add(new Weight(p + "mlp.down_proj.weight", new Shape(d, f), layer.feedForward.w2));
+    }
+    weights.add(new Weight("model.norm.weight", new Shape(d), norm.weight));
+    if (output != null) {
+      weights.add(new Weight("lm_head.weight", new Shape(config.vocabSize(), d), output));
+    }
+    return weights;
+  }
+
+  /** The weight with this checkpoint name. */
+  public Weight weight(String name) {
+    return weights().stream()
+        .filter(w -> w.name().equals(name))
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no weight named " + name));
+  }
+
+  /**
+   * tokens [B, T] at positions [cache.length(), cache.length() + T) -> logits [B, T, V]. The cache
+   * (may be null: positions from 0, nothing kept) receives this pass's keys and values.
+   */
+  public NDArray forward(ParameterStore ps, NDArray tokens, KvCache cache, boolean training) {
+    int start = cache == null ? 0 : cache.length();
+    int t = (int) tokens.getShape().get(1);
+    NDArray embeddings = ps.getValue(tokEmbeddings, tokens.getDevice(), training);
+    NDArray x = Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head(); // [B, T, D]
+    Rope rope = Rope.at(tokens.getManager(), start, t, config.headDim(), config.ropeTheta(), x.getDataType());
+    for (DecoderLayer layer : layers) {
+      x = layer.forward(ps, x, rope, start, cache, training);
+    }
+    if (cache != null) {
+      cache.advance(t);
+    }
+    x = norm.forward(ps, new NDList(x), training).head();
+    NDArray head = output == null ? embeddings : ps.getValue(output, tokens.getDevice(), training);
+    return Linear.linear(x, head).head();
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    return new NDList(forward(ps, inputs.singletonOrThrow(), null, training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    Shape tokens = inputShapes[0];
+    return new Shape[] {new Shape(tokens.get(0), tokens.get(1), config.vocabSize())};
+  }
+
+  /** The data type of the loaded weights (the compute type). */
+  public DataType dataType() {
+    return tokEmbeddings.getArray().getDataType();
+  }
+}

@@ -1,0 +1,198 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+
+/**
+ * Reads a llama2.c checkpoint ({@code run.c}'s legacy format): 7 int32 (dim, hidden_dim, n_layers,
+ * n_heads, n_kv_heads, vocab_size, seq_len; negative vocab_size means an untied classifier follows),
+ * then float32 arrays: token embedding [V, D]; rms_att [L, D]; wq [L, D, D]; wk [L, KV, D]; wv [L,
+ * KV, D]; wo [L, D, D]; rms_ffn [L, D]; w1 [L, F, D]; w2 [L, D, F]; w3 [L, F, D]; rms_final [D];
+ * two unused RoPE tables [seq_len, Dh/2]; the classifier [V, D] when untied.
+ *
+ * <p>llama2.c rotates interleaved pairs (2i, 2i+1); {@link Llama} rotates halves (i, i + Dh/2), as
+ * Hugging Face does, so the q/k rows of each head are permuted on load: evens first, then odds.
+ */
+public final class Llama2cCheckpoint {
+  private static final int HEADER_BYTES = 7 * Integer.BYTES;
+  private static final int VERSIONED_MAGIC = 0x616b3432; // "ak42", llama2.c export v1+
+
+  private Llama2cCheckpoint() {}
+
+  /** Reads the config and loads every weight of {@code model} into arrays of {@code manager}. */
+  public static Llama load(Path file, NDManager manager, DataType dataType) {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = channel.size();
+      if (size < HEADER_BYTES) {
+        throw new CheckpointException(file, "too short for a llama2.c header (" + size + " bytes)");
+      }
+      ByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
+      LlamaConfig config = readConfig(file, data, size);
+      Llama model = new Llama(config);
+      loadWeights(file, data, model, manager, dataType);
+      return model;
+    } catch (IOException e) {
+      throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  private static LlamaConfig readConfig(Path file, ByteBuffer data, long size) {
+    int[] h = new int[7];
+    for (int i = 0; i < 7; i++) {
+      h[i] = data.getInt(i * Integer.BYTES);
+    }
+    if (h[0] == VERSIONED_MAGIC) {
+      throw new CheckpointException(
+          file,
+          "llama2.c export version "
+              + h[1]
+              + " is not supported: export with the legacy (version 0) format, or convert to a"
+              + " Hugging Face folder");
+    }
+    int dim = h[0];
+    int hiddenDim = h[1];
+    int nLayers = h[2];
+    int nHeads = h[3];
+    int nKvHeads = h[4];
+    int vocab = Math.abs(h[5]);
+    int seqLen = h[6];
+    boolean tied = h[5] > 0;
+    LlamaConfig config;
+    try {
+      config = LlamaConfig.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen);
+      if (!tied) {
+        config =
+            new LlamaConfig(
+                config.dim(), config.hiddenDim(), config.nLayers(), config.nHeads(),
+                config.nKvHeads(), config.headDim(), config.vocabSize(), config.maxSeqLen(),
+                config.normEps(), config.ropeTheta(), false, config.bosId(), config.eosIds());
+      }
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(file, "not a llama2.c checkpoint: header " + List.of(h[0], h[1], h[2], h[3], h[4], h[5], h[6]) + ": " + e.getMessage());
+    }
+    long expected = HEADER_BYTES + 4L * floatCount(config);
+    if (size != expected) {
+      throw new CheckpointException(
+          file,
+          "size "
+              + size
+              + " bytes does not match its header (dim "
+              + dim
+              + ", hidden "
+              + hiddenDim
+              + ", layers "
+              + nLayers
+              + ", heads "
+              + nHeads
+              + "/"
+              + nKvHeads
+              + ", vocab "
+              + h[5]
+              + ", seq "
+              + seqLen
+              + "), which needs "
+              + expected
+              + " bytes");
+    }
+    return config;
+  }
+
+  private static long floatCount(LlamaConfig c) {
+    long d = c.dim();
+    long l = c.nLayers();
+    long kv = c.kvDim();
+    long f = c.hiddenDim();
+    long count = c.vocabSize() * d + l * d + l * d * d + 2 * l * kv * d + l * d * d + l * d;
+    count += 3 * l * f * d + d + (long) c.maxSeqLen() * c.headDim();
+    return c.tiedEmbeddings() ? count : count + c.vocabSize() * d;
+  }
+
+  private static void loadWeights(
+      Path file, ByteBuffer data, Llama model, NDManager manager, DataType dataType) {
+    LlamaConfig c = model.config();
+    int d = c.dim();
+    int kv = c.kvDim();
+    int f = c.hiddenDim();
+    Reader reader = new Reader(data, manager, dataType);
+    model.tokEmbeddings.setArray(reader.next(new Shape(c.vocabSize(), d)));
+    for (DecoderLayer layer : model.layers) {
+      layer.attentionNorm.weight.setArray(reader.next(new Shape(d)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.attention.wq.setArray(toRotateHalf(reader.next(new Shape(d, d)), c.nHeads()));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.attention.wk.setArray(toRotateHalf(reader.next(new Shape(kv, d)), c.nKvHeads()));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.attention.wv.setArray(reader.next(new Shape(kv, d)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.attention.wo.setArray(reader.next(new Shape(d, d)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.ffnNorm.weight.setArray(reader.next(new Shape(d)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.feedForward.w1.setArray(reader.next(new Shape(f, d)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.feedForward.w2.setArray(reader.next(new Shape(d, f)));
+    }
+    for (DecoderLayer layer : model.layers) {
+      layer.feedForward.w3.setArray(reader.next(new Shape(f, d)));
+    }
+    model.norm.weight.setArray(reader.next(new Shape(d)));
+    reader.skip((long) c.maxSeqLen() * c.headDim()); // freq_cis_real, freq_cis_imag
+    if (model.output != null) {
+      model.output.setArray(reader.next(new Shape(c.vocabSize(), d)));
+    }
+  }
+
+  /** w [heads * Dh, D] with interleaved rotary rows -> the same rows, evens then odds per head. */
+  static NDArray toRotateHalf(NDArray w, int heads) {
+    Shape shape = w.getShape();
+    long dh = shape.get(0) / heads;
+    try (NDArray interleaved = w) {
+      return interleaved
+          .reshape(heads, dh / 2, 2, shape.get(1))
+          .transpose(0, 2, 1, 3)
+          .reshape(shape)
+          .duplicate();
+    }
+  }
+
+  /** Sequential float32 reader over the mapped file, copying each array into the manager. */
+  private static final class Reader {
+    private final ByteBuffer data;
+    private final NDManager manager;
+    private final DataType dataType;
+    private long position = HEADER_BYTES;
+
+    Reader(ByteBuffer data, NDManager manager, DataType dataType) {
+      this.data = data;
+      this.manager = manager;
+      this.dataType = dataType;
+    }
+
+    NDArray next(Shape shape) {
+      int bytes = Math.toIntExact(shape.size() * Float.BYTES);
+      ByteBuffer slice = data.slice(Math.toIntExact(position), bytes).order(ByteOrder.LITTLE_ENDIAN);
+      position += bytes;
+      return Tensors.ownedCopy(manager.create(slice, shape, DataType.FLOAT32), dataType);
+    }
+
+    void skip(long floats) {
+      position += floats * Float.BYTES;
+    }
+  }
+}

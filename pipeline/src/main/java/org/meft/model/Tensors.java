@@ -1,0 +1,19 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+/** Small helpers for moving tensors between files and the engine. */
+final class Tensors {
+  private Tensors() {}
+
+  /**
+   * A copy of {@code view} in {@code dataType} that owns its memory; closes the view. Arrays
+   * created over a mapped file are zero-copy views of it and must not outlive the mapping.
+   */
+  static NDArray ownedCopy(NDArray view, DataType dataType) {
+    try (view) {
+      return view.getDataType() == dataType ? view.duplicate() : view.toType(dataType, true);
+    }
+  }
+}
