@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the flags
- * it declares: an unknown flag, a missing value or a repeated flag is a {@link UsageException}.
+ * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the
+ * flags it declares: an unknown flag, a missing value or a repeated flag is a {@link
+ * UsageException}.
  */
 public final class Flags {
   private final String command;
@@ -109,5 +110,4 @@ public final class Flags {
       throw new UsageException("--" + name + " expects a number, got '" + values.get(name) + "'");
     }
   }
-
 }

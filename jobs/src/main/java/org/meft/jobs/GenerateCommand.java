@@ -8,7 +8,9 @@ import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.model.LanguageModel;
 
-/** {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set. */
+/**
+ * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set.
+ */
 public final class GenerateCommand implements Command {
   @Override
   public String name() {
@@ -32,7 +34,8 @@ public final class GenerateCommand implements Command {
         Flags.parse(
             name(),
             args,
-            Set.of("model", "tokenizer", "prompt", "max-new-tokens", "temperature", "top-p", "seed"),
+            Set.of(
+                "model", "tokenizer", "prompt", "max-new-tokens", "temperature", "top-p", "seed"),
             Set.of());
     String prompt = flags.required("prompt");
     int maxNewTokens = flags.integer("max-new-tokens", 0);

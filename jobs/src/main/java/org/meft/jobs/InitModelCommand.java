@@ -10,7 +10,9 @@ import java.util.Set;
 import org.meft.model.LlamaConfig;
 import org.meft.model.RandomLlama;
 
-/** {@code bin/meft init-model}: writes a seeded random LLaMA of any shape as a Hugging Face folder. */
+/**
+ * {@code bin/meft init-model}: writes a seeded random LLaMA of any shape as a Hugging Face folder.
+ */
 public final class InitModelCommand implements Command {
   @Override
   public String name() {
@@ -35,8 +37,17 @@ public final class InitModelCommand implements Command {
             name(),
             args,
             Set.of(
-                "output", "dim", "hidden-dim", "layers", "heads", "kv-heads", "vocab", "seq-len",
-                "seed", "dtype", "shard-mb"),
+                "output",
+                "dim",
+                "hidden-dim",
+                "layers",
+                "heads",
+                "kv-heads",
+                "vocab",
+                "seq-len",
+                "seed",
+                "dtype",
+                "shard-mb"),
             Set.of());
     Path output = Path.of(flags.required("output"));
     LlamaConfig config;
@@ -58,8 +69,9 @@ public final class InitModelCommand implements Command {
           case "f32" -> DataType.FLOAT32;
           case "bf16" -> DataType.BFLOAT16;
           case "f16" -> DataType.FLOAT16;
-          default -> throw new UsageException(
-              "--dtype must be f32, bf16 or f16, got '" + flags.string("dtype", "") + "'");
+          default ->
+              throw new UsageException(
+                  "--dtype must be f32, bf16 or f16, got '" + flags.string("dtype", "") + "'");
         };
     int shardMb = flags.integer("shard-mb", 0);
     if (shardMb < 0) {
@@ -68,7 +80,8 @@ public final class InitModelCommand implements Command {
     if (Files.exists(output)) {
       throw new UsageException(output + " already exists: choose a new --output folder");
     }
-    RandomLlama.write(output, config, flags.longValue("seed", 42), storeType, shardMb * 1024L * 1024L);
+    RandomLlama.write(
+        output, config, flags.longValue("seed", 42), storeType, shardMb * 1024L * 1024L);
     out.println(output);
     return 0;
   }

@@ -18,7 +18,8 @@ public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
   static {
-    for (Command command : List.of(new GenerateCommand(), new InitModelCommand())) {
+    for (Command command :
+        List.of(new DemoCommand(), new GenerateCommand(), new InitModelCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }
@@ -33,7 +34,10 @@ public final class Main {
 
   /** Runs one command line; returns the exit code. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+    if (args.length == 0
+        || args[0].equals("help")
+        || args[0].equals("--help")
+        || args[0].equals("-h")) {
       printUsage(args.length == 0 ? err : out);
       return args.length == 0 ? 2 : 0;
     }

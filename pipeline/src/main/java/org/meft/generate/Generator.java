@@ -58,7 +58,10 @@ public final class Generator {
     if (budget < maxNewTokens) {
       LOG.warn(
           "prompt ({} tokens) + {} new tokens exceed the model's {} positions; generating {}",
-          promptIds.length, maxNewTokens, config.maxSeqLen(), Math.max(budget, 0));
+          promptIds.length,
+          maxNewTokens,
+          config.maxSeqLen(),
+          Math.max(budget, 0));
     }
     Set<Long> stop = new HashSet<>();
     config.eosIds().forEach(id -> stop.add((long) id));
@@ -76,7 +79,8 @@ public final class Generator {
         try (NDManager step = manager.newSubManager()) {
           NDArray tokens = step.create(next, new Shape(1, next.length));
           NDArray logits = llama.forward(ps, tokens, cache, false); // [1, T, V]
-          float[] last = logits.get(0, next.length - 1).toType(DataType.FLOAT32, false).toFloatArray();
+          float[] last =
+              logits.get(0, next.length - 1).toType(DataType.FLOAT32, false).toFloatArray();
           token = sampler.nextInPlace(last);
         }
         if (stop.contains((long) token)) {

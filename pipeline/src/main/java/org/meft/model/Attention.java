@@ -40,14 +40,22 @@ public final class Attention extends AbstractBlock {
    * are appended to it and the queries attend to every cached position as well.
    */
   public NDArray forward(
-      ParameterStore ps, NDArray x, Rope rope, int start, KvCache cache, int layer, boolean training) {
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      int start,
+      KvCache cache,
+      int layer,
+      boolean training) {
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
     int h = config.nHeads();
     int hKv = config.nKvHeads();
     int dh = config.headDim();
-    NDArray q = rope.apply(Linear.linear(x, value(ps, wq, x, training)).head().reshape(b, t, h, dh));
-    NDArray k = rope.apply(Linear.linear(x, value(ps, wk, x, training)).head().reshape(b, t, hKv, dh));
+    NDArray q =
+        rope.apply(Linear.linear(x, value(ps, wq, x, training)).head().reshape(b, t, h, dh));
+    NDArray k =
+        rope.apply(Linear.linear(x, value(ps, wk, x, training)).head().reshape(b, t, hKv, dh));
     NDArray v = Linear.linear(x, value(ps, wv, x, training)).head().reshape(b, t, hKv, dh);
 
     k = k.transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]

@@ -1,8 +1,8 @@
 package org.meft.model;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.NDArray;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import java.io.IOException;
@@ -37,8 +37,8 @@ public final class HuggingFaceCheckpoint {
 
   /**
    * Writes {@code model} as a Hugging Face folder: {@code config.json} and the weights in {@code
-   * storeType}, in one {@code model.safetensors} or, when {@code maxShardBytes > 0}, in shards of at
-   * most that size with an index. The tokenizer files are the caller's.
+   * storeType}, in one {@code model.safetensors} or, when {@code maxShardBytes > 0}, in shards of
+   * at most that size with an index. The tokenizer files are the caller's.
    */
   public static void save(Llama model, Path folder, DataType storeType, long maxShardBytes) {
     try {
@@ -56,7 +56,8 @@ public final class HuggingFaceCheckpoint {
     if (maxShardBytes > 0) {
       SafetensorsWriter.writeSharded(folder, tensors, storeType, maxShardBytes);
     } else {
-      SafetensorsWriter.write(folder.resolve("model.safetensors"), tensors, storeType, Map.of("format", "pt"));
+      SafetensorsWriter.write(
+          folder.resolve("model.safetensors"), tensors, storeType, Map.of("format", "pt"));
     }
   }
 

@@ -66,8 +66,11 @@ public final class LanguageModel implements AutoCloseable {
       throw new CheckpointException(
           file, "pass the Hugging Face folder that holds this file and its config.json");
     }
-    if (name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".ckpt")
-        || name.endsWith(".pkl") || isPickle(file)) {
+    if (name.endsWith(".pt")
+        || name.endsWith(".pth")
+        || name.endsWith(".ckpt")
+        || name.endsWith(".pkl")
+        || isPickle(file)) {
       throw new CheckpointException(
           file,
           "looks like a pickled PyTorch checkpoint, which is never loaded because unpickling can"

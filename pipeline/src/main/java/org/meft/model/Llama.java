@@ -56,16 +56,23 @@ public final class Llama extends AbstractBlock {
     int qDim = config.nHeads() * config.headDim();
     int kvDim = config.kvDim();
     List<Weight> weights = new ArrayList<>();
-    weights.add(new Weight("model.embed_tokens.weight", new Shape(config.vocabSize(), d), tokEmbeddings));
+    weights.add(
+        new Weight("model.embed_tokens.weight", new Shape(config.vocabSize(), d), tokEmbeddings));
     for (int i = 0; i < layers.size(); i++) {
       DecoderLayer layer = layers.get(i);
       String p = "model.layers." + i + ".";
-      weights.add(new Weight(p + "input_layernorm.weight", new Shape(d), layer.attentionNorm.weight));
-      weights.add(new Weight(p + "self_attn.q_proj.weight", new Shape(qDim, d), layer.attention.wq));
-      weights.add(new Weight(p + "self_attn.k_proj.weight", new Shape(kvDim, d), layer.attention.wk));
-      weights.add(new Weight(p + "self_attn.v_proj.weight", new Shape(kvDim, d), layer.attention.wv));
-      weights.add(new Weight(p + "self_attn.o_proj.weight", new Shape(d, qDim), layer.attention.wo));
-      weights.add(new Weight(p + "post_attention_layernorm.weight", new Shape(d), layer.ffnNorm.weight));
+      weights.add(
+          new Weight(p + "input_layernorm.weight", new Shape(d), layer.attentionNorm.weight));
+      weights.add(
+          new Weight(p + "self_attn.q_proj.weight", new Shape(qDim, d), layer.attention.wq));
+      weights.add(
+          new Weight(p + "self_attn.k_proj.weight", new Shape(kvDim, d), layer.attention.wk));
+      weights.add(
+          new Weight(p + "self_attn.v_proj.weight", new Shape(kvDim, d), layer.attention.wv));
+      weights.add(
+          new Weight(p + "self_attn.o_proj.weight", new Shape(d, qDim), layer.attention.wo));
+      weights.add(
+          new Weight(p + "post_attention_layernorm.weight", new Shape(d), layer.ffnNorm.weight));
       weights.add(new Weight(p + "mlp.gate_proj.weight", new Shape(f, d), layer.feedForward.w1));
       weights.add(new Weight(p + "mlp.up_proj.weight", new Shape(f, d), layer.feedForward.w3));
       weights.add(new Weight(p + "mlp.down_proj.weight", new Shape(d, f), layer.feedForward.w2));
@@ -94,7 +101,9 @@ public final class Llama extends AbstractBlock {
     int t = (int) tokens.getShape().get(1);
     NDArray embeddings = ps.getValue(tokEmbeddings, tokens.getDevice(), training);
     NDArray x = Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head(); // [B, T, D]
-    Rope rope = Rope.at(tokens.getManager(), start, t, config.headDim(), config.ropeTheta(), x.getDataType());
+    Rope rope =
+        Rope.at(
+            tokens.getManager(), start, t, config.headDim(), config.ropeTheta(), x.getDataType());
     for (DecoderLayer layer : layers) {
       x = layer.forward(ps, x, rope, start, cache, training);
     }

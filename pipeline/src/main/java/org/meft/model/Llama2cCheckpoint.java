@@ -14,10 +14,10 @@ import java.util.List;
 
 /**
  * Reads a llama2.c checkpoint ({@code run.c}'s legacy format): 7 int32 (dim, hidden_dim, n_layers,
- * n_heads, n_kv_heads, vocab_size, seq_len; negative vocab_size means an untied classifier follows),
- * then float32 arrays: token embedding [V, D]; rms_att [L, D]; wq [L, D, D]; wk [L, KV, D]; wv [L,
- * KV, D]; wo [L, D, D]; rms_ffn [L, D]; w1 [L, F, D]; w2 [L, D, F]; w3 [L, F, D]; rms_final [D];
- * two unused RoPE tables [seq_len, Dh/2]; the classifier [V, D] when untied.
+ * n_heads, n_kv_heads, vocab_size, seq_len; negative vocab_size means an untied classifier
+ * follows), then float32 arrays: token embedding [V, D]; rms_att [L, D]; wq [L, D, D]; wk [L, KV,
+ * D]; wv [L, KV, D]; wo [L, D, D]; rms_ffn [L, D]; w1 [L, F, D]; w2 [L, D, F]; w3 [L, F, D];
+ * rms_final [D]; two unused RoPE tables [seq_len, Dh/2]; the classifier [V, D] when untied.
  *
  * <p>llama2.c rotates interleaved pairs (2i, 2i+1); {@link Llama} rotates halves (i, i + Dh/2), as
  * Hugging Face does, so the q/k rows of each head are permuted on load: evens first, then odds.
@@ -35,7 +35,8 @@ public final class Llama2cCheckpoint {
       if (size < HEADER_BYTES) {
         throw new CheckpointException(file, "too short for a llama2.c header (" + size + " bytes)");
       }
-      ByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer data =
+          channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
       LlamaConfig config = readConfig(file, data, size);
       Llama model = new Llama(config);
       loadWeights(file, data, model, manager, dataType);
@@ -72,12 +73,27 @@ public final class Llama2cCheckpoint {
       if (!tied) {
         config =
             new LlamaConfig(
-                config.dim(), config.hiddenDim(), config.nLayers(), config.nHeads(),
-                config.nKvHeads(), config.headDim(), config.vocabSize(), config.maxSeqLen(),
-                config.normEps(), config.ropeTheta(), false, config.bosId(), config.eosIds());
+                config.dim(),
+                config.hiddenDim(),
+                config.nLayers(),
+                config.nHeads(),
+                config.nKvHeads(),
+                config.headDim(),
+                config.vocabSize(),
+                config.maxSeqLen(),
+                config.normEps(),
+                config.ropeTheta(),
+                false,
+                config.bosId(),
+                config.eosIds());
       }
     } catch (IllegalArgumentException e) {
-      throw new CheckpointException(file, "not a llama2.c checkpoint: header " + List.of(h[0], h[1], h[2], h[3], h[4], h[5], h[6]) + ": " + e.getMessage());
+      throw new CheckpointException(
+          file,
+          "not a llama2.c checkpoint: header "
+              + List.of(h[0], h[1], h[2], h[3], h[4], h[5], h[6])
+              + ": "
+              + e.getMessage());
     }
     long expected = HEADER_BYTES + 4L * floatCount(config);
     if (size != expected) {
@@ -186,7 +202,8 @@ public final class Llama2cCheckpoint {
 
     NDArray next(Shape shape) {
       int bytes = Math.toIntExact(shape.size() * Float.BYTES);
-      ByteBuffer slice = data.slice(Math.toIntExact(position), bytes).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer slice =
+          data.slice(Math.toIntExact(position), bytes).order(ByteOrder.LITTLE_ENDIAN);
       position += bytes;
       return Tensors.ownedCopy(manager.create(slice, shape, DataType.FLOAT32), dataType);
     }

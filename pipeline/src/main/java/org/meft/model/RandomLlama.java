@@ -52,7 +52,9 @@ public final class RandomLlama {
     }
     try {
       BpeTokenizerTrainer.write(
-          folder.resolve("tokenizer.json"), BpeTokenizerTrainer.defaultCorpus(), config.vocabSize());
+          folder.resolve("tokenizer.json"),
+          BpeTokenizerTrainer.defaultCorpus(),
+          config.vocabSize());
       JsonObject tokenizerConfig = new JsonObject();
       tokenizerConfig.addProperty("add_bos_token", true);
       tokenizerConfig.addProperty("add_eos_token", false);

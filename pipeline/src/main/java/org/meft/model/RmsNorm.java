@@ -15,7 +15,8 @@ public final class RmsNorm extends AbstractBlock {
 
   public RmsNorm(float eps) {
     this.eps = eps;
-    this.weight = addParameter(Parameter.builder().setName("weight").setType(Parameter.Type.GAMMA).build());
+    this.weight =
+        addParameter(Parameter.builder().setName("weight").setType(Parameter.Type.GAMMA).build());
   }
 
   /** x [..., D], w [D] -> [..., D]. */

@@ -10,8 +10,8 @@ import ai.djl.ndarray.types.Shape;
  * paired with i + Dh/2 and both are rotated by angle {@code pos * theta^(-2i/Dh)}. (llama2.c pairs
  * 2i with 2i+1 instead; its loader permutes the q/k rows so that one layout serves both.)
  *
- * <p>Holds the cos/sin tables for positions {@code [start, start + T)}, shape [T, 1, Dh], created in
- * the caller's manager and shared by every layer of one forward pass.
+ * <p>Holds the cos/sin tables for positions {@code [start, start + T)}, shape [T, 1, Dh], created
+ * in the caller's manager and shared by every layer of one forward pass.
  */
 public final class Rope {
   private final NDArray cos; // [T, 1, Dh]

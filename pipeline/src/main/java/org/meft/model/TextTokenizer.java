@@ -7,9 +7,9 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * A Hugging Face {@code tokenizer.json} through DJL's tokenizer. Encoding never adds special tokens:
- * callers place BOS themselves, so the same code serves tokenizers with and without a BOS template.
- * Decoding drops special tokens.
+ * A Hugging Face {@code tokenizer.json} through DJL's tokenizer. Encoding never adds special
+ * tokens: callers place BOS themselves, so the same code serves tokenizers with and without a BOS
+ * template. Decoding drops special tokens.
  */
 public final class TextTokenizer implements AutoCloseable {
   private final HuggingFaceTokenizer tokenizer;
@@ -22,7 +22,8 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** Opens a {@code tokenizer.json} file, or the one inside a model folder. */
   public static TextTokenizer open(Path tokenizerJson) {
-    Path file = Files.isDirectory(tokenizerJson) ? tokenizerJson.resolve("tokenizer.json") : tokenizerJson;
+    Path file =
+        Files.isDirectory(tokenizerJson) ? tokenizerJson.resolve("tokenizer.json") : tokenizerJson;
     if (!Files.isRegularFile(file)) {
       throw new CheckpointException(file, "tokenizer file not found");
     }
@@ -32,7 +33,8 @@ public final class TextTokenizer implements AutoCloseable {
               file, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false")),
           file);
     } catch (IOException | RuntimeException e) {
-      throw new CheckpointException(file, "not a valid Hugging Face tokenizer.json: " + e.getMessage(), e);
+      throw new CheckpointException(
+          file, "not a valid Hugging Face tokenizer.json: " + e.getMessage(), e);
     }
   }
 

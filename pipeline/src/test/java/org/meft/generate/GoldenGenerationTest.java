@@ -7,9 +7,9 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
 import org.meft.model.LanguageModel;
 import org.meft.testing.Shared;
-import org.junit.jupiter.api.Test;
 
 /** Greedy decoding reproduces llama2.c run.c's output for stories260K, through both loaders. */
 class GoldenGenerationTest {
@@ -33,8 +33,7 @@ class GoldenGenerationTest {
 
   private static void assertGolden(LanguageModel model) throws Exception {
     JsonObject golden =
-        JsonParser.parseString(
-                Files.readString(Shared.require("golden/stories260K-greedy.json")))
+        JsonParser.parseString(Files.readString(Shared.require("golden/stories260K-greedy.json")))
             .getAsJsonObject();
     for (JsonElement element : golden.getAsJsonArray("cases")) {
       JsonObject c = element.getAsJsonObject();
@@ -45,8 +44,7 @@ class GoldenGenerationTest {
               c.get("max_new_tokens").getAsInt(),
               Sampler.greedy());
       assertEquals(c.get("prompt_tokens").getAsInt(), generation.promptIds().length - 1);
-      assertEquals(
-          c.get("text").getAsString(), model.tokenizer().decode(generation.allIds()));
+      assertEquals(c.get("text").getAsString(), model.tokenizer().decode(generation.allIds()));
     }
   }
 }

@@ -12,7 +12,9 @@ class SamplerTest {
   void randomNumbersFollowRunCsXorshift() {
     // run.c's random_f32 with rng_state = 42, computed by an independent Python transcription.
     Sampler sampler = Sampler.random(1, 1, 42);
-    float[] expected = {0.3390852212905884f, 0.7822558283805847f, 0.790136992931366f, 0.9440426230430603f};
+    float[] expected = {
+      0.3390852212905884f, 0.7822558283805847f, 0.790136992931366f, 0.9440426230430603f
+    };
     for (float value : expected) {
       assertEquals(value, sampler.randomFloat());
     }

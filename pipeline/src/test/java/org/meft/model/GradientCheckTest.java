@@ -27,7 +27,8 @@ class GradientCheckTest {
       scaleUp(model); // N(0, 0.02) is so small that every layer is nearly linear
       NDArray probe = manager.randomNormal(0, 1, new Shape(1, TOKENS.length, 32), DataType.FLOAT64);
 
-      // (weight, flat index): an element of token 7's embedding row, of q_proj, of gate_proj/down_proj.
+      // (weight, flat index): an element of token 7's embedding row, of q_proj, of
+      // gate_proj/down_proj.
       List<Object[]> checks =
           List.of(
               new Object[] {"model.embed_tokens.weight", 7 * 16 + 5},
@@ -111,7 +112,8 @@ class GradientCheckTest {
       NDArray array = weight.parameter().getArray();
       double[] values = array.toDoubleArray();
       for (int i = 0; i < values.length; i++) {
-        values[i] = weight.shape().dimension() == 1 ? 1 + 0.1 * random.nextGaussian() : values[i] * 15;
+        values[i] =
+            weight.shape().dimension() == 1 ? 1 + 0.1 * random.nextGaussian() : values[i] * 15;
       }
       array.set(values);
     }

@@ -30,9 +30,11 @@ class KvCacheTest {
           float[] cached;
           float[] full;
           try (NDManager sub = manager.newSubManager()) {
-            NDArray logits = model.forward(ps, sub.create(feed, new Shape(1, feed.length)), cache, false);
+            NDArray logits =
+                model.forward(ps, sub.create(feed, new Shape(1, feed.length)), cache, false);
             cached = logits.get(0, feed.length - 1).toFloatArray();
-            NDArray all = model.forward(ps, sub.create(sequence, new Shape(1, sequence.length)), null, false);
+            NDArray all =
+                model.forward(ps, sub.create(sequence, new Shape(1, sequence.length)), null, false);
             full = all.get(0, sequence.length - 1).toFloatArray();
           }
           assertClose(full, cached, 1e-4f, "step " + step);
@@ -54,14 +56,20 @@ class KvCacheTest {
       Llama model = RandomLlama.create(SHAPE, 4, manager, DataType.FLOAT32);
       ParameterStore ps = new ParameterStore(manager, false);
       long[] tokens = {1, 5, 9, 13, 17, 21, 25, 29, 33};
-      float[] onePass = model.forward(ps, manager.create(tokens, new Shape(1, tokens.length)), null, false).toFloatArray();
+      float[] onePass =
+          model
+              .forward(ps, manager.create(tokens, new Shape(1, tokens.length)), null, false)
+              .toFloatArray();
       float[] chunked = new float[onePass.length];
       int[] chunks = {3, 1, 4, 1};
       try (KvCache cache = new KvCache(manager, SHAPE.nLayers())) {
         int start = 0;
         for (int size : chunks) {
           long[] chunk = Arrays.copyOfRange(tokens, start, start + size);
-          float[] logits = model.forward(ps, manager.create(chunk, new Shape(1, size)), cache, false).toFloatArray();
+          float[] logits =
+              model
+                  .forward(ps, manager.create(chunk, new Shape(1, size)), cache, false)
+                  .toFloatArray();
           System.arraycopy(logits, 0, chunked, start * SHAPE.vocabSize(), logits.length);
           start += size;
         }
@@ -78,7 +86,8 @@ class KvCacheTest {
       float inf = Float.NEGATIVE_INFINITY;
       // queries at positions 2 and 3 over keys 0..3
       assertArrayEquals(new float[] {0, 0, 0, inf, 0, 0, 0, 0}, mask);
-      assertTrue(manager.create(mask).get(new NDIndex("0:3")).isInfinite().any().getBoolean() == false);
+      assertTrue(
+          manager.create(mask).get(new NDIndex("0:3")).isInfinite().any().getBoolean() == false);
     }
   }
 

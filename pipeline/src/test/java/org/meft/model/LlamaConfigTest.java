@@ -14,7 +14,8 @@ class LlamaConfigTest {
 
   @Test
   void huggingFaceConfigRoundTrips(@TempDir Path dir) throws Exception {
-    LlamaConfig config = new LlamaConfig(64, 172, 5, 8, 4, 8, 512, 512, 1e-5f, 500000f, false, 1, List.of(2, 7));
+    LlamaConfig config =
+        new LlamaConfig(64, 172, 5, 8, 4, 8, 512, 512, 1e-5f, 500000f, false, 1, List.of(2, 7));
     Path file = dir.resolve("config.json");
     Files.writeString(file, config.toHuggingFace().toString());
     assertEquals(config, LlamaConfig.fromHuggingFace(file));
@@ -40,8 +41,11 @@ class LlamaConfigTest {
         file,
         "{\"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 2,"
             + " \"num_attention_heads\": 4, \"num_key_value_heads\": 3, \"vocab_size\": 100}");
-    CheckpointException e = assertThrows(CheckpointException.class, () -> LlamaConfig.fromHuggingFace(file));
-    assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("nKvHeads"), e.getMessage());
+    CheckpointException e =
+        assertThrows(CheckpointException.class, () -> LlamaConfig.fromHuggingFace(file));
+    assertTrue(
+        e.getMessage().contains("config.json") && e.getMessage().contains("nKvHeads"),
+        e.getMessage());
 
     Files.writeString(file, "{\"hidden_size\": 32}");
     e = assertThrows(CheckpointException.class, () -> LlamaConfig.fromHuggingFace(file));

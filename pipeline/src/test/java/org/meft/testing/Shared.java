@@ -12,7 +12,9 @@ import java.nio.file.Path;
 public final class Shared {
   private Shared() {}
 
-  /** The shared folder: system property {@code meft.shared}, else ../shared from the working dir. */
+  /**
+   * The shared folder: system property {@code meft.shared}, else ../shared from the working dir.
+   */
   public static Path root() {
     String configured = System.getProperty("meft.shared");
     return Path.of(configured != null ? configured : "../shared").toAbsolutePath().normalize();
