@@ -38,8 +38,8 @@ public final class GenerateCommand implements Command {
                 "model", "tokenizer", "prompt", "max-new-tokens", "temperature", "top-p", "seed"),
             Set.of());
     String prompt = flags.required("prompt");
-    int maxNewTokens = flags.integer("max-new-tokens", 0);
     flags.required("max-new-tokens");
+    int maxNewTokens = flags.integer("max-new-tokens", 0);
     if (maxNewTokens < 0) {
       throw new UsageException("--max-new-tokens must be >= 0, got " + maxNewTokens);
     }

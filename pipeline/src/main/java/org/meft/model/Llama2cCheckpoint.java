@@ -69,24 +69,9 @@ public final class Llama2cCheckpoint {
     boolean tied = h[5] > 0;
     LlamaConfig config;
     try {
-      config = LlamaConfig.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen);
-      if (!tied) {
-        config =
-            new LlamaConfig(
-                config.dim(),
-                config.hiddenDim(),
-                config.nLayers(),
-                config.nHeads(),
-                config.nKvHeads(),
-                config.headDim(),
-                config.vocabSize(),
-                config.maxSeqLen(),
-                config.normEps(),
-                config.ropeTheta(),
-                false,
-                config.bosId(),
-                config.eosIds());
-      }
+      config =
+          LlamaConfig.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen)
+              .withTiedEmbeddings(tied);
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(
           file,

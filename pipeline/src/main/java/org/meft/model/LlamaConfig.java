@@ -124,6 +124,7 @@ public record LlamaConfig(
     } catch (JsonParseException | IllegalStateException e) {
       throw new CheckpointException(configJson, "not a JSON object: " + e.getMessage(), e);
     }
+    refuseUnsupported(json, configJson);
     try {
       int dim = requiredInt(json, "hidden_size", configJson);
       int nHeads = requiredInt(json, "num_attention_heads", configJson);
@@ -151,6 +152,35 @@ public record LlamaConfig(
     } catch (IllegalArgumentException | ClassCastException | IllegalStateException e) {
       throw new CheckpointException(configJson, e.getMessage(), e);
     }
+  }
+
+  /**
+   * Features of other LLaMA variants that this decoder does not compute; loading such a model would
+   * silently give wrong outputs, so it is refused instead.
+   */
+  private static void refuseUnsupported(JsonObject json, Path file) {
+    String activation = json.has("hidden_act") ? json.get("hidden_act").getAsString() : "silu";
+    if (!activation.equals("silu") && !activation.equals("swish")) {
+      throw new CheckpointException(
+          file, "hidden_act '" + activation + "' is not supported (silu)");
+    }
+    for (String bias : List.of("attention_bias", "mlp_bias")) {
+      if (json.has(bias) && json.get(bias).getAsBoolean()) {
+        throw new CheckpointException(file, bias + " = true is not supported (bias-free LLaMA)");
+      }
+    }
+    JsonElement scaling = json.get("rope_scaling");
+    if (scaling != null && !scaling.isJsonNull()) {
+      throw new CheckpointException(
+          file, "rope_scaling " + scaling + " is not supported (plain RoPE with rope_theta only)");
+    }
+  }
+
+  /** The same shape with the output head tied to (or separate from) the token embedding. */
+  public LlamaConfig withTiedEmbeddings(boolean tied) {
+    return new LlamaConfig(
+        dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize, maxSeqLen, normEps,
+        ropeTheta, tied, bosId, eosIds);
   }
 
   /** The Hugging Face {@code config.json} for this shape. */

@@ -438,31 +438,16 @@ public final class SafetensorsFile implements AutoCloseable {
     }
     bytes.order(ByteOrder.LITTLE_ENDIAN);
     DataType arrayType = stored;
-    boolean aliasesFile = true;
     if (widen) {
       bytes = bf16ToF32(bytes);
       arrayType = DataType.FLOAT32;
-      aliasesFile = false;
     } else if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
       bytes = swapBytes(bytes, stored.getNumOfBytes());
-      aliasesFile = false;
     }
-    // create() wraps a direct buffer without copying, so an array over the mapping must be copied
-    // before the mapping can go away. toType(sameType, true) is no copy: the PyTorch engine calls
-    // Tensor.to without its copy flag and returns an alias, hence duplicate().
-    NDArray array = manager.create(bytes, info.djlShape(), arrayType);
-    NDArray result;
-    if (arrayType != computeType) {
-      try (array) {
-        result = array.toType(computeType, false);
-      }
-    } else if (aliasesFile) {
-      try (array) {
-        result = array.duplicate();
-      }
-    } else {
-      result = array;
-    }
+    // The array over `bytes` is a zero-copy view of the mapping or of a GC-managed buffer: copy it
+    // into memory the engine owns, so that closing the manager frees it.
+    NDArray result =
+        Tensors.ownedCopy(manager.create(bytes, info.djlShape(), arrayType), computeType);
     result.setName(name);
     return result;
   }

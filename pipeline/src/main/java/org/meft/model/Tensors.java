@@ -9,7 +9,9 @@ final class Tensors {
 
   /**
    * A copy of {@code view} in {@code dataType} that owns its memory; closes the view. Arrays
-   * created over a mapped file are zero-copy views of it and must not outlive the mapping.
+   * created over a direct buffer (a mapped file included) are zero-copy views of it and must not
+   * outlive it. {@code toType(sameType, true)} would return an alias in DJL's PyTorch engine, hence
+   * {@code duplicate()}.
    */
   static NDArray ownedCopy(NDArray view, DataType dataType) {
     try (view) {

@@ -16,16 +16,14 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.meft.testing.Shared;
 
 class BpeTokenizerTrainerTest {
 
   private static final int VOCAB_SIZE = 512;
-  private static final Path STORIES_260K =
-      Path.of("..", "..", "shared", "models", "stories260K-hf", "tokenizer.json");
 
   @TempDir static Path dir;
 
@@ -147,10 +145,9 @@ class BpeTokenizerTrainerTest {
 
   @Test
   void layoutMatchesStories260K() throws IOException {
-    Assumptions.assumeTrue(
-        Files.exists(STORIES_260K), "../shared absent: no stories260K tokenizer to compare with");
+    Path stories260k = Shared.require("models/stories260K-hf/tokenizer.json");
     JsonObject real =
-        JsonParser.parseString(Files.readString(STORIES_260K, StandardCharsets.UTF_8))
+        JsonParser.parseString(Files.readString(stories260k, StandardCharsets.UTF_8))
             .getAsJsonObject();
     JsonObject ours = JsonParser.parseString(json).getAsJsonObject();
     assertEquals(real.keySet(), ours.keySet());
@@ -186,7 +183,7 @@ class BpeTokenizerTrainerTest {
     }
 
     // Both load in DJL and agree on text the two vocabularies share.
-    try (HuggingFaceTokenizer theirs = load(STORIES_260K, true);
+    try (HuggingFaceTokenizer theirs = load(stories260k, true);
         HuggingFaceTokenizer mine = load(tokenizerJson, true)) {
       String text = "naïve 🙂";
       assertEquals(theirs.decode(theirs.encode(text).getIds(), true), text);

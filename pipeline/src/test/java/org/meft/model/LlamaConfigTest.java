@@ -56,6 +56,24 @@ class LlamaConfigTest {
   }
 
   @Test
+  void featuresThisDecoderDoesNotComputeAreRefused(@TempDir Path dir) throws Exception {
+    String base =
+        "\"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 2,"
+            + " \"num_attention_heads\": 4, \"vocab_size\": 100";
+    Path file = dir.resolve("config.json");
+    for (String extra :
+        List.of(
+            "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}",
+            "\"attention_bias\": true",
+            "\"hidden_act\": \"gelu\"")) {
+      Files.writeString(file, "{" + base + ", " + extra + "}");
+      CheckpointException e =
+          assertThrows(CheckpointException.class, () -> LlamaConfig.fromHuggingFace(file), extra);
+      assertTrue(e.getMessage().contains("not supported"), e.getMessage());
+    }
+  }
+
+  @Test
   void invalidShapesAreRefused() {
     assertThrows(IllegalArgumentException.class, () -> LlamaConfig.of(30, 64, 2, 4, 2, 100, 16));
     assertThrows(IllegalArgumentException.class, () -> LlamaConfig.of(32, 64, 0, 4, 2, 100, 16));
