@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the
@@ -79,35 +80,26 @@ public final class Flags {
   }
 
   public int integer(String name, int fallback) {
-    if (!has(name)) {
-      return fallback;
-    }
-    try {
-      return Integer.parseInt(values.get(name));
-    } catch (NumberFormatException e) {
-      throw new UsageException("--" + name + " expects an integer, got '" + values.get(name) + "'");
-    }
+    return parsed(name, fallback, Integer::valueOf, "an integer");
   }
 
   public long longValue(String name, long fallback) {
-    if (!has(name)) {
-      return fallback;
-    }
-    try {
-      return Long.parseLong(values.get(name));
-    } catch (NumberFormatException e) {
-      throw new UsageException("--" + name + " expects an integer, got '" + values.get(name) + "'");
-    }
+    return parsed(name, fallback, Long::valueOf, "an integer");
   }
 
   public float number(String name, float fallback) {
+    return parsed(name, fallback, Float::valueOf, "a number");
+  }
+
+  private <T> T parsed(String name, T fallback, Function<String, T> parser, String expected) {
     if (!has(name)) {
       return fallback;
     }
     try {
-      return Float.parseFloat(values.get(name));
+      return parser.apply(values.get(name));
     } catch (NumberFormatException e) {
-      throw new UsageException("--" + name + " expects a number, got '" + values.get(name) + "'");
+      throw new UsageException(
+          "--" + name + " expects " + expected + ", got '" + values.get(name) + "'");
     }
   }
 }

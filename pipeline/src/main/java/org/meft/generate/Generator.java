@@ -23,8 +23,18 @@ import org.slf4j.LoggerFactory;
 public final class Generator {
   private static final Logger LOG = LoggerFactory.getLogger(Generator.class);
 
-  /** The prompt (BOS included) and the new tokens. */
-  public record Generation(long[] promptIds, long[] newIds, double seconds) {
+  /** Why decoding ended. */
+  public enum StopReason {
+    /** The model emitted EOS or BOS (not included in the new tokens). */
+    STOP_TOKEN,
+    /** {@code maxNewTokens} were generated. */
+    MAX_NEW_TOKENS,
+    /** The sequence reached the model's {@code maxSeqLen} positions. */
+    MODEL_LENGTH
+  }
+
+  /** The prompt (BOS included), the new tokens, and why decoding ended. */
+  public record Generation(long[] promptIds, long[] newIds, StopReason stopReason, double seconds) {
     public long[] allIds() {
       long[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
       System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
@@ -70,6 +80,7 @@ public final class Generator {
     long begin = System.nanoTime();
     long[] generated = new long[Math.max(budget, 0)];
     int count = 0;
+    StopReason reason = budget < maxNewTokens ? StopReason.MODEL_LENGTH : StopReason.MAX_NEW_TOKENS;
     try (NDManager manager = parent.newSubManager();
         KvCache cache = new KvCache(manager, config.nLayers())) {
       ParameterStore ps = new ParameterStore(manager, false);
@@ -84,6 +95,7 @@ public final class Generator {
           token = sampler.nextInPlace(last);
         }
         if (stop.contains((long) token)) {
+          reason = StopReason.STOP_TOKEN;
           break;
         }
         generated[count++] = token;
@@ -92,6 +104,6 @@ public final class Generator {
     }
     double seconds = (System.nanoTime() - begin) / 1e9;
     LOG.info("generated {} tokens in {} s", count, String.format("%.3f", seconds));
-    return new Generation(promptIds, Arrays.copyOf(generated, count), seconds);
+    return new Generation(promptIds, Arrays.copyOf(generated, count), reason, seconds);
   }
 }

@@ -334,21 +334,13 @@ public final class BpeTokenizerTrainer {
     return object;
   }
 
-  private static JsonObject specialToken(String id, int typeId) {
+  /** A template piece: {@code {kind: {id, type_id}}}, kind SpecialToken or Sequence. */
+  private static JsonObject templatePiece(String kind, String id, int typeId) {
     JsonObject inner = new JsonObject();
     inner.addProperty("id", id);
     inner.addProperty("type_id", typeId);
     JsonObject object = new JsonObject();
-    object.add("SpecialToken", inner);
-    return object;
-  }
-
-  private static JsonObject sequencePiece(String id, int typeId) {
-    JsonObject inner = new JsonObject();
-    inner.addProperty("id", id);
-    inner.addProperty("type_id", typeId);
-    JsonObject object = new JsonObject();
-    object.add("Sequence", inner);
+    object.add(kind, inner);
     return object;
   }
 
@@ -356,14 +348,14 @@ public final class BpeTokenizerTrainer {
   private static JsonObject bosTemplate() {
     JsonObject object = typed("TemplateProcessing");
     JsonArray single = new JsonArray();
-    single.add(specialToken(BOS, 0));
-    single.add(sequencePiece("A", 0));
+    single.add(templatePiece("SpecialToken", BOS, 0));
+    single.add(templatePiece("Sequence", "A", 0));
     object.add("single", single);
     JsonArray pair = new JsonArray();
-    pair.add(specialToken(BOS, 0));
-    pair.add(sequencePiece("A", 0));
-    pair.add(specialToken(BOS, 1));
-    pair.add(sequencePiece("B", 1));
+    pair.add(templatePiece("SpecialToken", BOS, 0));
+    pair.add(templatePiece("Sequence", "A", 0));
+    pair.add(templatePiece("SpecialToken", BOS, 1));
+    pair.add(templatePiece("Sequence", "B", 1));
     object.add("pair", pair);
     JsonObject bos = new JsonObject();
     bos.addProperty("id", BOS);

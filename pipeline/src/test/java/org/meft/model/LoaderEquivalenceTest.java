@@ -31,6 +31,18 @@ class LoaderEquivalenceTest {
   }
 
   @Test
+  void untiedHeadRoundTripsExactlyThroughAHuggingFaceFolder(@TempDir Path dir) {
+    LlamaConfig config = LlamaConfig.of(32, 64, 2, 4, 1, 300, 32).withTiedEmbeddings(false);
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Llama original = RandomLlama.create(config, 12, manager, DataType.FLOAT32);
+      assertTrue(original.weights().stream().anyMatch(w -> w.name().equals("lm_head.weight")));
+      HuggingFaceCheckpoint.save(original, dir, DataType.FLOAT32, 0);
+      Llama loaded = HuggingFaceCheckpoint.load(dir, manager, DataType.FLOAT32);
+      assertTrue(maxAbsDifference(logits(original, manager), logits(loaded, manager)) == 0f);
+    }
+  }
+
+  @Test
   void shardedBf16CopyLoadsToTheSameLogitsWithinBf16Rounding(@TempDir Path dir) {
     LlamaConfig config = LlamaConfig.of(64, 160, 3, 8, 4, 512, 64);
     try (NDManager manager = NDManager.newBaseManager()) {
