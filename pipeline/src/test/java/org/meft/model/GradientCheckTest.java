@@ -56,6 +56,9 @@ class GradientCheckTest {
         }
         model.weight(name).parameter().freeze(true);
 
+        System.out.printf(
+            "%s[%d]: autograd %.9g, finite difference %.9g, relative error %.2g%n",
+            name, index, analytic, numeric, Math.abs(analytic - numeric) / Math.abs(numeric));
         assertTrue(Math.abs(numeric) > 1e-6, name + ": the check needs a non-trivial gradient");
         assertEquals(numeric, analytic, 1e-6 * Math.max(1, Math.abs(numeric)), name);
       }

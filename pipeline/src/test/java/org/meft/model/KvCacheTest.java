@@ -107,6 +107,7 @@ class KvCacheTest {
     for (int i = 0; i < expected.length; i++) {
       worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
     }
+    System.out.printf("%s: max abs logit difference %.3g%n", what, worst);
     assertTrue(worst < tolerance, what + ": max abs difference " + worst + " >= " + tolerance);
   }
 }

@@ -26,6 +26,7 @@ class LoaderEquivalenceTest {
       float[] fromHf =
           logits(HuggingFaceCheckpoint.load(folder, manager, DataType.FLOAT32), manager);
       float worst = maxAbsDifference(fromC, fromHf);
+      System.out.printf("llama2.c vs Hugging Face loader: max abs logit difference %.3g%n", worst);
       assertTrue(worst < 1e-4f, "max abs logit difference " + worst);
     }
   }
@@ -65,6 +66,8 @@ class LoaderEquivalenceTest {
         array.set(values);
       }
       float exact = maxAbsDifference(logits(original, manager), loadedLogits);
+      System.out.printf(
+          "sharded bf16 copy vs bf16-rounded reference: max abs difference %.3g%n", exact);
       assertTrue(exact < 1e-5f, "bf16-rounded reference vs loaded copy: " + exact);
     }
   }
@@ -88,6 +91,9 @@ class LoaderEquivalenceTest {
                 logits(HuggingFaceCheckpoint.load(copy, manager, DataType.FLOAT32), manager));
         // bf16 keeps 8 significant bits (relative error 2^-9 per weight), f16 keeps 11.
         float tolerance = (type == DataType.BFLOAT16 ? 0.05f : 0.01f) * scale;
+        System.out.printf(
+            "stories260K %s copy vs f32: max abs difference %.3g (logits up to %.3g)%n",
+            type, worst, scale);
         assertTrue(
             worst < tolerance,
             type + ": max abs difference " + worst + " of logits up to " + scale);
