@@ -19,7 +19,8 @@ public final class Main {
 
   static {
     for (Command command :
-        List.of(new DemoCommand(), new GenerateCommand(), new InitModelCommand())) {
+        List.of(
+            new DemoCommand(), new GenerateCommand(), new InitModelCommand(), new TrainCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }

@@ -10,6 +10,8 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Causal grouped-query self-attention with RoPE: H query heads share Hkv key/value heads, query
@@ -26,6 +28,7 @@ public final class Attention extends AbstractBlock {
   final Parameter wv; // v_proj [Hkv*Dh, D]
   final Parameter wo; // o_proj [D, H*Dh]
   private final LlamaConfig config;
+  private final Map<String, LinearDelta> deltas = new HashMap<>(); // by projection: q, k, v, o
 
   public Attention(LlamaConfig config) {
     this.config = config;
@@ -56,7 +59,7 @@ public final class Attention extends AbstractBlock {
         rope.apply(Linear.linear(x, value(ps, wq, x, training)).head().reshape(b, t, h, dh));
     NDArray k =
         rope.apply(Linear.linear(x, value(ps, wk, x, training)).head().reshape(b, t, hKv, dh));
-    NDArray v = Linear.linear(x, value(ps, wv, x, training)).head().reshape(b, t, hKv, dh);
+    NDArray v = project(ps, x, "v", wv, training).reshape(b, t, hKv, dh);
 
     k = k.transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]
     v = v.transpose(0, 2, 1, 3);
@@ -78,7 +81,24 @@ public final class Attention extends AbstractBlock {
     }
     NDArray attended = scores.softmax(-1).matMul(v.expandDims(2)); // [B, Hkv, G, T, Dh]
     NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
-    return Linear.linear(merged, value(ps, wo, x, training)).head();
+    return project(ps, merged, "o", wo, training);
+  }
+
+  /** x W^T, plus the projection's delta when one is installed. */
+  private NDArray project(
+      ParameterStore ps, NDArray x, String projection, Parameter w, boolean training) {
+    NDArray y = Linear.linear(x, value(ps, w, x, training)).head();
+    LinearDelta delta = deltas.get(projection);
+    return delta == null ? y : y.add(delta.forward(ps, x, training));
+  }
+
+  /** Installs (or, with null, removes) a delta on projection q, k, v or o. */
+  public void setDelta(String projection, LinearDelta delta) {
+    if (delta == null) {
+      deltas.remove(projection);
+    } else {
+      deltas.put(projection, delta);
+    }
   }
 
   /** [T, Tall]: 0 where query i (at position start + i) may see key j, -inf after it. */

@@ -6,8 +6,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import org.meft.adapter.FfnAdapter;
 
-/** One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h))}. */
+/**
+ * One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+ A(norm(h))]},
+ * the last term when a parallel FFN adapter is installed.
+ */
 public final class DecoderLayer extends AbstractBlock {
   final RmsNorm attentionNorm; // input_layernorm
   final Attention attention; // self_attn
@@ -15,6 +19,7 @@ public final class DecoderLayer extends AbstractBlock {
   final FeedForward feedForward; // mlp
   private final LlamaConfig config;
   private final int index;
+  private FfnAdapter ffnAdapter; // null: the frozen layer alone
 
   public DecoderLayer(LlamaConfig config, int index) {
     this.config = config;
@@ -31,7 +36,25 @@ public final class DecoderLayer extends AbstractBlock {
     NDArray xNorm = attentionNorm.forward(ps, new NDList(x), training).head();
     NDArray h = x.add(attention.forward(ps, xNorm, rope, start, cache, index, training));
     NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
-    return h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
+    NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
+    return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));
+  }
+
+  /** Installs (or, with null, removes) the adapter beside this layer's FFN. */
+  public void setFfnAdapter(FfnAdapter adapter) {
+    this.ffnAdapter = adapter;
+  }
+
+  public Attention attention() {
+    return attention;
+  }
+
+  public FeedForward feedForward() {
+    return feedForward;
+  }
+
+  public int index() {
+    return index;
   }
 
   @Override

@@ -9,12 +9,15 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.HashMap;
+import java.util.Map;
 
 /** SwiGLU feed-forward: {@code FFN(x) = w2 (silu(w1 x) * (w3 x))}. */
 public final class FeedForward extends AbstractBlock {
   final Parameter w1; // gate_proj [F, D]
   final Parameter w2; // down_proj [D, F]
   final Parameter w3; // up_proj   [F, D]
+  private final Map<String, LinearDelta> deltas = new HashMap<>(); // by projection: gate, up, down
 
   public FeedForward() {
     w1 = addParameter(weight("w1"));
@@ -37,12 +40,37 @@ public final class FeedForward extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
-    return new NDList(
-        swiGlu(
-            x,
-            ps.getValue(w1, x.getDevice(), training),
-            ps.getValue(w2, x.getDevice(), training),
-            ps.getValue(w3, x.getDevice(), training)));
+    if (deltas.isEmpty()) {
+      return new NDList(
+          swiGlu(
+              x,
+              value(ps, w1, x, training),
+              value(ps, w2, x, training),
+              value(ps, w3, x, training)));
+    }
+    NDArray gate = Activation.swish(project(ps, x, "gate", w1, training), 1f);
+    NDArray up = project(ps, x, "up", w3, training);
+    return new NDList(project(ps, gate.mul(up), "down", w2, training));
+  }
+
+  private NDArray project(
+      ParameterStore ps, NDArray x, String projection, Parameter w, boolean training) {
+    NDArray y = Linear.linear(x, value(ps, w, x, training)).head();
+    LinearDelta delta = deltas.get(projection);
+    return delta == null ? y : y.add(delta.forward(ps, x, training));
+  }
+
+  private static NDArray value(ParameterStore ps, Parameter p, NDArray x, boolean training) {
+    return ps.getValue(p, x.getDevice(), training);
+  }
+
+  /** Installs (or, with null, removes) a delta on projection gate, up or down. */
+  public void setDelta(String projection, LinearDelta delta) {
+    if (delta == null) {
+      deltas.remove(projection);
+    } else {
+      deltas.put(projection, delta);
+    }
   }
 
   @Override

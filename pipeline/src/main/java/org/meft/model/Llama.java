@@ -45,6 +45,11 @@ public final class Llama extends AbstractBlock {
     output = config.tiedEmbeddings() ? null : addParameter(FeedForward.weight("output"));
   }
 
+  /** The decoder layers, in order. */
+  public List<DecoderLayer> layers() {
+    return layers;
+  }
+
   public LlamaConfig config() {
     return config;
   }

@@ -1,0 +1,67 @@
+package org.meft.adapter;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What the adapters cost, counted as they run: bytes across the bus each way, rows moved per layer,
+ * time per phase, and the device bytes the adapter's tensors hold (parameters, gradients, optimizer
+ * state, activations; by accounting the tensors the engine allocates), at peak.
+ */
+public final class AdapterMeters {
+  public static final String ROUTE = "route";
+  public static final String RETRIEVE = "retrieve";
+  public static final String GATHER = "gather";
+  public static final String SCATTER = "scatter";
+
+  private long hostToDeviceBytes;
+  private long deviceToHostBytes;
+  private long rowsMoved;
+  private long layerPasses;
+  private long deviceBytesPeak;
+  private final Map<String, Long> phaseNanos = new LinkedHashMap<>();
+
+  public void hostToDevice(long bytes) {
+    hostToDeviceBytes += bytes;
+  }
+
+  public void deviceToHost(long bytes) {
+    deviceToHostBytes += bytes;
+  }
+
+  /** One layer's forward moved {@code rows} adapter rows to the device. */
+  public void rows(int rows) {
+    rowsMoved += rows;
+    layerPasses++;
+  }
+
+  /** The adapter tensors alive on the device right now; the peak is kept. */
+  public void deviceBytes(long bytes) {
+    deviceBytesPeak = Math.max(deviceBytesPeak, bytes);
+  }
+
+  public void time(String phase, long nanos) {
+    phaseNanos.merge(phase, nanos, Long::sum);
+  }
+
+  public long hostToDeviceBytes() {
+    return hostToDeviceBytes;
+  }
+
+  public long deviceToHostBytes() {
+    return deviceToHostBytes;
+  }
+
+  public long deviceBytesPeak() {
+    return deviceBytesPeak;
+  }
+
+  /** Mean rows moved per layer per forward pass. */
+  public double meanRowsPerLayer() {
+    return layerPasses == 0 ? 0 : (double) rowsMoved / layerPasses;
+  }
+
+  public Map<String, Long> phaseNanos() {
+    return phaseNanos;
+  }
+}

@@ -1,0 +1,13 @@
+package org.meft.adapter;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.training.ParameterStore;
+
+/**
+ * A parallel adapter beside a decoder layer's FFN: the layer computes {@code y = h + FFN(n) + A(n)}
+ * with {@code n = RMSNorm(h)}.
+ */
+public interface FfnAdapter {
+  /** n [B, T, D] -> A(n) [B, T, D]. */
+  NDArray forward(ParameterStore ps, NDArray n, boolean training);
+}

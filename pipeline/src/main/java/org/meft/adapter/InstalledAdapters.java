@@ -1,0 +1,170 @@
+package org.meft.adapter;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.meft.adapter.full.FullConfig;
+import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.lora.LoraInjection;
+import org.meft.adapter.meft.MeftAdapter;
+import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.parallel.ParallelAdapter;
+import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.model.DecoderLayer;
+import org.meft.model.Llama;
+import org.meft.store.HostStore;
+
+/**
+ * The adapters of one run, inserted into a model: what trains on the device, what lives in the host
+ * store, and the meters. Closing removes them from the model and frees the store.
+ */
+public final class InstalledAdapters implements AutoCloseable {
+  private final Llama model;
+  private final AdapterConfig config;
+  private final List<Parameter> deviceParameters;
+  private final List<MeftAdapter> meftAdapters;
+  private final List<ParallelAdapter> parallelAdapters;
+  private final HostStore store; // null unless meft
+  private final AdapterMeters meters;
+
+  private InstalledAdapters(
+      Llama model,
+      AdapterConfig config,
+      List<Parameter> deviceParameters,
+      List<MeftAdapter> meftAdapters,
+      List<ParallelAdapter> parallelAdapters,
+      HostStore store,
+      AdapterMeters meters) {
+    this.model = model;
+    this.config = config;
+    this.deviceParameters = deviceParameters;
+    this.meftAdapters = meftAdapters;
+    this.parallelAdapters = parallelAdapters;
+    this.store = store;
+    this.meters = meters;
+  }
+
+  /**
+   * Inserts {@code config}'s adapter into {@code model}; device parameters live in {@code manager},
+   * the meft host store in {@code allocator} (whose limit is the budget).
+   */
+  public static InstalledAdapters install(
+      Llama model, AdapterConfig config, NDManager manager, BufferAllocator allocator, long seed) {
+    List<Integer> layers = config.layers().resolve(model.config().nLayers());
+    AdapterMeters meters = new AdapterMeters();
+    List<Parameter> parameters = new ArrayList<>();
+    List<MeftAdapter> meft = new ArrayList<>();
+    List<ParallelAdapter> dense = new ArrayList<>();
+    HostStore store = null;
+    int dim = model.config().dim();
+    if (config instanceof ParallelConfig parallel) {
+      for (int layer : layers) {
+        ParallelAdapter adapter = new ParallelAdapter(parallel, dim, seed + layer, manager, meters);
+        model.layers().get(layer).setFfnAdapter(adapter);
+        dense.add(adapter);
+        parameters.add(adapter.keys());
+        parameters.add(adapter.values());
+      }
+    } else if (config instanceof MeftConfig sparse) {
+      store =
+          HostStore.allocate(
+              allocator, layers.size(), sparse.adapterSize(), dim, sparse.keyInit(), seed);
+      try {
+        for (int i = 0; i < layers.size(); i++) {
+          MeftAdapter adapter = new MeftAdapter(sparse, store, i, manager, allocator, meters);
+          meft.add(adapter);
+          model.layers().get(layers.get(i)).setFfnAdapter(adapter);
+          parameters.add(adapter.router());
+        }
+      } catch (RuntimeException e) {
+        meft.forEach(MeftAdapter::close);
+        store.close();
+        throw e;
+      }
+    } else if (config instanceof LoraConfig lora) {
+      parameters.addAll(LoraInjection.inject(model, lora, layers, manager, seed));
+    } else {
+      for (Llama.Weight weight : model.weights()) {
+        boolean inLayer = weight.name().startsWith("model.layers.");
+        int layer = inLayer ? Integer.parseInt(weight.name().split("\\.")[2]) : -1;
+        if (!inLayer || layers.contains(layer)) {
+          weight.parameter().freeze(false);
+          parameters.add(weight.parameter());
+        }
+      }
+    }
+    return new InstalledAdapters(model, config, parameters, meft, dense, store, meters);
+  }
+
+  public AdapterConfig config() {
+    return config;
+  }
+
+  /** The parameters the device optimizer trains. */
+  public List<Parameter> deviceParameters() {
+    return deviceParameters;
+  }
+
+  /** The host store, or null for methods without one. */
+  public HostStore store() {
+    return store;
+  }
+
+  /** The i-th installed parallel adapter (in layer order). */
+  public ParallelAdapter parallelAdapter(int i) {
+    return parallelAdapters.get(i);
+  }
+
+  /** The i-th installed meft adapter (in layer order). */
+  public MeftAdapter meftAdapter(int i) {
+    return meftAdapters.get(i);
+  }
+
+  public AdapterMeters meters() {
+    return meters;
+  }
+
+  /** Trainable parameters: device parameters plus the host store's keys and values. */
+  public long trainableParameters() {
+    long count = 0;
+    for (Parameter parameter : deviceParameters) {
+      count += parameter.getArray().size();
+    }
+    if (store != null) {
+      count += 2L * store.layers() * store.rows() * store.dim();
+    }
+    return count;
+  }
+
+  /** After each backward pass: moves the meft row gradients to the host store. */
+  public void collectGradients() {
+    meftAdapters.forEach(MeftAdapter::collectGradients);
+  }
+
+  /** Drops the gradients of a skipped step. */
+  public void discardGradients() {
+    meftAdapters.forEach(MeftAdapter::discardPending);
+    if (store != null) {
+      store.discardGradients();
+    }
+  }
+
+  @Override
+  public void close() {
+    for (DecoderLayer layer : model.layers()) {
+      layer.setFfnAdapter(null);
+    }
+    if (config instanceof LoraConfig) {
+      LoraInjection.remove(model);
+    }
+    if (config instanceof FullConfig) {
+      model.freezeParameters(true);
+    }
+    meftAdapters.forEach(MeftAdapter::close);
+    if (store != null) {
+      store.close();
+    }
+  }
+}

@@ -1,0 +1,45 @@
+package org.meft.adapter.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import java.util.Random;
+import org.meft.model.LinearDelta;
+
+/** One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. */
+final class LoraDelta implements LinearDelta {
+  final Parameter a;
+  final Parameter b;
+  private final float scale;
+  private final float dropout;
+
+  LoraDelta(String name, int in, int out, LoraConfig config, Random random, NDManager manager) {
+    float[] init = new float[config.rank() * in];
+    double std = 1 / Math.sqrt(config.rank());
+    for (int i = 0; i < init.length; i++) {
+      init[i] = (float) (random.nextGaussian() * std);
+    }
+    a = Parameter.builder().setName(name + ".lora_A").setType(Parameter.Type.WEIGHT).build();
+    b = Parameter.builder().setName(name + ".lora_B").setType(Parameter.Type.WEIGHT).build();
+    a.setArray(manager.create(init, new Shape(config.rank(), in)));
+    b.setArray(manager.zeros(new Shape(out, config.rank())));
+    a.freeze(false);
+    b.freeze(false);
+    scale = config.alpha() / config.rank();
+    dropout = config.dropout();
+  }
+
+  @Override
+  public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+    NDArray input = x;
+    if (training && dropout > 0) {
+      NDArray keep = x.getManager().randomUniform(0, 1, x.getShape()).gte(dropout);
+      input = x.mul(keep).div(1 - dropout);
+    }
+    NDArray low = Linear.linear(input, ps.getValue(a, x.getDevice(), training)).head();
+    return Linear.linear(low, ps.getValue(b, x.getDevice(), training)).head().mul(scale);
+  }
+}

@@ -1,0 +1,61 @@
+package org.meft.adapter.meft;
+
+import java.util.Arrays;
+
+/**
+ * The rows S one layer moves to the device this step: the union of every token's top-K rows, capped
+ * at maxRows by each row's best score over the tokens that chose it, in ascending row order.
+ *
+ * @param rows S rows, ascending
+ * @param count |S|
+ * @param localIndex for each (token, k) choice, its index j in S, or -1 when its row was capped out
+ */
+record RowSelection(int[] rows, int count, int[] localIndex) {
+
+  static RowSelection of(int[] tokenRows, float[] tokenScores, int adapterSize, int maxRows) {
+    float[] best = new float[adapterSize];
+    Arrays.fill(best, Float.NEGATIVE_INFINITY);
+    boolean[] chosen = new boolean[adapterSize];
+    int distinct = 0;
+    for (int i = 0; i < tokenRows.length; i++) {
+      int row = tokenRows[i];
+      if (row < 0) {
+        continue;
+      }
+      if (!chosen[row]) {
+        chosen[row] = true;
+        distinct++;
+      }
+      best[row] = Math.max(best[row], tokenScores[i]);
+    }
+    int[] candidates = new int[distinct];
+    for (int row = 0, c = 0; row < adapterSize; row++) {
+      if (chosen[row]) {
+        candidates[c++] = row;
+      }
+    }
+    int[] rows = candidates;
+    if (distinct > maxRows) {
+      // Keep the maxRows rows with the highest best score (ties: lower row id), then re-sort by
+      // row.
+      rows =
+          Arrays.stream(candidates)
+              .boxed()
+              .sorted((a, b) -> best[a] != best[b] ? Float.compare(best[b], best[a]) : a - b)
+              .limit(maxRows)
+              .mapToInt(Integer::intValue)
+              .sorted()
+              .toArray();
+    }
+    int[] positionOfRow = new int[adapterSize];
+    Arrays.fill(positionOfRow, -1);
+    for (int j = 0; j < rows.length; j++) {
+      positionOfRow[rows[j]] = j;
+    }
+    int[] localIndex = new int[tokenRows.length];
+    for (int i = 0; i < tokenRows.length; i++) {
+      localIndex[i] = tokenRows[i] < 0 ? -1 : positionOfRow[tokenRows[i]];
+    }
+    return new RowSelection(rows, rows.length, localIndex);
+  }
+}

@@ -1,0 +1,82 @@
+package org.meft.adapter.parallel;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.Random;
+import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.FfnAdapter;
+
+/**
+ * The dense parallel FFN adapter: {@code A(h) = ReLU(h K^T) V} with K, V [N, D] trainable on the
+ * device. Keys start N(0, keyInit), values at zero, so training starts at the pretrained model.
+ */
+public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
+  final Parameter keys; // [N, D]
+  final Parameter values; // [N, D]
+  private final AdapterMeters meters;
+
+  public ParallelAdapter(
+      ParallelConfig config, int dim, long seed, NDManager manager, AdapterMeters meters) {
+    this.meters = meters;
+    int n = config.adapterSize();
+    float[] k = new float[n * dim];
+    Random random = new Random(seed);
+    for (int i = 0; i < k.length; i++) {
+      k[i] = (float) random.nextGaussian() * config.keyInit();
+    }
+    keys = addParameter(Parameter.builder().setName("keys").setType(Parameter.Type.WEIGHT).build());
+    values =
+        addParameter(Parameter.builder().setName("values").setType(Parameter.Type.WEIGHT).build());
+    keys.setArray(manager.create(k, new Shape(n, dim)));
+    values.setArray(manager.zeros(new Shape(n, dim), DataType.FLOAT32));
+    keys.freeze(false);
+    values.freeze(false);
+  }
+
+  /** h [..., D], k [N, D], v [N, D] -> ReLU(h k^T) v [..., D]. */
+  public static NDArray parallelAdapter(NDArray h, NDArray k, NDArray v) {
+    return Activation.relu(Linear.linear(h, k).head()).matMul(v);
+  }
+
+  public Parameter keys() {
+    return keys;
+  }
+
+  public Parameter values() {
+    return values;
+  }
+
+  @Override
+  public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
+    NDArray k = ps.getValue(keys, n.getDevice(), training);
+    NDArray v = ps.getValue(values, n.getDevice(), training);
+    long tokens = n.getShape().size() / n.getShape().getLastDimension();
+    long rows = k.getShape().get(0);
+    long d = k.getShape().get(1);
+    // K, V, their gradients and two AdamW moments, plus the [tokens, N] activations kept for
+    // backward.
+    meters.deviceBytes(4L * (6 * rows * d + 2 * tokens * rows + tokens * d));
+    meters.rows((int) rows);
+    return parallelAdapter(n, k, v);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    return new NDList(forward(ps, inputs.singletonOrThrow(), training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return inputShapes;
+  }
+}

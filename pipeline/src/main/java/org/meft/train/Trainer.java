@@ -1,0 +1,228 @@
+package org.meft.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.InstalledAdapters;
+import org.meft.model.Llama;
+import org.meft.store.HostStore;
+
+/**
+ * Trains the installed adapters with the causal-LM loss on target tokens only: AdamW with linear
+ * warm-up and cosine decay, global-norm clipping over device and host gradients, gradient
+ * accumulation, and a guard that skips non-finite steps and stops after too many in a row.
+ */
+public final class Trainer {
+  private final Llama model;
+  private final InstalledAdapters adapters;
+  private final TrainConfig config;
+  private final PrintStream progress;
+
+  public Trainer(
+      Llama model, InstalledAdapters adapters, TrainConfig config, PrintStream progress) {
+    this.model = model;
+    this.adapters = adapters;
+    this.config = config;
+    this.progress = progress;
+  }
+
+  /**
+   * Runs {@code config.steps()} optimizer steps over {@code examples}, cycling in a seeded order.
+   */
+  public TrainResult train(List<TrainingExample> examples, NDManager parent) {
+    Engine.getInstance().setRandomSeed((int) config.seed());
+    List<Parameter> parameters = adapters.deviceParameters();
+    HostStore store = adapters.store();
+    AdapterMeters meters = adapters.meters();
+    List<Float> losses = new ArrayList<>();
+    List<TrainingExample> order = new ArrayList<>(examples);
+    Random random = new Random(config.seed());
+    Collections.shuffle(order, random);
+    int cursor = 0;
+    int skipped = 0;
+    int badInARow = 0;
+    long tokens = 0;
+    long deviceNanos = 0;
+    long updateNanos = 0;
+    long begin = System.nanoTime();
+    try (NDManager manager = parent.newSubManager();
+        DeviceAdamW optimizer = new DeviceAdamW(manager)) {
+      ParameterStore ps = new ParameterStore(manager, false);
+      for (int step = 0; step < config.steps(); step++) {
+        float lr = config.learningRateAt(step);
+        double loss = 0;
+        long phasesBefore = adapterNanos(meters);
+        long deviceStart = System.nanoTime();
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+          for (int micro = 0; micro < config.accumulation(); micro++) {
+            List<TrainingExample> batch = new ArrayList<>();
+            for (int i = 0; i < config.batchSize(); i++) {
+              if (cursor == order.size()) {
+                Collections.shuffle(order, random);
+                cursor = 0;
+              }
+              batch.add(order.get(cursor++));
+            }
+            try (NDManager sub = manager.newSubManager()) {
+              Batch b = Batch.of(batch, sub);
+              NDArray logits = model.forward(ps, b.inputs(), null, true);
+              NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
+              collector.backward(microLoss.div(config.accumulation()));
+              adapters.collectGradients();
+              loss += microLoss.getFloat() / config.accumulation();
+              tokens += b.tokens();
+            }
+          }
+        }
+        deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
+
+        double squaredNorm =
+            squaredNorm(parameters) + (store == null ? 0 : store.gradientSquaredNorm());
+        if (!Double.isFinite(loss) || !Double.isFinite(squaredNorm)) {
+          zeroGradients(parameters);
+          adapters.discardGradients();
+          losses.add(Float.NaN);
+          skipped++;
+          if (++badInARow >= config.maxBadSteps()) {
+            throw new IllegalStateException(
+                "training diverged: "
+                    + badInARow
+                    + " steps in a row had a non-finite loss or gradient (last at step "
+                    + (step + 1)
+                    + "); lower --lr or raise maxBadSteps");
+          }
+          continue;
+        }
+        badInARow = 0;
+        losses.add((float) loss);
+        long updateStart = System.nanoTime();
+        double norm = Math.sqrt(squaredNorm);
+        if (config.clipNorm() > 0 && norm > config.clipNorm()) {
+          float factor = (float) (config.clipNorm() / norm);
+          scaleGradients(parameters, factor);
+          if (store != null) {
+            store.scaleGradients(factor);
+          }
+        }
+        optimizer.step(parameters, lr, config);
+        if (store != null) {
+          store.applyAdamW(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
+        }
+        zeroGradients(parameters);
+        updateNanos += System.nanoTime() - updateStart;
+        logProgress(step, loss, lr, tokens, begin);
+      }
+    }
+    double seconds = (System.nanoTime() - begin) / 1e9;
+    int steps = config.steps();
+    Map<String, Double> phaseMs = new LinkedHashMap<>();
+    meters.phaseNanos().forEach((phase, nanos) -> phaseMs.put(phase, nanos / 1e6 / steps));
+    phaseMs.put("device_forward_backward", deviceNanos / 1e6 / steps);
+    phaseMs.put("host_update", updateNanos / 1e6 / steps);
+    return new TrainResult(
+        adapters.config().method(),
+        losses,
+        steps,
+        skipped,
+        tokens / seconds,
+        adapters.trainableParameters(),
+        meters.deviceBytesPeak(),
+        store == null ? 0 : store.bytes(),
+        (double) meters.hostToDeviceBytes() / steps,
+        (double) meters.deviceToHostBytes() / steps,
+        meters.meanRowsPerLayer(),
+        phaseMs);
+  }
+
+  /** Mean of -log p(target) over the positions where mask is 1. logits [B, T, V]. */
+  static NDArray maskedCrossEntropy(NDArray logits, NDArray targets, NDArray mask) {
+    NDArray picked = logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1);
+    return picked.mul(mask).sum().neg().div(mask.sum());
+  }
+
+  private static long adapterNanos(AdapterMeters meters) {
+    return meters.phaseNanos().values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  private static double squaredNorm(List<Parameter> parameters) {
+    double sum = 0;
+    for (Parameter parameter : parameters) {
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        sum += parameter.getArray().getGradient().square().sum().getFloat();
+      }
+    }
+    return sum;
+  }
+
+  private static void scaleGradients(List<Parameter> parameters, float factor) {
+    for (Parameter parameter : parameters) {
+      parameter.getArray().getGradient().muli(factor);
+    }
+  }
+
+  private static void zeroGradients(List<Parameter> parameters) {
+    for (Parameter parameter : parameters) {
+      parameter.getArray().getGradient().set(new NDIndex("..."), 0);
+    }
+  }
+
+  private void logProgress(int step, double loss, float lr, long tokens, long begin) {
+    int done = step + 1;
+    if (progress == null
+        || config.logEvery() == 0
+        || (done % config.logEvery() != 0 && done != config.steps())) {
+      return;
+    }
+    double elapsed = (System.nanoTime() - begin) / 1e9;
+    long eta = Math.round(elapsed / done * (config.steps() - done));
+    progress.printf(
+        "step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s  ETA %d:%02d%n",
+        done, config.steps(), loss, lr, tokens / elapsed, eta / 60, eta % 60);
+  }
+
+  /** A padded micro-batch: inputs = tokens[:-1], targets = tokens[1:], mask on target positions. */
+  record Batch(NDArray inputs, NDArray targets, NDArray mask, long tokens) {
+    static Batch of(List<TrainingExample> examples, NDManager manager) {
+      int length = 0;
+      for (TrainingExample example : examples) {
+        length = Math.max(length, example.tokens().length - 1);
+      }
+      int b = examples.size();
+      long[] inputs = new long[b * length];
+      long[] targets = new long[b * length];
+      float[] mask = new float[b * length];
+      long count = 0;
+      for (int i = 0; i < b; i++) {
+        long[] tokens = examples.get(i).tokens();
+        boolean[] lossMask = examples.get(i).lossMask();
+        for (int t = 0; t + 1 < tokens.length; t++) {
+          inputs[i * length + t] = tokens[t];
+          targets[i * length + t] = tokens[t + 1];
+          mask[i * length + t] = lossMask[t + 1] ? 1 : 0;
+        }
+        count += tokens.length - 1;
+      }
+      Shape shape = new Shape(b, length);
+      return new Batch(
+          manager.create(inputs, shape),
+          manager.create(targets, shape),
+          manager.create(mask, shape),
+          count);
+    }
+  }
+}
