@@ -59,7 +59,7 @@ public final class Main {
       err.println("meft " + command.name() + ": " + e.getMessage());
       err.println("usage: bin/meft " + command.name() + " " + command.usage());
       return 2;
-    } catch (CheckpointException | IllegalArgumentException e) {
+    } catch (CheckpointException | IllegalArgumentException | IllegalStateException e) {
       return fail(err, command, e.getMessage(), e);
     } catch (UncheckedIOException e) {
       return fail(err, command, describe(e.getCause()), e);

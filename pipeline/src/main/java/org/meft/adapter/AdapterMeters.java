@@ -18,6 +18,8 @@ public final class AdapterMeters {
   private long deviceToHostBytes;
   private long rowsMoved;
   private long layerPasses;
+  private long residentBytes;
+  private long passBytes;
   private long deviceBytesPeak;
   private final Map<String, Long> phaseNanos = new LinkedHashMap<>();
 
@@ -35,9 +37,21 @@ public final class AdapterMeters {
     layerPasses++;
   }
 
-  /** The adapter tensors alive on the device right now; the peak is kept. */
-  public void deviceBytes(long bytes) {
-    deviceBytesPeak = Math.max(deviceBytesPeak, bytes);
+  /** Device bytes held for the whole run: parameters, their gradients and AdamW moments. */
+  public void resident(long bytes) {
+    residentBytes += bytes;
+    deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
+  }
+
+  /** Device bytes one forward/backward pass allocates for the adapter (rows, activations). */
+  public void pass(long bytes) {
+    passBytes += bytes;
+    deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
+  }
+
+  /** A forward/backward pass ended and freed its tensors. */
+  public void endPass() {
+    passBytes = 0;
   }
 
   public void time(String phase, long nanos) {

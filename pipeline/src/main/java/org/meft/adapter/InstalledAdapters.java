@@ -84,7 +84,7 @@ public final class InstalledAdapters implements AutoCloseable {
         throw e;
       }
     } else if (config instanceof LoraConfig lora) {
-      parameters.addAll(LoraInjection.inject(model, lora, layers, manager, seed));
+      parameters.addAll(LoraInjection.inject(model, lora, layers, manager, seed, meters));
     } else {
       for (Llama.Weight weight : model.weights()) {
         boolean inLayer = weight.name().startsWith("model.layers.");
@@ -92,6 +92,7 @@ public final class InstalledAdapters implements AutoCloseable {
         if (!inLayer || layers.contains(layer)) {
           weight.parameter().freeze(false);
           parameters.add(weight.parameter());
+          meters.resident(4L * Float.BYTES * weight.shape().size()); // weight, grad, two moments
         }
       }
     }

@@ -13,11 +13,8 @@ package org.meft.store;
  * any pool.
  */
 public final class KeyRetrieval {
-  /** Floats of key rows scored per block: 64 KiB, so a block stays in L2 across the tokens. */
-  private static final int BLOCK_FLOATS = 16 * 1024;
-
-  /** (token, probe) pairs per scoring task, so a popular expert is spread over threads. */
-  private static final int PAIRS_PER_TASK = 32;
+  /** (token, probe) pairs per scoring task, so that a popular expert spreads over threads. */
+  private static final int PAIRS_PER_TASK = ExpertScorer.MAX_PAIRS;
 
   private static final int TOKENS_PER_TASK = 4;
 
@@ -133,52 +130,18 @@ public final class KeyRetrieval {
       }
     }
 
-    int blockRows = Math.max(1, Math.min(perExpert, BLOCK_FLOATS / dim));
     Parallel.forRanges(
         tasks,
         1,
         (from, to) -> {
-          float[] block = new float[blockRows * dim];
+          ExpertScorer scorer =
+              new ExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
           for (int j = from; j < to; j++) {
             int e = taskExpert[j];
-            int first = e * perExpert;
-            int end = Math.min(rows, first + perExpert);
-            int pairEnd = Math.min(start[e + 1], taskFrom[j] + PAIRS_PER_TASK);
-            for (int b = first; b < end; b += blockRows) {
-              int n = Math.min(blockRows, end - b);
-              store.readKeys(layer, b, n, block);
-              for (int i = taskFrom[j]; i < pairEnd; i++) {
-                int pair = byExpert[i];
-                int out = pair * perExpert + (b - first);
-                float g = probeScores[pair];
-                int hOff = (pair / probes) * dim;
-                for (int r = 0; r < n; r++) {
-                  // + 0.0f turns -0.0 into 0.0, so that a zero score ties with other zeros.
-                  scores[out + r] = g * dot(h, hOff, block, r * dim, dim) + 0.0f;
-                }
-              }
-            }
+            scorer.score(
+                e, byExpert, taskFrom[j], Math.min(start[e + 1], taskFrom[j] + PAIRS_PER_TASK));
           }
         });
-  }
-
-  /** a[aOff, aOff + n) . b[bOff, bOff + n), with four partial sums for instruction parallelism. */
-  static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-    float s0 = 0;
-    float s1 = 0;
-    float s2 = 0;
-    float s3 = 0;
-    int i = 0;
-    for (; i + 3 < n; i += 4) {
-      s0 += a[aOff + i] * b[bOff + i];
-      s1 += a[aOff + i + 1] * b[bOff + i + 1];
-      s2 += a[aOff + i + 2] * b[bOff + i + 2];
-      s3 += a[aOff + i + 3] * b[bOff + i + 3];
-    }
-    for (; i < n; i++) {
-      s0 += a[aOff + i] * b[bOff + i];
-    }
-    return (s0 + s1) + (s2 + s3);
   }
 
   private static void check(

@@ -76,6 +76,11 @@ final class RowTensor implements AutoCloseable {
     views[row / rowsPerChunk].get((row % rowsPerChunk) * dim, dst, off, dim);
   }
 
+  /** Copies the row's floats [col, col + len) into {@code dst[off, off + len)}. */
+  void get(int row, int col, int len, float[] dst, int off) {
+    views[row / rowsPerChunk].get((row % rowsPerChunk) * dim + col, dst, off, len);
+  }
+
   /** Copies {@code src[off, off + dim)} into row {@code row}. */
   void put(int row, float[] src, int off) {
     views[row / rowsPerChunk].put((row % rowsPerChunk) * dim, src, off, dim);

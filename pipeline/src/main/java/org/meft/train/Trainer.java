@@ -20,6 +20,8 @@ import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Trains the installed adapters with the causal-LM loss on target tokens only: AdamW with linear
@@ -27,6 +29,7 @@ import org.meft.store.HostStore;
  * accumulation, and a guard that skips non-finite steps and stops after too many in a row.
  */
 public final class Trainer {
+  private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
   private final Llama model;
   private final InstalledAdapters adapters;
   private final TrainConfig config;
@@ -83,6 +86,7 @@ public final class Trainer {
               NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
               collector.backward(microLoss.div(config.accumulation()));
               adapters.collectGradients();
+              meters.endPass();
               loss += microLoss.getFloat() / config.accumulation();
               tokens += b.tokens();
             }
@@ -90,9 +94,16 @@ public final class Trainer {
         }
         deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
 
-        double squaredNorm =
-            squaredNorm(parameters) + (store == null ? 0 : store.gradientSquaredNorm());
+        double deviceNorm = squaredNorm(parameters);
+        double hostNorm = store == null ? 0 : store.gradientSquaredNorm();
+        double squaredNorm = deviceNorm + hostNorm;
         if (!Double.isFinite(loss) || !Double.isFinite(squaredNorm)) {
+          LOG.warn(
+              "step {} skipped: loss {}, squared gradient norm {} on the device, {} on the host",
+              step + 1,
+              loss,
+              deviceNorm,
+              hostNorm);
           zeroGradients(parameters);
           adapters.discardGradients();
           losses.add(Float.NaN);

@@ -1,12 +1,15 @@
 package org.meft.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.meft.store.StoreTesting.direct;
 
 import java.util.Arrays;
 import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,7 +24,10 @@ class HostStoreAdamWTest {
   private static final float EPS = 1e-8f;
   private static final float WEIGHT_DECAY = 0.1f;
 
-  /** The dense reference: every tensor [layer][row][i] in double; AdamW per touched row. */
+  /**
+   * The dense reference: every tensor [param][layer][row][i] (param 0 keys, 1 values), each step
+   * computed in double from the float32 state.
+   */
   private static final class Reference {
     final double[][][][] p = new double[2][LAYERS][ROWS][DIM];
     final double[][][][] m = new double[2][LAYERS][ROWS][DIM];
@@ -41,6 +47,11 @@ class HostStoreAdamWTest {
           double mHat = mr[i] / (1 - Math.pow(BETA1, t));
           double vHat = vr[i] / (1 - Math.pow(BETA2, t));
           pr[i] -= LR * mHat / (Math.sqrt(vHat) + EPS);
+          // The store keeps float32 between steps; without this, cancellation between steps
+          // would measure float32 storage, not the update.
+          pr[i] = (float) pr[i];
+          mr[i] = (float) mr[i];
+          vr[i] = (float) vr[i];
         }
       }
     }
@@ -63,15 +74,14 @@ class HostStoreAdamWTest {
       Random random = new Random(11);
       double worst = 0;
       for (int step = 0; step < 3; step++) {
-        int[][] before = snapshot(store);
+        int[][] before = snapshot(store, LAYERS);
         boolean[][] touched = new boolean[LAYERS][ROWS];
         int expectedUpdated = 0;
         for (int l = 0; l < LAYERS; l++) {
           int[] ids = randomSubset(random, ROWS / 2 + step * 3);
           float[] kg = gaussian(random, ids.length * DIM);
           float[] vg = gaussian(random, ids.length * DIM);
-          store.accumulateGradients(
-              l, ids, ids.length, StoreTesting.direct(kg), StoreTesting.direct(vg));
+          store.accumulateGradients(l, ids, ids.length, direct(kg), direct(vg));
           for (int j = 0; j < ids.length; j++) {
             double[][] g = new double[2][DIM];
             for (int i = 0; i < DIM; i++) {
@@ -87,7 +97,7 @@ class HostStoreAdamWTest {
 
         assertEquals(expectedUpdated, store.applyAdamW(LR, BETA1, BETA2, EPS, WEIGHT_DECAY));
 
-        int[][] after = snapshot(store);
+        int[][] after = snapshot(store, LAYERS);
         for (int l = 0; l < LAYERS; l++) {
           assertEquals(0, store.touchedRows(l));
           for (int r = 0; r < ROWS; r++) {
@@ -108,6 +118,7 @@ class HostStoreAdamWTest {
         }
       }
       assertTrue(worst <= 1e-6, "worst relative difference " + worst);
+      System.out.println("worst relative difference to the reference: " + worst);
       int maxSteps = 0;
       int minSteps = Integer.MAX_VALUE;
       for (int[] layerSteps : ref.steps) {
@@ -120,23 +131,75 @@ class HostStoreAdamWTest {
     }
   }
 
+  @Test
+  void rejectsHyperparametersOutsideTorchRangesWithoutConsumingGradients() {
+    try (BufferAllocator root = new RootAllocator(1 << 20);
+        HostStore store = HostStore.allocate(root, 1, ROWS, DIM, 0.02f, 7)) {
+      float[] g = new float[DIM];
+      store.accumulateGradients(0, new int[] {4}, 1, direct(g), direct(g));
+      assertThrows(
+          IllegalArgumentException.class, () -> store.applyAdamW(-1e-3f, 0.9f, 0.999f, 0, 0));
+      assertThrows(IllegalArgumentException.class, () -> store.applyAdamW(1e-3f, 1f, 0.999f, 0, 0));
+      assertThrows(
+          IllegalArgumentException.class, () -> store.applyAdamW(1e-3f, 0.9f, -0.1f, 0, 0));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> store.applyAdamW(1e-3f, 0.9f, 0.999f, Float.NaN, 0));
+      assertThrows(
+          IllegalArgumentException.class, () -> store.applyAdamW(1e-3f, 0.9f, 0.999f, 0, -1));
+      assertEquals(1, store.touchedRows(0));
+      assertEquals(0, store.stepCount(0, 4));
+    }
+  }
+
+  @Test
+  void aStoreRestoredThroughTheRowAccessorsContinuesBitIdentically() {
+    try (BufferAllocator root = new RootAllocator(1 << 20);
+        HostStore original = HostStore.allocate(root, 1, ROWS, DIM, 0.02f, 7);
+        HostStore restored = HostStore.allocate(root, 1, ROWS, DIM, 0.02f, 8)) {
+      Random random = new Random(5);
+      int[] first = {1, 2, 3};
+      original.accumulateGradients(
+          0, first, 3, direct(gaussian(random, 3 * DIM)), direct(gaussian(random, 3 * DIM)));
+      original.applyAdamW(LR, BETA1, BETA2, EPS, WEIGHT_DECAY);
+      for (int r = 0; r < ROWS; r++) {
+        restored.setKeyRow(0, r, original.keyRow(0, r));
+        restored.setValueRow(0, r, original.valueRow(0, r));
+        for (int moment = 1; moment <= 2; moment++) {
+          restored.setKeyMomentRow(0, r, moment, original.keyMomentRow(0, r, moment));
+          restored.setValueMomentRow(0, r, moment, original.valueMomentRow(0, r, moment));
+        }
+        restored.setStepCount(0, r, original.stepCount(0, r));
+      }
+      int[] second = {2, 3, 4};
+      float[] kg = gaussian(random, 3 * DIM);
+      float[] vg = gaussian(random, 3 * DIM);
+      for (HostStore store : new HostStore[] {original, restored}) {
+        store.accumulateGradients(0, second, 3, direct(kg), direct(vg));
+        store.applyAdamW(LR, BETA1, BETA2, EPS, WEIGHT_DECAY);
+      }
+      int[][] a = snapshot(original, 1);
+      int[][] b = snapshot(restored, 1);
+      for (int r = 0; r < ROWS; r++) {
+        assertArrayEqualsBits(a[r], b[r], 0, r);
+      }
+    }
+  }
+
   /** Relative difference |a - r| / |r| (absolute below 1e-12), elementwise maximum. */
   private static double close(double[] reference, float[] actual) {
     double worst = 0;
     for (int i = 0; i < reference.length; i++) {
       double diff = Math.abs(actual[i] - reference[i]);
-      if (diff / Math.max(Math.abs(reference[i]), 1e-12) > 1e-6) {
-        System.err.println("DEBUG " + reference[i] + " vs " + actual[i]);
-      }
       worst = Math.max(worst, diff / Math.max(Math.abs(reference[i]), 1e-12));
     }
     return worst;
   }
 
   /** Raw bits of every row's key, value, four moments and step count, [layer * rows + row]. */
-  private static int[][] snapshot(HostStore store) {
-    int[][] out = new int[LAYERS * ROWS][];
-    for (int l = 0; l < LAYERS; l++) {
+  private static int[][] snapshot(HostStore store, int layers) {
+    int[][] out = new int[layers * ROWS][];
+    for (int l = 0; l < layers; l++) {
       for (int r = 0; r < ROWS; r++) {
         float[][] parts = {
           store.keyRow(l, r),

@@ -7,6 +7,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import java.util.Random;
+import org.meft.adapter.AdapterMeters;
 import org.meft.model.LinearDelta;
 
 /** One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. */
@@ -15,8 +16,18 @@ final class LoraDelta implements LinearDelta {
   final Parameter b;
   private final float scale;
   private final float dropout;
+  private final int rank;
+  private final int out;
+  private final AdapterMeters meters;
 
-  LoraDelta(String name, int in, int out, LoraConfig config, Random random, NDManager manager) {
+  LoraDelta(
+      String name,
+      int in,
+      int out,
+      LoraConfig config,
+      Random random,
+      NDManager manager,
+      AdapterMeters meters) {
     float[] init = new float[config.rank() * in];
     double std = 1 / Math.sqrt(config.rank());
     for (int i = 0; i < init.length; i++) {
@@ -30,10 +41,16 @@ final class LoraDelta implements LinearDelta {
     b.freeze(false);
     scale = config.alpha() / config.rank();
     dropout = config.dropout();
+    rank = config.rank();
+    this.out = out;
+    this.meters = meters;
+    meters.resident(4L * Float.BYTES * rank * (in + out)); // A, B, gradients, two moments
   }
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+    long tokens = x.getShape().size() / x.getShape().getLastDimension();
+    meters.pass(Float.BYTES * tokens * (rank + out)); // x A^T and the branch's output
     NDArray input = x;
     if (training && dropout > 0) {
       NDArray keep = x.getManager().randomUniform(0, 1, x.getShape()).gte(dropout);

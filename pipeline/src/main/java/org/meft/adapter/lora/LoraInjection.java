@@ -5,6 +5,7 @@ import ai.djl.nn.Parameter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.meft.adapter.AdapterMeters;
 import org.meft.model.DecoderLayer;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
@@ -18,7 +19,12 @@ public final class LoraInjection {
 
   /** Returns the new trainable parameters (A and B of every branch). */
   public static List<Parameter> inject(
-      Llama model, LoraConfig config, List<Integer> layers, NDManager manager, long seed) {
+      Llama model,
+      LoraConfig config,
+      List<Integer> layers,
+      NDManager manager,
+      long seed,
+      AdapterMeters meters) {
     LlamaConfig c = model.config();
     Random random = new Random(seed);
     List<Parameter> parameters = new ArrayList<>();
@@ -32,7 +38,8 @@ public final class LoraInjection {
                   : projection.equals("o") ? c.dim() : c.kvDim();
           int in = projection.equals("o") ? c.nHeads() * c.headDim() : c.dim();
           LoraDelta delta =
-              new LoraDelta("layers." + index + "." + projection, in, out, config, random, manager);
+              new LoraDelta(
+                  "layers." + index + "." + projection, in, out, config, random, manager, meters);
           layer.attention().setDelta(projection, delta);
           parameters.add(delta.a);
           parameters.add(delta.b);
@@ -43,7 +50,8 @@ public final class LoraInjection {
           int in = projection.equals("down") ? c.hiddenDim() : c.dim();
           int out = projection.equals("down") ? c.dim() : c.hiddenDim();
           LoraDelta delta =
-              new LoraDelta("layers." + index + "." + projection, in, out, config, random, manager);
+              new LoraDelta(
+                  "layers." + index + "." + projection, in, out, config, random, manager, meters);
           layer.feedForward().setDelta(projection, delta);
           parameters.add(delta.a);
           parameters.add(delta.b);

@@ -70,10 +70,13 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         addParameter(Parameter.builder().setName("router").setType(Parameter.Type.WEIGHT).build());
     router.setArray(manager.create(expertKeySums(), new Shape(config.experts(), dim)));
     router.freeze(false);
+    meters.resident(4L * Float.BYTES * config.experts() * dim); // G, gradient, two moments
     long bytes = (long) config.maxRows() * dim * Float.BYTES;
     keysTransfer = allocator.buffer(bytes);
+    keysTransfer.setZero(0, keysTransfer.capacity());
     try {
       valuesTransfer = allocator.buffer(bytes);
+      valuesTransfer.setZero(0, valuesTransfer.capacity());
     } catch (RuntimeException e) {
       keysTransfer.close();
       throw e;
@@ -153,14 +156,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       pending.add(new Pending(selection.rows(), s, keysS, valuesS));
     }
 
-    // Router params, grads and moments; K_S, V_S and grads; the assignment; o, c, ReLU(o); A(h).
-    meters.deviceBytes(
-        Float.BYTES
-            * (4L * config.experts() * dim
-                + 4L * s * dim
-                + (long) m * p * s
-                + 3L * m * s
-                + (long) m * dim));
+    // K_S, V_S and their gradients; the assignment; o, c, ReLU(o); A(h).
+    meters.pass(Float.BYTES * (4L * s * dim + (long) m * p * s + 3L * m * s + (long) m * dim));
     NDArray c = weights.reshape(m, 1, p).matMul(assignment).reshape(m, s); // [M, S]
     NDArray o = Linear.linear(h, keysS).head().mul(c); // [M, S]
     return Activation.relu(o).matMul(valuesS).reshape(n.getShape());

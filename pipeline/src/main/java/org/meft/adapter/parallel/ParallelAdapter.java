@@ -40,6 +40,7 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     values.setArray(manager.zeros(new Shape(n, dim), DataType.FLOAT32));
     keys.freeze(false);
     values.freeze(false);
+    meters.resident(4L * Float.BYTES * 2 * n * dim); // K, V, gradients, two AdamW moments
   }
 
   /** h [..., D], k [N, D], v [N, D] -> ReLU(h k^T) v [..., D]. */
@@ -62,9 +63,7 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     long tokens = n.getShape().size() / n.getShape().getLastDimension();
     long rows = k.getShape().get(0);
     long d = k.getShape().get(1);
-    // K, V, their gradients and two AdamW moments, plus the [tokens, N] activations kept for
-    // backward.
-    meters.deviceBytes(4L * (6 * rows * d + 2 * tokens * rows + tokens * d));
+    meters.pass(Float.BYTES * (2 * tokens * rows + tokens * d)); // h K^T, its ReLU, A(h)
     meters.rows((int) rows);
     return parallelAdapter(n, k, v);
   }

@@ -1,0 +1,192 @@
+package org.meft.store;
+
+import java.nio.FloatBuffer;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.rounding.RoundingPolicy;
+
+/**
+ * One layer of the host store: keys and values [N, d], each with AdamW moments m, v and a gradient
+ * accumulator (8 float32 [N, d] tensors), the per-row AdamW step counts int32 [N], and the rows
+ * touched since the last update. The row operations here are what {@link HostStore} runs in
+ * parallel; each touches only its own row, so distinct rows may run concurrently.
+ */
+final class StoreLayer implements AutoCloseable {
+  /** A trainable tensor [N, d] with its AdamW moments and gradient accumulator. */
+  record Param(RowTensor weight, RowTensor m, RowTensor v, RowTensor grad) {
+    RowTensor moment(int which) {
+      if (which != 1 && which != 2) {
+        throw new IllegalArgumentException("moment must be 1 (m) or 2 (v), got " + which);
+      }
+      return which == 1 ? m : v;
+    }
+  }
+
+  private static final int FLOAT_TENSORS = 8;
+
+  final Param keys;
+  final Param values;
+  final TouchedRows touched;
+  private final Param[] params;
+  private final ArrowBuf steps;
+
+  private StoreLayer(RowTensor[] t, ArrowBuf steps, int rows) {
+    this.keys = new Param(t[0], t[1], t[2], t[3]);
+    this.values = new Param(t[4], t[5], t[6], t[7]);
+    this.params = new Param[] {keys, values};
+    this.steps = steps;
+    this.touched = new TouchedRows(rows);
+  }
+
+  /** Bytes one layer is charged under {@code rounding}. */
+  static long bytesNeeded(int rows, int dim, long maxChunk, RoundingPolicy rounding) {
+    long tensor = RowTensor.bytesNeeded(rows, dim, maxChunk, rounding);
+    long stepBytes = rounding.getRoundedSize((long) rows * Integer.BYTES);
+    try {
+      return Math.addExact(Math.multiplyExact(FLOAT_TENSORS, tensor), stepBytes);
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  /** Allocates a zeroed layer; on failure, releases what it allocated before rethrowing. */
+  static StoreLayer allocate(BufferAllocator allocator, int rows, int dim, long maxChunk) {
+    RowTensor[] t = new RowTensor[FLOAT_TENSORS];
+    ArrowBuf steps = null;
+    try {
+      for (int i = 0; i < t.length; i++) {
+        t[i] = RowTensor.allocateZeroed(allocator, rows, dim, maxChunk);
+      }
+      steps = allocator.buffer((long) rows * Integer.BYTES);
+      steps.setZero(0, steps.capacity());
+      return new StoreLayer(t, steps, rows);
+    } catch (RuntimeException | Error e) {
+      for (RowTensor tensor : t) {
+        if (tensor != null) {
+          tensor.close();
+        }
+      }
+      if (steps != null) {
+        steps.close();
+      }
+      throw e;
+    }
+  }
+
+  int steps(int row) {
+    return steps.getInt((long) row * Integer.BYTES);
+  }
+
+  void setSteps(int row, int value) {
+    steps.setInt((long) row * Integer.BYTES, value);
+  }
+
+  /** Copies the row's key and value to float index {@code at} of the outputs. */
+  void gatherRow(int row, FloatBuffer keysOut, FloatBuffer valuesOut, int at) {
+    keys.weight.copyTo(row, keysOut, at);
+    values.weight.copyTo(row, valuesOut, at);
+  }
+
+  /** grad[row] += src[at, at + d), for keys and values; acc and g are [d] scratch. */
+  void addGradients(
+      int row, FloatBuffer keyGrads, FloatBuffer valueGrads, int at, float[] acc, float[] g) {
+    addInPlace(keys.grad, row, keyGrads, at, acc, g);
+    addInPlace(values.grad, row, valueGrads, at, acc, g);
+  }
+
+  private static void addInPlace(
+      RowTensor grad, int row, FloatBuffer src, int at, float[] acc, float[] g) {
+    grad.get(row, acc, 0);
+    src.get(at, g, 0, g.length);
+    for (int i = 0; i < acc.length; i++) {
+      acc[i] += g[i];
+    }
+    grad.put(row, acc, 0);
+  }
+
+  /** Sum of squares of the row's key and value gradients, in double. */
+  double gradientSquaredNorm(int row, float[] g) {
+    double s = 0;
+    for (Param p : params) {
+      p.grad.get(row, g, 0);
+      for (float x : g) {
+        s += (double) x * x;
+      }
+    }
+    return s;
+  }
+
+  void scaleGradients(int row, float factor, float[] g) {
+    for (Param p : params) {
+      p.grad.get(row, g, 0);
+      for (int i = 0; i < g.length; i++) {
+        g[i] *= factor;
+      }
+      p.grad.put(row, g, 0);
+    }
+  }
+
+  void zeroGradients(int row) {
+    keys.grad.zero(row);
+    values.grad.zero(row);
+  }
+
+  /**
+   * Advances the row's step t and applies {@link #adamWInPlace} to its key and value, then zeroes
+   * its gradients; scratch is four [d] arrays.
+   */
+  void adamW(int row, AdamW hyper, float[][] scratch) {
+    int t = steps(row) + 1;
+    setSteps(row, t);
+    double bias1 = 1 - Math.pow(hyper.beta1(), t);
+    double bias2 = 1 - Math.pow(hyper.beta2(), t);
+    float[] w = scratch[0];
+    float[] m = scratch[1];
+    float[] v = scratch[2];
+    float[] g = scratch[3];
+    for (Param p : params) {
+      p.weight.get(row, w, 0);
+      p.m.get(row, m, 0);
+      p.v.get(row, v, 0);
+      p.grad.get(row, g, 0);
+      adamWInPlace(w, m, v, g, hyper, bias1, bias2);
+      p.weight.put(row, w, 0);
+      p.m.put(row, m, 0);
+      p.v.put(row, v, 0);
+      p.grad.zero(row);
+    }
+  }
+
+  /**
+   * One row of AdamW in place, in double, given the bias corrections {@code bias1 = 1 - b1^t},
+   * {@code bias2 = 1 - b2^t}: {@code m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w = w (1 - lr
+   * wd) - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)}, torch.optim.AdamW's arrangement.
+   */
+  static void adamWInPlace(
+      float[] w, float[] m, float[] v, float[] g, AdamW hyper, double bias1, double bias2) {
+    double beta1 = hyper.beta1();
+    double beta2 = hyper.beta2();
+    double eps = hyper.eps();
+    double decay = 1 - (double) hyper.lr() * hyper.weightDecay();
+    double stepSize = hyper.lr() / bias1;
+    double bias2Sqrt = Math.sqrt(bias2);
+    for (int i = 0; i < w.length; i++) {
+      double mi = beta1 * m[i] + (1 - beta1) * g[i];
+      double vi = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+      m[i] = (float) mi;
+      v[i] = (float) vi;
+      w[i] = (float) (w[i] * decay - stepSize * mi / (Math.sqrt(vi) / bias2Sqrt + eps));
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Param p : params) {
+      p.weight.close();
+      p.m.close();
+      p.v.close();
+      p.grad.close();
+    }
+    steps.close();
+  }
+}
