@@ -20,7 +20,10 @@ public final class Main {
   static {
     for (Command command :
         List.of(
-            new DemoCommand(), new GenerateCommand(), new InitModelCommand(), new TrainCommand())) {
+            new DemoCommand(),
+            new GenerateCommand(),
+            new InitModelCommand(),
+            new TrainCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }

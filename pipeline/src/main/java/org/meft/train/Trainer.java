@@ -182,13 +182,21 @@ public final class Trainer {
 
   private static void scaleGradients(List<Parameter> parameters, float factor) {
     for (Parameter parameter : parameters) {
-      parameter.getArray().getGradient().muli(factor);
+      try (NDArray gradient = parameter.getArray().getGradient()) {
+        gradient.muli(factor);
+      }
     }
   }
 
   private static void zeroGradients(List<Parameter> parameters) {
     for (Parameter parameter : parameters) {
-      parameter.getArray().getGradient().set(new NDIndex("..."), 0);
+      // Index assignment copies (NDArray.set(float[]) would alias a temporary buffer); the scope
+      // frees the scalar it creates in the parameter's long-lived manager.
+      try (NDScope scope = new NDScope();
+          NDArray gradient = parameter.getArray().getGradient()) {
+        scope.suppressNotUsedWarning();
+        gradient.set(new NDIndex("..."), 0);
+      }
     }
   }
 

@@ -21,6 +21,7 @@ import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.model.RandomLlama;
 import org.meft.store.HostStore;
+import org.meft.testing.Overwrite;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -155,7 +156,7 @@ class MeftEquivalenceTest {
       for (int row = 0; row < N; row++) {
         System.arraycopy(store.keyRow(layer, row), 0, keys, row * SHAPE.dim(), SHAPE.dim());
       }
-      parallel.parallelAdapter(layer).keys().getArray().set(keys);
+      Overwrite.floats(parallel.parallelAdapter(layer).keys().getArray(), keys);
     }
   }
 
@@ -169,7 +170,7 @@ class MeftEquivalenceTest {
       for (int row = 0; row < N; row++) {
         store.setValueRow(layer, row, slice(values, row));
       }
-      parallel.parallelAdapter(layer).values().getArray().set(values);
+      Overwrite.floats(parallel.parallelAdapter(layer).values().getArray(), values);
     }
   }
 
