@@ -1,0 +1,147 @@
+package org.meft.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code bin/meft train}: every method runs; bad configurations stop before training. */
+class TrainCommandTest {
+  @TempDir static Path dir;
+  static Path model;
+  static Path data;
+
+  @BeforeAll
+  static void writeModelAndData() throws Exception {
+    model = dir.resolve("tiny");
+    MainTest.Result init =
+        MainTest.meft(
+            "init-model",
+            "--output",
+            model.toString(),
+            "--dim",
+            "32",
+            "--hidden-dim",
+            "64",
+            "--layers",
+            "2",
+            "--heads",
+            "4",
+            "--kv-heads",
+            "2",
+            "--vocab",
+            "400",
+            "--seq-len",
+            "64");
+    assertEquals(0, init.code(), init.err());
+    data = dir.resolve("pairs.jsonl");
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      lines.add(
+          "{\"prompt\": \"Question: what is " + i + " + 1?\", \"target\": \" " + (i + 1) + "\"}");
+    }
+    Files.write(data, lines);
+  }
+
+  private static MainTest.Result train(String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--model",
+                model.toString(),
+                "--data",
+                data.toString(),
+                "--steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--lr",
+                "1e-2",
+                "--json"));
+    args.addAll(List.of(extra));
+    if (!args.contains("--adapter-size")) {
+      args.addAll(List.of("--adapter-size", "64"));
+    }
+    return MainTest.meft(args.toArray(String[]::new));
+  }
+
+  @Test
+  void everyMethodTrainsAndReportsItsMeters() {
+    for (String method : List.of("meft", "parallel", "lora", "full")) {
+      MainTest.Result result =
+          train("--method", method, "--top-k", "8", "--probes", "2", "--max-rows", "32");
+      assertEquals(0, result.code(), method + ": " + result.err());
+      String[] lines = result.out().strip().split("\n");
+      JsonObject json = JsonParser.parseString(lines[lines.length - 1]).getAsJsonObject();
+      assertEquals(method, json.get("method").getAsString());
+      assertEquals(3, json.get("steps").getAsInt());
+      assertTrue(json.get("trainable_params").getAsLong() > 0, method);
+      assertTrue(json.get("device_adapter_bytes_peak").getAsLong() > 0, method);
+      assertTrue(Float.isFinite(json.get("initial_loss").getAsFloat()), method);
+      assertTrue(json.has("phase_ms") && json.has("h2d_bytes_per_step"), method);
+      if (method.equals("meft")) {
+        assertTrue(json.get("host_store_bytes").getAsLong() > 0);
+        assertTrue(json.get("mean_rows_per_layer").getAsDouble() <= 32);
+      }
+    }
+  }
+
+  @Test
+  void badConfigurationsAreRefusedBeforeTrainingNamingTheField() throws Exception {
+    assertRefused(train("--method", "meft", "--top-k", "65", "--max-rows", "64"), "topK");
+    assertRefused(
+        train("--method", "meft", "--top-k", "8", "--experts", "4", "--probes", "5"), "probes");
+    assertRefused(train("--method", "meft", "--layers", "0,7"), "index 7");
+    assertRefused(
+        train(
+            "--method",
+            "meft",
+            "--top-k",
+            "8",
+            "--adapter-size",
+            "60000",
+            "--max-rows",
+            "64",
+            "--host-budget-mb",
+            "1"),
+        "budget");
+    assertRefused(train("--method", "sparse"), "--method");
+
+    Path bad = dir.resolve("bad.jsonl");
+    Files.write(
+        bad, List.of("{\"prompt\": \"a\", \"target\": \"b\"}", "{\"prompt\": \"no target\"}"));
+    MainTest.Result result =
+        MainTest.meft(
+            "train",
+            "--model",
+            model.toString(),
+            "--data",
+            bad.toString(),
+            "--method",
+            "lora",
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--lr",
+            "1e-3");
+    assertRefused(result, "bad.jsonl:2");
+    assertTrue(result.err().contains("'target'"), result.err());
+  }
+
+  private static void assertRefused(MainTest.Result result, String expected) {
+    assertTrue(result.code() != 0, result.out());
+    String[] lines = result.err().strip().split("\n");
+    assertTrue(lines[0].contains(expected), result.err());
+    assertTrue(!result.err().contains("step 1/"), "training must not start: " + result.err());
+  }
+}
