@@ -75,7 +75,7 @@ public final class Attention extends AbstractBlock {
     NDArray scores =
         qGrouped
             .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))
-            .div((float) Math.sqrt(dh)); // [B, Hkv, G, T, Tall]
+            .div(Scalar.of(x, (float) Math.sqrt(dh))); // [B, Hkv, G, T, Tall]
     if (t > 1) {
       scores = scores.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores));
     }

@@ -31,7 +31,7 @@ public final class FeedForward extends AbstractBlock {
 
   /** x [B, T, D] -> [B, T, D]. */
   public static NDArray swiGlu(NDArray x, NDArray w1, NDArray w2, NDArray w3) {
-    NDArray gate = Activation.swish(Linear.linear(x, w1).head(), 1f); // [B, T, F]
+    NDArray gate = silu(Linear.linear(x, w1).head()); // [B, T, F]
     NDArray up = Linear.linear(x, w3).head(); // [B, T, F]
     return Linear.linear(gate.mul(up), w2).head();
   }
@@ -48,9 +48,14 @@ public final class FeedForward extends AbstractBlock {
               value(ps, w2, x, training),
               value(ps, w3, x, training)));
     }
-    NDArray gate = Activation.swish(project(ps, x, "gate", w1, training), 1f);
+    NDArray gate = silu(project(ps, x, "gate", w1, training));
     NDArray up = project(ps, x, "up", w3, training);
     return new NDList(project(ps, gate.mul(up), "down", w2, training));
+  }
+
+  /** silu(x) = x * sigmoid(x), written out so that no scalar tensor takes part (see Scalar). */
+  static NDArray silu(NDArray x) {
+    return x.mul(Activation.sigmoid(x));
   }
 
   private NDArray project(

@@ -21,8 +21,8 @@ public final class RmsNorm extends AbstractBlock {
 
   /** x [..., D], w [D] -> [..., D]. */
   public static NDArray rmsNorm(NDArray x, NDArray w, float eps) {
-    NDArray inverseRms = x.square().mean(new int[] {-1}, true).add(eps).sqrt().pow(-1);
-    return x.mul(inverseRms).mul(w);
+    NDArray rms = x.square().mean(new int[] {-1}, true).add(Scalar.of(x, eps)).sqrt();
+    return x.div(rms).mul(w);
   }
 
   @Override

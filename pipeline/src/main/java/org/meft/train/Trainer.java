@@ -19,6 +19,7 @@ import java.util.Random;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
+import org.meft.model.Scalar;
 import org.meft.store.HostStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,7 +85,7 @@ public final class Trainer {
               Batch b = Batch.of(batch, sub);
               NDArray logits = model.forward(ps, b.inputs(), null, true);
               NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
-              collector.backward(microLoss.div(config.accumulation()));
+              collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
               adapters.collectGradients();
               meters.endPass();
               loss += microLoss.getFloat() / config.accumulation();

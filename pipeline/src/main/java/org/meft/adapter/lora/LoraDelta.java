@@ -9,6 +9,7 @@ import ai.djl.training.ParameterStore;
 import java.util.Random;
 import org.meft.adapter.AdapterMeters;
 import org.meft.model.LinearDelta;
+import org.meft.model.Scalar;
 
 /** One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. */
 final class LoraDelta implements LinearDelta {
@@ -54,9 +55,11 @@ final class LoraDelta implements LinearDelta {
     NDArray input = x;
     if (training && dropout > 0) {
       NDArray keep = x.getManager().randomUniform(0, 1, x.getShape()).gte(dropout);
-      input = x.mul(keep).div(1 - dropout);
+      input = x.mul(keep.toType(x.getDataType(), false)).mul(Scalar.of(x, 1 / (1 - dropout)));
     }
     NDArray low = Linear.linear(input, ps.getValue(a, x.getDevice(), training)).head();
-    return Linear.linear(low, ps.getValue(b, x.getDevice(), training)).head().mul(scale);
+    return Linear.linear(low, ps.getValue(b, x.getDevice(), training))
+        .head()
+        .mul(Scalar.of(x, scale));
   }
 }
