@@ -14,6 +14,7 @@ import ai.djl.util.PairList;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -145,9 +146,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     // Copies: the arrays must own their memory, the transfer buffers are reused next pass.
     NDArray keysS = manager.create(keysOut, new Shape(s, dim), DataType.FLOAT32).duplicate();
     NDArray valuesS = manager.create(valuesOut, new Shape(s, dim), DataType.FLOAT32).duplicate();
-    NDArray assignment =
-        manager.create(assignment(selection, chosen, probeExperts, m), new Shape(m, p, s));
-    meters.hostToDevice(2 * bytes + (long) m * p * s * Float.BYTES);
+    NDArray probeSlot =
+        manager.create(probeSlots(selection, chosen, probeExperts, m), new Shape(m, s));
+    meters.hostToDevice(2 * bytes + (long) m * s * Long.BYTES);
     meters.rows(s);
     meters.time(AdapterMeters.GATHER, System.nanoTime() - retrieved);
     if (training) {
@@ -156,24 +157,28 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       pending.add(new Pending(selection.rows(), s, keysS, valuesS));
     }
 
-    // K_S, V_S and their gradients; the assignment; o, c, ReLU(o); A(h).
-    meters.pass(Float.BYTES * (4L * s * dim + (long) m * p * s + 3L * m * s + (long) m * dim));
-    NDArray c = weights.reshape(m, 1, p).matMul(assignment).reshape(m, s); // [M, S]
+    // K_S, V_S and their gradients; the probe slots; h K_S^T, c, o, ReLU(o); A(h).
+    meters.pass(
+        Float.BYTES * (4L * s * dim + 4L * m * s + (long) m * dim) + (long) Long.BYTES * m * s);
+    // c[t, j] = w[t, slot[t, j]]; slot P is a zero column for rows token t did not choose.
+    NDArray padded = weights.concat(manager.zeros(new Shape(m, 1), weights.getDataType()), 1);
+    NDArray c = padded.gather(probeSlot, 1); // [M, S]
     NDArray o = Linear.linear(h, keysS).head().mul(c); // [M, S]
     return Activation.relu(o).matMul(valuesS).reshape(n.getShape());
   }
 
   /**
-   * assignment[t, p, j] = 1 when token t chose row j (after the cap) and row j belongs to t's p-th
-   * probed expert, so that w [M, 1, P] x assignment [M, P, S] is c [M, S].
+   * slot[t, j]: which of token t's P probes is the expert of row j, when t chose row j (after the
+   * cap); P otherwise.
    */
-  private float[] assignment(
+  private long[] probeSlots(
       RowSelection selection, KeyRetrieval.Result chosen, int[] probeExperts, int m) {
     int p = config.probes();
     int k = chosen.k();
     int s = selection.count();
     int perExpert = config.rowsPerExpert();
-    float[] assignment = new float[m * p * s];
+    long[] slots = new long[m * s];
+    Arrays.fill(slots, p);
     for (int t = 0; t < m; t++) {
       for (int i = 0; i < k; i++) {
         int j = selection.localIndex()[t * k + i];
@@ -183,13 +188,13 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         int expert = selection.rows()[j] / perExpert;
         for (int q = 0; q < p; q++) {
           if (probeExperts[t * p + q] == expert) {
-            assignment[(t * p + q) * s + j] = 1;
+            slots[t * s + j] = q;
             break;
           }
         }
       }
     }
-    return assignment;
+    return slots;
   }
 
   /** After a backward pass: adds the gradients of every pending K_S, V_S into the host store. */
