@@ -20,10 +20,7 @@ public final class Main {
   static {
     for (Command command :
         List.of(
-            new DemoCommand(),
-            new GenerateCommand(),
-            new InitModelCommand(),
-            new TrainCommand())) {
+            new DemoCommand(), new GenerateCommand(), new InitModelCommand(), new TrainCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }
