@@ -20,7 +20,11 @@ public final class Main {
   static {
     for (Command command :
         List.of(
-            new DemoCommand(), new GenerateCommand(), new InitModelCommand(), new TrainCommand())) {
+            new DemoCommand(),
+            new GenerateCommand(),
+            new InitModelCommand(),
+            new TrainCommand(),
+            new PrepareCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }

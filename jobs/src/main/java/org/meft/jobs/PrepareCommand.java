@@ -1,0 +1,137 @@
+package org.meft.jobs;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.spark.sql.SparkSession;
+import org.meft.datasets.prepare.PrepareConfig;
+import org.meft.datasets.prepare.PrepareJob;
+import org.meft.datasets.prepare.PrepareResult;
+
+/**
+ * {@code bin/meft prepare}: raw NQ-open, SQuAD, GSM8K and ToolBench files to tokenized Parquet
+ * shards, with {@link PrepareJob} on a Spark session this command owns. The summary table goes to
+ * stderr; with {@code --json}, the same numbers as one JSON object on the last stdout line.
+ */
+public final class PrepareCommand implements Command {
+  private final PrintStream err;
+
+  public PrepareCommand() {
+    this(System.err);
+  }
+
+  /** A command that prints its summary table to {@code err}. */
+  PrepareCommand(PrintStream err) {
+    this.err = err;
+  }
+
+  @Override
+  public String name() {
+    return "prepare";
+  }
+
+  @Override
+  public String summary() {
+    return "turn raw NQ-open/SQuAD/GSM8K/ToolBench files into tokenized Parquet shards (Spark)";
+  }
+
+  @Override
+  public String usage() {
+    return "--input DIR_OR_FILES[,...] --datasets nq,squad,gsm8k,toolbench --tokenizer"
+        + " tokenizer.json --output DIR [--max-length "
+        + PrepareConfig.DEFAULT_MAX_LENGTH
+        + " --shards "
+        + PrepareConfig.DEFAULT_SHARDS
+        + " --test-fraction "
+        + PrepareConfig.DEFAULT_TEST_FRACTION
+        + " --master local[*] --overwrite --json]";
+  }
+
+  @Override
+  public int run(List<String> args, PrintStream out) throws IOException {
+    Flags flags =
+        Flags.parse(
+            name(),
+            args,
+            Set.of(
+                "input",
+                "datasets",
+                "tokenizer",
+                "output",
+                "max-length",
+                "shards",
+                "test-fraction",
+                "master"),
+            Set.of("overwrite", "json"));
+    PrepareConfig config;
+    try {
+      config =
+          new PrepareConfig(
+              list(flags.required("input")).stream().map(Path::of).toList(),
+              list(flags.required("datasets")),
+              Path.of(flags.required("tokenizer")),
+              Path.of(flags.required("output")),
+              flags.integer("max-length", PrepareConfig.DEFAULT_MAX_LENGTH),
+              flags.integer("shards", PrepareConfig.DEFAULT_SHARDS),
+              fraction(flags.string("test-fraction", null)),
+              flags.has("overwrite"));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    // Inputs, tokenizer and output are checked before Spark starts, so mistakes fail in a moment.
+    PrepareJob.check(config);
+    PrepareResult result;
+    try (SparkSession spark = session(flags.string("master", "local[*]"))) {
+      result = PrepareJob.run(spark, config);
+    }
+    err.print(result.table());
+    if (flags.has("json")) {
+      out.println(result.toJson());
+    }
+    return 0;
+  }
+
+  private static double fraction(String value) {
+    if (value == null) {
+      return PrepareConfig.DEFAULT_TEST_FRACTION;
+    }
+    try {
+      return Double.parseDouble(value);
+    } catch (NumberFormatException e) {
+      throw new UsageException("--test-fraction expects a number, got '" + value + "'");
+    }
+  }
+
+  private static List<String> list(String value) {
+    return Arrays.stream(value.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+  }
+
+  /**
+   * A session on {@code master}. For a cluster on this machine's file system the executors get this
+   * JVM's class path and its {@code --add-opens} flags, unless already configured.
+   */
+  private static SparkSession session(String master) {
+    SparkSession.Builder builder = SparkSession.builder().appName("meft prepare").master(master);
+    if (master.startsWith("local")) {
+      builder.config("spark.ui.enabled", "false");
+    } else {
+      if (System.getProperty("spark.executor.extraClassPath") == null) {
+        builder.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+      }
+      if (System.getProperty("spark.executor.extraJavaOptions") == null) {
+        builder.config(
+            "spark.executor.extraJavaOptions",
+            ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(arg -> arg.startsWith("--add-opens") || arg.startsWith("-D"))
+                .filter(arg -> !arg.startsWith("-Dspark."))
+                .collect(Collectors.joining(" ")));
+      }
+    }
+    return builder.getOrCreate();
+  }
+}
