@@ -40,12 +40,16 @@ class MainTest {
 
   @BeforeAll
   static void writeModel() {
-    model = dir.resolve("tiny");
+    model = tinyModel(dir.resolve("tiny"));
+  }
+
+  /** Writes a small random model (2 layers, D = 32, vocabulary 400) through init-model. */
+  static Path tinyModel(Path output) {
     Result result =
         meft(
             "init-model",
             "--output",
-            model.toString(),
+            output.toString(),
             "--dim",
             "32",
             "--hidden-dim",
@@ -61,6 +65,7 @@ class MainTest {
             "--seq-len",
             "64");
     assertEquals(0, result.code(), result.err());
+    return output;
   }
 
   @Test

@@ -21,27 +21,7 @@ class TrainCommandTest {
 
   @BeforeAll
   static void writeModelAndData() throws Exception {
-    model = dir.resolve("tiny");
-    MainTest.Result init =
-        MainTest.meft(
-            "init-model",
-            "--output",
-            model.toString(),
-            "--dim",
-            "32",
-            "--hidden-dim",
-            "64",
-            "--layers",
-            "2",
-            "--heads",
-            "4",
-            "--kv-heads",
-            "2",
-            "--vocab",
-            "400",
-            "--seq-len",
-            "64");
-    assertEquals(0, init.code(), init.err());
+    model = MainTest.tinyModel(dir.resolve("tiny"));
     data = dir.resolve("pairs.jsonl");
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
