@@ -49,6 +49,14 @@ public final class AdapterMeters {
     deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
   }
 
+  /**
+   * A short-lived device buffer of {@code bytes} exists now, on top of what is held: it counts
+   * towards the peak but is not kept.
+   */
+  public void transientBytes(long bytes) {
+    deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes + bytes);
+  }
+
   /** A forward/backward pass ended and freed its tensors. */
   public void endPass() {
     passBytes = 0;

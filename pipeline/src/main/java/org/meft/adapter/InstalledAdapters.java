@@ -28,6 +28,7 @@ public final class InstalledAdapters implements AutoCloseable {
   private final List<ParallelAdapter> parallelAdapters;
   private final HostStore store; // null unless meft
   private final AdapterMeters meters;
+  private final ActiveTokens activeTokens;
 
   private InstalledAdapters(
       Llama model,
@@ -36,7 +37,8 @@ public final class InstalledAdapters implements AutoCloseable {
       List<MeftAdapter> meftAdapters,
       List<ParallelAdapter> parallelAdapters,
       HostStore store,
-      AdapterMeters meters) {
+      AdapterMeters meters,
+      ActiveTokens activeTokens) {
     this.model = model;
     this.config = config;
     this.deviceParameters = deviceParameters;
@@ -44,6 +46,7 @@ public final class InstalledAdapters implements AutoCloseable {
     this.parallelAdapters = parallelAdapters;
     this.store = store;
     this.meters = meters;
+    this.activeTokens = activeTokens;
   }
 
   /**
@@ -54,6 +57,7 @@ public final class InstalledAdapters implements AutoCloseable {
       Llama model, AdapterConfig config, NDManager manager, BufferAllocator allocator, long seed) {
     List<Integer> layers = config.layers().resolve(model.config().nLayers());
     AdapterMeters meters = new AdapterMeters();
+    ActiveTokens active = new ActiveTokens();
     List<Parameter> parameters = new ArrayList<>();
     List<MeftAdapter> meft = new ArrayList<>();
     List<ParallelAdapter> dense = new ArrayList<>();
@@ -61,7 +65,8 @@ public final class InstalledAdapters implements AutoCloseable {
     int dim = model.config().dim();
     if (config instanceof ParallelConfig parallel) {
       for (int layer : layers) {
-        ParallelAdapter adapter = new ParallelAdapter(parallel, dim, seed + layer, manager, meters);
+        ParallelAdapter adapter =
+            new ParallelAdapter(parallel, dim, seed + layer, manager, meters, active);
         model.layers().get(layer).setFfnAdapter(adapter);
         dense.add(adapter);
         parameters.add(adapter.keys());
@@ -73,7 +78,8 @@ public final class InstalledAdapters implements AutoCloseable {
               allocator, layers.size(), sparse.adapterSize(), dim, sparse.keyInit(), seed);
       try {
         for (int i = 0; i < layers.size(); i++) {
-          MeftAdapter adapter = new MeftAdapter(sparse, store, i, manager, allocator, meters);
+          MeftAdapter adapter =
+              new MeftAdapter(sparse, store, i, manager, allocator, meters, active);
           meft.add(adapter);
           model.layers().get(layers.get(i)).setFfnAdapter(adapter);
           parameters.add(adapter.router());
@@ -96,7 +102,7 @@ public final class InstalledAdapters implements AutoCloseable {
         }
       }
     }
-    return new InstalledAdapters(model, config, parameters, meft, dense, store, meters);
+    return new InstalledAdapters(model, config, parameters, meft, dense, store, meters, active);
   }
 
   public AdapterConfig config() {
@@ -125,6 +131,11 @@ public final class InstalledAdapters implements AutoCloseable {
 
   public AdapterMeters meters() {
     return meters;
+  }
+
+  /** Which tokens of a padded batch the FFN adapters compute on (all unless set). */
+  public ActiveTokens activeTokens() {
+    return activeTokens;
   }
 
   /** Trainable parameters: device parameters plus the host store's keys and values. */

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
@@ -83,7 +84,13 @@ public final class Trainer {
             }
             try (NDManager sub = manager.newSubManager()) {
               Batch b = Batch.of(batch, sub);
-              NDArray logits = model.forward(ps, b.inputs(), null, true);
+              adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
+              NDArray logits;
+              try {
+                logits = model.forward(ps, b.inputs(), null, true);
+              } finally {
+                adapters.activeTokens().clear();
+              }
               NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
               collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
               adapters.collectGradients();
@@ -215,8 +222,17 @@ public final class Trainer {
         done, config.steps(), loss, lr, tokens / elapsed, eta / 60, eta % 60);
   }
 
-  /** A padded micro-batch: inputs = tokens[:-1], targets = tokens[1:], mask on target positions. */
-  record Batch(NDArray inputs, NDArray targets, NDArray mask, long tokens) {
+  /**
+   * A padded micro-batch: inputs = tokens[:-1], targets = tokens[1:], mask on target positions;
+   * positions [M] the flat indices of the real (unpadded) inputs, inverse [B*T] their rows in it.
+   */
+  record Batch(
+      NDArray inputs,
+      NDArray targets,
+      NDArray mask,
+      NDArray positions,
+      NDArray inverse,
+      long tokens) {
     static Batch of(List<TrainingExample> examples, NDManager manager) {
       int length = 0;
       for (TrainingExample example : examples) {
@@ -226,6 +242,7 @@ public final class Trainer {
       long[] inputs = new long[b * length];
       long[] targets = new long[b * length];
       float[] mask = new float[b * length];
+      boolean[] real = new boolean[b * length];
       long count = 0;
       for (int i = 0; i < b; i++) {
         long[] tokens = examples.get(i).tokens();
@@ -234,14 +251,18 @@ public final class Trainer {
           inputs[i * length + t] = tokens[t];
           targets[i * length + t] = tokens[t + 1];
           mask[i * length + t] = lossMask[t + 1] ? 1 : 0;
+          real[i * length + t] = true;
         }
         count += tokens.length - 1;
       }
       Shape shape = new Shape(b, length);
+      long[][] active = ActiveTokens.indices(real);
       return new Batch(
           manager.create(inputs, shape),
           manager.create(targets, shape),
           manager.create(mask, shape),
+          manager.create(active[0]),
+          manager.create(active[1]),
           count);
     }
   }

@@ -35,7 +35,8 @@ class MeftGradientCheckTest {
         BufferAllocator allocator = new RootAllocator(16L << 20);
         HostStore store = HostStore.allocate(allocator, 1, N, D, 0.5f, 3);
         MeftAdapter adapter =
-            new MeftAdapter(config, store, 0, manager, allocator, new AdapterMeters())) {
+            new MeftAdapter(
+                config, store, 0, manager, allocator, new AdapterMeters(), new ActiveTokens())) {
       Random random = new Random(8);
       for (int row = 0; row < N; row++) {
         float[] value = new float[D];

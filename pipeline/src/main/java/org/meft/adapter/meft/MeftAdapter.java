@@ -3,6 +3,7 @@ package org.meft.adapter.meft;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -14,12 +15,13 @@ import ai.djl.util.PairList;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.FfnAdapter;
+import org.meft.model.Scalar;
 import org.meft.store.HostStore;
 import org.meft.store.KeyRetrieval;
 
@@ -33,8 +35,8 @@ import org.meft.store.KeyRetrieval;
  *   2. retrieve (host):  s_i = w_e(i) * (h . k_i) over the probed experts' rows; top-K per token
  *   3. select (host):    S = union of the tokens' rows, capped at maxRows by best score
  *   4. gather:           K_S, V_S [S, D] host -> device
- *   5. compute (device): o = (h K_S^T) * c, c[t, j] = w of row j's expert if t chose row j, else 0
- *                        A(h) = ReLU(o) V_S
+ *   5. compute (device): o[t, i] = (h_t . k_j) c[t, i] for token t's i-th row j, c its expert's w
+ *                        A(h) = ReLU(o) V_S, o scattered to [M, S] (zero where t did not choose j)
  * </pre>
  *
  * After backward, {@link #collectGradients()} sends the gradients of K_S, V_S to the store, whose
@@ -48,8 +50,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final int storeLayer;
   private final int dim;
   private final AdapterMeters meters;
-  private final ArrowBuf keysTransfer; // [maxRows, D] float32
-  private final ArrowBuf valuesTransfer; // [maxRows, D] float32
+  private final ActiveTokens activeTokens;
+  private final ArrowBuf keysTransfer; // [maxRows + 1, D] float32
+  private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
 
   /** K_S, V_S of one forward pass, waiting for their gradients. */
@@ -61,18 +64,20 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       int storeLayer,
       NDManager manager,
       BufferAllocator allocator,
-      AdapterMeters meters) {
+      AdapterMeters meters,
+      ActiveTokens activeTokens) {
     this.config = config;
     this.store = store;
     this.storeLayer = storeLayer;
     this.dim = store.dim();
     this.meters = meters;
+    this.activeTokens = activeTokens;
     router =
         addParameter(Parameter.builder().setName("router").setType(Parameter.Type.WEIGHT).build());
     router.setArray(manager.create(expertKeySums(), new Shape(config.experts(), dim)));
     router.freeze(false);
     meters.resident(4L * Float.BYTES * config.experts() * dim); // G, gradient, two moments
-    long bytes = (long) config.maxRows() * dim * Float.BYTES;
+    long bytes = (long) (config.maxRows() + 1) * dim * Float.BYTES;
     keysTransfer = allocator.buffer(bytes);
     keysTransfer.setZero(0, keysTransfer.capacity());
     try {
@@ -112,7 +117,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   @Override
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
     NDManager manager = n.getManager();
-    NDArray h = n.reshape(-1, dim); // [M, D]
+    NDArray all = n.reshape(-1, dim); // [B*T, D]
+    NDArray h = activeTokens.select(all); // [M, D]
     int m = (int) h.getShape().get(0);
     int p = config.probes();
     int k = config.topK();
@@ -121,7 +127,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     NDArray logits =
         Linear.linear(h, ps.getValue(router, n.getDevice(), training)).head(); // [M, E]
     NDList top = logits.topK(p, -1, true, true);
-    NDArray weights = top.get(0).softmax(-1); // [M, P]
+    // w = P softmax(top-P logits): the weights average 1 over the probes, so the adapter's output
+    // scale does not shrink as P grows (with P = 1, w = 1: the dense adapter).
+    NDArray weights = top.get(0).softmax(-1).mul(Scalar.of(h, p)); // [M, P]
     int[] probeExperts = top.get(1).toType(DataType.INT32, false).toIntArray();
     float[] probeWeights = weights.toFloatArray();
     float[] hHost = h.toType(DataType.FLOAT32, false).toFloatArray();
@@ -139,16 +147,22 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     long retrieved = System.nanoTime();
     meters.time(AdapterMeters.RETRIEVE, retrieved - routed);
 
-    long bytes = (long) s * dim * Float.BYTES;
+    // Rows 0..S-1 are K_S, V_S; row S is zero, the column of every choice the cap removed.
+    long bytes = (long) (s + 1) * dim * Float.BYTES;
     ByteBuffer keysOut = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     ByteBuffer valuesOut = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     store.gather(storeLayer, selection.rows(), s, keysOut, valuesOut);
+    keysTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
+    valuesTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
     // Copies: the arrays must own their memory, the transfer buffers are reused next pass.
-    NDArray keysS = manager.create(keysOut, new Shape(s, dim), DataType.FLOAT32).duplicate();
-    NDArray valuesS = manager.create(valuesOut, new Shape(s, dim), DataType.FLOAT32).duplicate();
-    NDArray probeSlot =
-        manager.create(probeSlots(selection, chosen, probeExperts, m), new Shape(m, s));
-    meters.hostToDevice(2 * bytes + (long) m * s * Long.BYTES);
+    NDArray keysS = manager.create(keysOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
+    NDArray valuesS =
+        manager.create(valuesOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
+    long[][] choices = choices(selection, chosen, probeExperts, m);
+    NDArray flat = manager.create(choices[0]); // [M*K] t*(S+1) + j, j = S when capped out
+    NDArray columns = manager.create(choices[1], new Shape(m, k)); // [M, K] j
+    NDArray slots = manager.create(choices[2], new Shape(m, k)); // [M, K] probe of j's expert, or P
+    meters.hostToDevice(2 * bytes + 3L * m * k * Long.BYTES);
     meters.rows(s);
     meters.time(AdapterMeters.GATHER, System.nanoTime() - retrieved);
     if (training) {
@@ -157,44 +171,64 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       pending.add(new Pending(selection.rows(), s, keysS, valuesS));
     }
 
-    // K_S, V_S and their gradients; the probe slots; h K_S^T, c, o, ReLU(o); A(h).
+    // Held until backward: K_S, V_S and their gradients; the dense ReLU(o) [M, S+1] (kept by the
+    // last product); the [M, K] choices, weights and activations; A(h). h K_S^T [M, S+1] lives only
+    // until the chosen entries are read out of it (indexing keeps its shape, not its values).
+    long denseBytes = (long) m * (s + 1) * Float.BYTES;
     meters.pass(
-        Float.BYTES * (4L * s * dim + 4L * m * s + (long) m * dim) + (long) Long.BYTES * m * s);
-    // c[t, j] = w[t, slot[t, j]]; slot P is a zero column for rows token t did not choose.
+        4L * bytes
+            + denseBytes
+            + (long) m * k * (3 * Long.BYTES + 4 * Float.BYTES)
+            + (long) m * dim * Float.BYTES);
+    meters.transientBytes(denseBytes);
+    // c[t, i] = w[t, slot[t, i]], the router weight of the expert of token t's i-th row.
     NDArray padded = weights.concat(manager.zeros(new Shape(m, 1), weights.getDataType()), 1);
-    NDArray c = padded.gather(probeSlot, 1); // [M, S]
-    NDArray o = Linear.linear(h, keysS).head().mul(c); // [M, S]
-    return Activation.relu(o).matMul(valuesS).reshape(n.getShape());
+    NDArray c = padded.gather(slots, 1); // [M, K]
+    NDArray dots; // [M, K] h_t . k_j for token t's chosen rows j
+    try (NDArray scores = Linear.linear(h, keysS).head(); // [M, S+1]
+        NDArray scoresFlat = scores.reshape(-1)) {
+      dots = scoresFlat.get(new NDIndex("{}", flat)).reshape(m, k);
+    }
+    NDArray o = dots.mul(c); // [M, K]
+    NDArray a; // [M, S+1]: ReLU(o) at each token's chosen columns, zero elsewhere
+    try (NDArray zeros = manager.zeros(new Shape(m, s + 1))) {
+      a = zeros.scatter(columns, Activation.relu(o), 1);
+    }
+    return activeTokens.expand(a.matMul(valuesS), all).reshape(n.getShape());
   }
 
   /**
-   * slot[t, j]: which of token t's P probes is the expert of row j, when t chose row j (after the
-   * cap); P otherwise.
+   * For each token t and its i-th choice: the choice's column j in S (S when the cap removed its
+   * row), and which of t's P probes is the expert of that row (P, a zero weight, when removed).
    */
-  private long[] probeSlots(
+  private long[][] choices(
       RowSelection selection, KeyRetrieval.Result chosen, int[] probeExperts, int m) {
     int p = config.probes();
     int k = chosen.k();
     int s = selection.count();
     int perExpert = config.rowsPerExpert();
-    long[] slots = new long[m * s];
-    Arrays.fill(slots, p);
+    long[] flat = new long[m * k];
+    long[] columns = new long[m * k];
+    long[] slots = new long[m * k];
     for (int t = 0; t < m; t++) {
       for (int i = 0; i < k; i++) {
         int j = selection.localIndex()[t * k + i];
+        columns[t * k + i] = j < 0 ? s : j;
+        flat[t * k + i] = (long) t * (s + 1) + columns[t * k + i];
+        slots[t * k + i] = p;
         if (j < 0) {
           continue;
         }
         int expert = selection.rows()[j] / perExpert;
         for (int q = 0; q < p; q++) {
           if (probeExperts[t * p + q] == expert) {
-            slots[t * s + j] = q;
+            slots[t * k + i] = q;
             break;
           }
         }
       }
     }
-    return slots;
+    return new long[][] {flat, columns, slots};
   }
 
   /** After a backward pass: adds the gradients of every pending K_S, V_S into the host store. */

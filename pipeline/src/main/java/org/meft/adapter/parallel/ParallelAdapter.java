@@ -12,6 +12,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Random;
+import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.FfnAdapter;
 
@@ -23,10 +24,17 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
   final Parameter keys; // [N, D]
   final Parameter values; // [N, D]
   private final AdapterMeters meters;
+  private final ActiveTokens activeTokens;
 
   public ParallelAdapter(
-      ParallelConfig config, int dim, long seed, NDManager manager, AdapterMeters meters) {
+      ParallelConfig config,
+      int dim,
+      long seed,
+      NDManager manager,
+      AdapterMeters meters,
+      ActiveTokens activeTokens) {
     this.meters = meters;
+    this.activeTokens = activeTokens;
     int n = config.adapterSize();
     float[] k = new float[n * dim];
     Random random = new Random(seed);
@@ -45,7 +53,12 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
 
   /** h [..., D], k [N, D], v [N, D] -> ReLU(h k^T) v [..., D]. */
   public static NDArray parallelAdapter(NDArray h, NDArray k, NDArray v) {
-    return Activation.relu(Linear.linear(h, k).head()).matMul(v);
+    NDArray activations;
+    // ReLU keeps its output for backward, not its input: h k^T is freed here, not at scope end.
+    try (NDArray scores = Linear.linear(h, k).head()) {
+      activations = Activation.relu(scores);
+    }
+    return activations.matMul(v);
   }
 
   public Parameter keys() {
@@ -60,12 +73,15 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
     NDArray k = ps.getValue(keys, n.getDevice(), training);
     NDArray v = ps.getValue(values, n.getDevice(), training);
-    long tokens = n.getShape().size() / n.getShape().getLastDimension();
-    long rows = k.getShape().get(0);
     long d = k.getShape().get(1);
-    meters.pass(Float.BYTES * (2 * tokens * rows + tokens * d)); // h K^T, its ReLU, A(h)
+    NDArray all = n.reshape(-1, d); // [B*T, D]
+    NDArray h = activeTokens.select(all); // [M, D]
+    long tokens = h.getShape().get(0);
+    long rows = k.getShape().get(0);
+    meters.transientBytes(Float.BYTES * tokens * rows); // h K^T, until its ReLU
+    meters.pass(Float.BYTES * (tokens * rows + tokens * d)); // ReLU(h K^T), A(h)
     meters.rows((int) rows);
-    return parallelAdapter(n, k, v);
+    return activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
   }
 
   @Override
