@@ -282,8 +282,16 @@ public final class HostStore implements AutoCloseable {
     for (StoreLayer l : state) {
       updated += l.touched.size();
     }
-    forEachTouchedRow((l, row, scratch) -> l.adamW(row, hyper, scratch));
     for (StoreLayer l : state) {
+      Parallel.forRanges(
+          l.touched.size(),
+          MIN_ROWS_PER_TASK,
+          (from, to) -> {
+            StoreLayer.AdamWScratch scratch = new StoreLayer.AdamWScratch(dim);
+            for (int i = from; i < to; i++) {
+              l.adamW(l.touched.get(i), hyper, scratch);
+            }
+          });
       l.touched.clear();
     }
     return updated;
