@@ -71,7 +71,10 @@ public record BenchConfig(
         new KernelShape(65536, 1024, 1024, 8, 256, 64, 1024, 3, 9));
   }
 
-  /** A smaller run for CI smoke tests (under two minutes on two cores): d = 256, 2 layers. */
+  /**
+   * A smaller run for CI smoke tests (under two minutes on two cores): d = 256, 2 layers, batch 2 x
+   * 64 tokens, N = 1,024 to 16,384, K = 32, S_max = 256.
+   */
   public static BenchConfig quick() {
     LlamaConfig model = llama(256, 704, 2, 4, 2, 2048, 64);
     return new BenchConfig(
@@ -79,14 +82,14 @@ public record BenchConfig(
         model,
         2,
         64,
-        SIZES,
+        List.of(1024, 4096, 16384),
         32,
         8,
         256,
         16,
-        1,
+        2,
         3,
-        new KernelShape(65536, 256, 256, 8, 256, 32, 256, 2, 5));
+        new KernelShape(16384, 256, 128, 8, 128, 32, 256, 2, 5));
   }
 
   private static LlamaConfig llama(

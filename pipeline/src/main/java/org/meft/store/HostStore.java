@@ -389,6 +389,11 @@ public final class HostStore implements AutoCloseable {
     state[layer].keys.weight().get(row, col, len, dst, off);
   }
 
+  /** Copies key rows [row, row + count) of {@code layer} into {@code dst[off, ...)}. */
+  void readKeyRows(int layer, int row, int count, float[] dst, int off) {
+    state[layer].keys.weight().getRows(row, count, dst, off);
+  }
+
   private float[] read(RowTensor tensor, int row) {
     checkRow(row);
     float[] out = new float[dim];

@@ -14,7 +14,7 @@ package org.meft.store;
  */
 public final class KeyRetrieval {
   /** (token, probe) pairs per scoring task, so that a popular expert spreads over threads. */
-  private static final int PAIRS_PER_TASK = ExpertScorer.MAX_PAIRS;
+  private static final int PAIRS_PER_TASK = ExpertScoring.MAX_PAIRS;
 
   private static final int TOKENS_PER_TASK = 4;
 
@@ -162,8 +162,8 @@ public final class KeyRetrieval {
         tasks,
         1,
         (from, to) -> {
-          ExpertScorer scorer =
-              new ExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
+          ExpertScoring scorer =
+              ExpertScoring.create(store, layer, h, probes, probeScores, perExpert, scores);
           for (int j = from; j < to; j++) {
             int e = taskExpert[j];
             scorer.score(
