@@ -24,7 +24,8 @@ public final class Main {
             new GenerateCommand(),
             new InitModelCommand(),
             new TrainCommand(),
-            new PrepareCommand())) {
+            new PrepareCommand(),
+            new BenchCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }

@@ -3,16 +3,12 @@ package org.meft.store;
 import java.util.Arrays;
 
 /**
- * Scores (token, probe) pairs that probe the same expert against that expert's keys: {@code
- * scores[pair R + r] = probeScores[pair] * (h_t . k_{e R + r})}, t = pair / P. The keys are read in
- * tiles of up to 128 rows by {@code width} dimensions and transposed to [width][rows], so that
- * every pair's dot products accumulate along rows with a loop the JIT vectorises, and each tile is
- * read once for all pairs. One scorer per thread: it owns its scratch.
+ * {@link ExpertScoring} in plain Java, for JVMs without the Vector API. The keys are read in tiles
+ * of up to 128 rows by {@code width} dimensions and transposed to [width][rows], so that every
+ * pair's dot products accumulate along rows with a loop the JIT vectorises, and each tile is read
+ * once for all pairs.
  */
-final class ExpertScorer {
-  /** Pairs one {@link #score} call takes at most. */
-  static final int MAX_PAIRS = 64;
-
+final class ExpertScorer implements ExpertScoring {
   /** Key rows per tile: the vectorised inner loop runs along them. */
   private static final int TILE_ROWS = 128;
 
@@ -61,10 +57,8 @@ final class ExpertScorer {
     this.dots = new float[MAX_PAIRS][tileRows];
   }
 
-  /**
-   * Scores the pairs {@code pairs[from, to)} (at most {@link #MAX_PAIRS}), all probing expert e.
-   */
-  void score(int expert, int[] pairs, int from, int to) {
+  @Override
+  public void score(int expert, int[] pairs, int from, int to) {
     int first = expert * perExpert;
     int end = Math.min(store.rows(), first + perExpert);
     for (int b = first; b < end; b += tileRows) {

@@ -298,8 +298,16 @@ public final class HostStore implements AutoCloseable {
     for (StoreLayer l : state) {
       updated += l.touched.size();
     }
-    forEachTouchedRow((l, row, scratch) -> l.adamW(row, hyper, scratch));
     for (StoreLayer l : state) {
+      Parallel.forRanges(
+          l.touched.size(),
+          MIN_ROWS_PER_TASK,
+          (from, to) -> {
+            StoreLayer.AdamWScratch scratch = new StoreLayer.AdamWScratch(dim);
+            for (int i = from; i < to; i++) {
+              l.adamW(l.touched.get(i), hyper, scratch);
+            }
+          });
       l.touched.clear();
     }
     return updated;
@@ -400,6 +408,11 @@ public final class HostStore implements AutoCloseable {
    */
   void readKeySlice(int layer, int row, int col, int len, float[] dst, int off) {
     state[layer].keys.weight().get(row, col, len, dst, off);
+  }
+
+  /** Copies key rows [row, row + count) of {@code layer} into {@code dst[off, ...)}. */
+  void readKeyRows(int layer, int row, int count, float[] dst, int off) {
+    state[layer].keys.weight().getRows(row, count, dst, off);
   }
 
   private float[] read(RowTensor tensor, int row) {

@@ -14,7 +14,7 @@ package org.meft.store;
  */
 public final class KeyRetrieval {
   /** (token, probe) pairs per scoring task, so that a popular expert spreads over threads. */
-  private static final int PAIRS_PER_TASK = ExpertScorer.MAX_PAIRS;
+  private static final int PAIRS_PER_TASK = ExpertScoring.MAX_PAIRS;
 
   private static final int TOKENS_PER_TASK = 4;
 
@@ -45,23 +45,15 @@ public final class KeyRetrieval {
       int probes,
       int experts,
       int k) {
-    int rows = store.rows();
-    int dim = store.dim();
-    store.checkLayer(layer);
-    check(h, tokens, dim, probeExperts, probeScores, probes, experts, rows, k);
-    int perExpert = (rows + experts - 1) / experts;
-    long candidates = (long) tokens * probes * perExpert;
-    if (candidates > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException(
-          tokens
-              + " tokens x "
-              + probes
-              + " probes x "
-              + perExpert
-              + " rows per expert exceed 2^31 candidate scores; retrieve fewer tokens per call");
+    if (k < 1) {
+      throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
-    float[] scores = new float[(int) candidates];
-    scoreByExpert(store, layer, h, probeExperts, probeScores, tokens, probes, experts, scores);
+    if (tokens < 0 || (long) tokens * k > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("tokens must be in [0, 2^31 / k], got " + tokens);
+    }
+    int rows = store.rows();
+    int perExpert = (rows + experts - 1) / experts;
+    float[] scores = scores(store, layer, h, tokens, probeExperts, probeScores, probes, experts);
 
     int[] topRows = new int[tokens * k];
     float[] topScores = new float[tokens * k];
@@ -84,6 +76,42 @@ public final class KeyRetrieval {
           }
         });
     return new Result(topRows, topScores, k);
+  }
+
+  /**
+   * The scoring pass alone: {@code scores[(t P + p) R + r] = probeScores[t P + p] * (h_t . k_{e R +
+   * r})} for every (token, probe) pair, e = probeExperts[t P + p], R = ceil(N / E), r in [0, rows
+   * of e); entries past a short last expert stay 0. Arguments as {@link #topK}.
+   *
+   * @return the scores [tokens, P, R]
+   */
+  public static float[] scores(
+      HostStore store,
+      int layer,
+      float[] h,
+      int tokens,
+      int[] probeExperts,
+      float[] probeScores,
+      int probes,
+      int experts) {
+    int rows = store.rows();
+    int dim = store.dim();
+    store.checkLayer(layer);
+    check(h, tokens, dim, probeExperts, probeScores, probes, experts, rows);
+    int perExpert = (rows + experts - 1) / experts;
+    long candidates = (long) tokens * probes * perExpert;
+    if (candidates > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          tokens
+              + " tokens x "
+              + probes
+              + " probes x "
+              + perExpert
+              + " rows per expert exceed 2^31 candidate scores; retrieve fewer tokens per call");
+    }
+    float[] scores = new float[(int) candidates];
+    scoreByExpert(store, layer, h, probeExperts, probeScores, tokens, probes, experts, scores);
+    return scores;
   }
 
   /**
@@ -134,8 +162,8 @@ public final class KeyRetrieval {
         tasks,
         1,
         (from, to) -> {
-          ExpertScorer scorer =
-              new ExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
+          ExpertScoring scorer =
+              ExpertScoring.create(store, layer, h, probes, probeScores, perExpert, scores);
           for (int j = from; j < to; j++) {
             int e = taskExpert[j];
             scorer.score(
@@ -152,19 +180,15 @@ public final class KeyRetrieval {
       float[] probeScores,
       int probes,
       int experts,
-      int rows,
-      int k) {
+      int rows) {
     if (experts < 1 || experts > rows) {
       throw new IllegalArgumentException("experts must be in [1, " + rows + "], got " + experts);
     }
     if (probes < 1 || probes > experts) {
       throw new IllegalArgumentException("probes must be in [1, " + experts + "], got " + probes);
     }
-    if (k < 1) {
-      throw new IllegalArgumentException("k must be >= 1, got " + k);
-    }
-    if (tokens < 0 || (long) tokens * k > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("tokens must be in [0, 2^31 / k], got " + tokens);
+    if (tokens < 0) {
+      throw new IllegalArgumentException("tokens must be >= 0, got " + tokens);
     }
     if (h.length < (long) tokens * dim) {
       throw new IllegalArgumentException(

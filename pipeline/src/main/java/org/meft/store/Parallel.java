@@ -10,23 +10,23 @@ import java.util.stream.IntStream;
  * count). Callers keep results independent of the split: each item is computed by the same
  * arithmetic whichever range it falls in, so any thread count gives bit-identical results.
  */
-final class Parallel {
+public final class Parallel {
   /** Work on the items [from, to); allocate per-range scratch here, not per item. */
-  interface RangeBody {
+  public interface RangeBody {
     void run(int from, int to);
   }
 
   private Parallel() {}
 
   /** Threads available to the caller: the current pool's, or the common pool's plus the caller. */
-  static int threads() {
+  public static int threads() {
     return ForkJoinTask.inForkJoinPool()
         ? ForkJoinTask.getPool().getParallelism()
         : ForkJoinPool.getCommonPoolParallelism() + 1;
   }
 
   /** Runs {@code body} over [0, n) in ranges of at least {@code minPerRange} items. */
-  static void forRanges(int n, int minPerRange, RangeBody body) {
+  public static void forRanges(int n, int minPerRange, RangeBody body) {
     long byGrain = (n + (long) minPerRange - 1) / minPerRange;
     int ranges = (int) Math.min(4L * threads(), byGrain);
     if (ranges <= 1) {

@@ -81,6 +81,21 @@ final class RowTensor implements AutoCloseable {
     views[row / rowsPerChunk].get((row % rowsPerChunk) * dim + col, dst, off, len);
   }
 
+  /**
+   * Copies rows [row, row + count) into {@code dst[off, off + count dim)}: one bulk copy when they
+   * lie in one chunk.
+   */
+  void getRows(int row, int count, float[] dst, int off) {
+    int chunk = row / rowsPerChunk;
+    if ((row + count - 1) / rowsPerChunk == chunk) {
+      views[chunk].get((row % rowsPerChunk) * dim, dst, off, count * dim);
+    } else {
+      for (int r = 0; r < count; r++) {
+        get(row + r, dst, off + r * dim);
+      }
+    }
+  }
+
   /** Copies {@code src[off, off + dim)} into row {@code row}. */
   void put(int row, float[] src, int off) {
     views[row / rowsPerChunk].put((row % rowsPerChunk) * dim, src, off, dim);

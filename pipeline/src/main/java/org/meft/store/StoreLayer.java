@@ -154,50 +154,97 @@ final class StoreLayer implements AutoCloseable {
   }
 
   /**
-   * Advances the row's step t and applies {@link #adamWInPlace} to its key and value, then zeroes
-   * its gradients; scratch is four [d] arrays.
+   * One thread's scratch for {@link #adamW}: a row's weight, m, v and gradient as float32 (bulk
+   * copies of the off-heap rows) and widened to double, so that each loop of the update is a plain
+   * array loop C2 vectorises (a loop converting float to double on the way does not vectorise).
    */
-  void adamW(int row, AdamW hyper, float[][] scratch) {
+  static final class AdamWScratch {
+    final float[] w;
+    final float[] m;
+    final float[] v;
+    final float[] g;
+    final double[] wideW;
+    final double[] wideM;
+    final double[] wideV;
+    final double[] wideG;
+
+    AdamWScratch(int dim) {
+      w = new float[dim];
+      m = new float[dim];
+      v = new float[dim];
+      g = new float[dim];
+      wideW = new double[dim];
+      wideM = new double[dim];
+      wideV = new double[dim];
+      wideG = new double[dim];
+    }
+  }
+
+  /**
+   * Advances the row's step t and applies {@link #adamWInPlace} to its key and value, then zeroes
+   * its gradients.
+   */
+  void adamW(int row, AdamW hyper, AdamWScratch scratch) {
     int t = steps(row) + 1;
     setSteps(row, t);
     double bias1 = 1 - Math.pow(hyper.beta1(), t);
     double bias2 = 1 - Math.pow(hyper.beta2(), t);
-    float[] w = scratch[0];
-    float[] m = scratch[1];
-    float[] v = scratch[2];
-    float[] g = scratch[3];
     for (Param p : params) {
-      p.weight.get(row, w, 0);
-      p.m.get(row, m, 0);
-      p.v.get(row, v, 0);
-      p.grad.get(row, g, 0);
-      adamWInPlace(w, m, v, g, hyper, bias1, bias2);
-      p.weight.put(row, w, 0);
-      p.m.put(row, m, 0);
-      p.v.put(row, v, 0);
+      p.weight.get(row, scratch.w, 0);
+      p.m.get(row, scratch.m, 0);
+      p.v.get(row, scratch.v, 0);
+      p.grad.get(row, scratch.g, 0);
+      adamWInPlace(scratch, hyper, bias1, bias2);
+      p.weight.put(row, scratch.w, 0);
+      p.m.put(row, scratch.m, 0);
+      p.v.put(row, scratch.v, 0);
       p.grad.zero(row);
     }
   }
 
   /**
-   * One row of AdamW in place, in double, given the bias corrections {@code bias1 = 1 - b1^t},
-   * {@code bias2 = 1 - b2^t}: {@code m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w = w (1 - lr
-   * wd) - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)}, torch.optim.AdamW's arrangement.
+   * One row of AdamW in place on {@code s.w, s.m, s.v} given {@code s.g}, in double, with the bias
+   * corrections {@code bias1 = 1 - b1^t}, {@code bias2 = 1 - b2^t}: {@code m = b1 m + (1 - b1) g; v
+   * = b2 v + (1 - b2) g^2; w = w (1 - lr wd) - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)},
+   * torch.optim.AdamW's arrangement.
    */
-  static void adamWInPlace(
-      float[] w, float[] m, float[] v, float[] g, AdamW hyper, double bias1, double bias2) {
+  static void adamWInPlace(AdamWScratch s, AdamW hyper, double bias1, double bias2) {
     double beta1 = hyper.beta1();
     double beta2 = hyper.beta2();
     double eps = hyper.eps();
     double decay = 1 - (double) hyper.lr() * hyper.weightDecay();
     double stepSize = hyper.lr() / bias1;
     double bias2Sqrt = Math.sqrt(bias2);
+    double[] w = s.wideW;
+    double[] m = s.wideM;
+    double[] v = s.wideV;
+    double[] g = s.wideG;
+    widen(s.w, w);
+    widen(s.m, m);
+    widen(s.v, v);
+    widen(s.g, g);
+    // Distinct arrays at index i only: the form C2 vectorises (sqrt and division included).
     for (int i = 0; i < w.length; i++) {
       double mi = beta1 * m[i] + (1 - beta1) * g[i];
       double vi = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-      m[i] = (float) mi;
-      v[i] = (float) vi;
-      w[i] = (float) (w[i] * decay - stepSize * mi / (Math.sqrt(vi) / bias2Sqrt + eps));
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = w[i] * decay - stepSize * mi / (Math.sqrt(vi) / bias2Sqrt + eps);
+    }
+    narrow(w, s.w);
+    narrow(m, s.m);
+    narrow(v, s.v);
+  }
+
+  private static void widen(float[] src, double[] dst) {
+    for (int i = 0; i < src.length; i++) {
+      dst[i] = src[i];
+    }
+  }
+
+  private static void narrow(double[] src, float[] dst) {
+    for (int i = 0; i < dst.length; i++) {
+      dst[i] = (float) src[i];
     }
   }
 

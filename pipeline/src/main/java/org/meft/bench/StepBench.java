@@ -1,0 +1,210 @@
+package org.meft.bench;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.apache.arrow.memory.BufferAllocator;
+import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.InstalledAdapters;
+import org.meft.adapter.LayerSelection;
+import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.model.Llama;
+import org.meft.model.RandomLlama;
+import org.meft.train.TrainConfig;
+import org.meft.train.TrainResult;
+import org.meft.train.Trainer;
+import org.meft.train.TrainingExample;
+
+/**
+ * End-to-end training steps, side by side in one process on one random LLaMA: lora, then meft and
+ * parallel at every adapter size. Each configuration runs the product's own {@link Trainer} for
+ * warm-up plus timed steps, with a progress line per step feeding a {@link StepClock}.
+ */
+public final class StepBench {
+  private static final long SEED = 42;
+  private static final float KEY_INIT = 0.02f;
+
+  private StepBench() {}
+
+  /** Every configuration of {@code config}; a line per configuration goes to {@code log}. */
+  public static List<StepResult> run(
+      BenchConfig config, NDManager manager, BufferAllocator allocator, PrintStream log) {
+    List<StepResult> results = new ArrayList<>();
+    try (NDManager modelManager = manager.newSubManager()) {
+      Llama model = RandomLlama.create(config.model(), SEED, modelManager, DataType.FLOAT32);
+      List<TrainingExample> examples = randomExamples(config);
+      for (AdapterConfig adapter : adapters(config)) {
+        StepResult result = measure(model, adapter, examples, config, manager, allocator);
+        log.printf(
+            "bench: %-16s %8.3f s/step (%.3f-%.3f)  %,.0f tokens/s%n",
+            result.label(),
+            result.step().median(),
+            result.step().min(),
+            result.step().max(),
+            result.tokensPerSecond());
+        results.add(result);
+      }
+    }
+    return results;
+  }
+
+  /** lora, meft at every size, parallel at every size. */
+  static List<AdapterConfig> adapters(BenchConfig config) {
+    List<AdapterConfig> list = new ArrayList<>();
+    LayerSelection all = LayerSelection.ALL;
+    list.add(
+        new LoraConfig(
+            config.loraRank(), 2f * config.loraRank(), 0f, Set.of("q", "k", "v", "o"), all));
+    for (int n : config.sizes()) {
+      list.add(
+          new MeftConfig(
+              n,
+              config.topK(),
+              MeftConfig.defaultExperts(n),
+              config.probes(),
+              Math.min(n, config.maxRows()),
+              KEY_INIT,
+              all));
+    }
+    for (int n : config.sizes()) {
+      list.add(new ParallelConfig(n, KEY_INIT, all));
+    }
+    return list;
+  }
+
+  private static StepResult measure(
+      Llama model,
+      AdapterConfig adapter,
+      List<TrainingExample> examples,
+      BenchConfig config,
+      NDManager manager,
+      BufferAllocator allocator) {
+    int steps = config.warmupSteps() + config.timedSteps();
+    // Constant learning rate, clipping at 1 as in training runs, a progress line every step.
+    TrainConfig train =
+        new TrainConfig(
+            steps,
+            config.batchSize(),
+            1,
+            1e-3f,
+            0,
+            1f,
+            0f,
+            0.9f,
+            0.999f,
+            1e-8f,
+            1f,
+            config.seqLen() + 1,
+            SEED,
+            1,
+            5);
+    try (NDManager adapterManager = manager.newSubManager();
+        InstalledAdapters installed =
+            InstalledAdapters.install(model, adapter, adapterManager, allocator, SEED)) {
+      StepClock clock = new StepClock(installed.meters());
+      TrainResult result;
+      try (PrintStream progress = new PrintStream(clock, true)) {
+        result = new Trainer(model, installed, train, progress).train(examples, adapterManager);
+      }
+      List<StepClock.Mark> marks = clock.marks();
+      if (marks.size() != steps + 1) {
+        throw new IllegalStateException(
+            "expected a progress line per step, got " + (marks.size() - 1) + " for " + steps);
+      }
+      List<StepClock.Mark> timed = marks.subList(config.warmupSteps(), marks.size());
+      Sample step = Sample.of(deltas(timed, mark -> mark.nanos() / 1e9));
+      int adapterSize = adapterSize(adapter);
+      return new StepResult(
+          adapter.method(),
+          adapterSize,
+          step,
+          config.tokensPerStep() / step.median(),
+          result.deviceAdapterBytesPeak(),
+          result.hostStoreBytes(),
+          mean(deltas(timed, mark -> (double) mark.hostToDevice())),
+          mean(deltas(timed, mark -> (double) mark.deviceToHost())),
+          result.meanRowsPerLayer(),
+          phases(timed),
+          result.losses().get(0),
+          result.losses().get(result.losses().size() - 1));
+    }
+  }
+
+  /** Median per step of each adapter phase, and of the rest of the step, in milliseconds. */
+  private static Map<String, Double> phases(List<StepClock.Mark> timed) {
+    Map<String, Double> ms = new LinkedHashMap<>();
+    for (String phase : timed.get(timed.size() - 1).phaseNanos().keySet()) {
+      ms.put(
+          phase,
+          Sample.of(deltas(timed, mark -> mark.phaseNanos().getOrDefault(phase, 0L) / 1e6))
+              .median());
+    }
+    ms.put(
+        "rest",
+        Sample.of(
+                deltas(
+                    timed,
+                    mark ->
+                        mark.nanos() / 1e6
+                            - mark.phaseNanos().values().stream().mapToLong(Long::longValue).sum()
+                                / 1e6))
+            .median());
+    return ms;
+  }
+
+  private interface Reading {
+    double of(StepClock.Mark mark);
+  }
+
+  private static double[] deltas(List<StepClock.Mark> marks, Reading reading) {
+    double[] out = new double[marks.size() - 1];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = reading.of(marks.get(i + 1)) - reading.of(marks.get(i));
+    }
+    return out;
+  }
+
+  private static double mean(double[] values) {
+    double sum = 0;
+    for (double v : values) {
+      sum += v;
+    }
+    return sum / values.length;
+  }
+
+  private static int adapterSize(AdapterConfig adapter) {
+    if (adapter instanceof MeftConfig meft) {
+      return meft.adapterSize();
+    }
+    if (adapter instanceof ParallelConfig parallel) {
+      return parallel.adapterSize();
+    }
+    return 0;
+  }
+
+  /** Batch-size many sequences per step of seqLen + 1 random tokens, the loss on all but BOS. */
+  private static List<TrainingExample> randomExamples(BenchConfig config) {
+    SplittableRandom random = new SplittableRandom(SEED);
+    int count = config.batchSize() * (config.warmupSteps() + config.timedSteps());
+    List<TrainingExample> examples = new ArrayList<>();
+    for (int e = 0; e < count; e++) {
+      long[] tokens = new long[config.seqLen() + 1];
+      boolean[] mask = new boolean[tokens.length];
+      tokens[0] = config.model().bosId();
+      for (int t = 1; t < tokens.length; t++) {
+        tokens[t] = 3 + random.nextInt(config.model().vocabSize() - 3);
+        mask[t] = true;
+      }
+      examples.add(new TrainingExample(tokens, mask));
+    }
+    return examples;
+  }
+}
