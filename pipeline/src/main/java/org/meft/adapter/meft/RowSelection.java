@@ -37,15 +37,19 @@ record RowSelection(int[] rows, int count, int[] localIndex) {
     int[] rows = candidates;
     if (distinct > maxRows) {
       // Keep the maxRows rows with the highest best score (ties: lower row id), then re-sort by
-      // row.
-      rows =
-          Arrays.stream(candidates)
-              .boxed()
-              .sorted((a, b) -> best[a] != best[b] ? Float.compare(best[b], best[a]) : a - b)
-              .limit(maxRows)
-              .mapToInt(Integer::intValue)
-              .sorted()
-              .toArray();
+      // row. Each key orders by descending score in its high half and ascending row in its low.
+      long[] keys = new long[distinct];
+      for (int c = 0; c < distinct; c++) {
+        int bits = Float.floatToIntBits(best[candidates[c]]);
+        int ascending = bits ^ ((bits >> 31) & 0x7fffffff); // int order = float order
+        keys[c] = ((long) ~ascending << 32) | candidates[c];
+      }
+      Arrays.sort(keys);
+      rows = new int[maxRows];
+      for (int j = 0; j < maxRows; j++) {
+        rows[j] = (int) keys[j];
+      }
+      Arrays.sort(rows);
     }
     int[] positionOfRow = new int[adapterSize];
     Arrays.fill(positionOfRow, -1);
