@@ -1,6 +1,8 @@
 package org.meft.datasets.prepare;
 
 import java.util.List;
+import java.util.Optional;
+import org.meft.train.TrainingExample;
 
 /**
  * One row of a prepared shard, as the training and evaluation tasks read it back.
@@ -44,5 +46,28 @@ public record PreparedRecord(String id, List<String> references, int[] inputIds,
       ids[i] = inputIds[i];
     }
     return ids;
+  }
+
+  /**
+   * The training sequence within {@code maxLength} tokens: prompt tokens are dropped from the front
+   * (BOS stays), never target tokens, as {@link TokenSequence} does; empty when BOS, the target and
+   * EOS alone are longer.
+   */
+  public Optional<TrainingExample> toTrainingExample(int maxLength) {
+    int prompt = promptLength();
+    int fixed = inputIds.length - prompt + 1; // BOS, target, EOS
+    if (fixed > maxLength) {
+      return Optional.empty();
+    }
+    int dropped = Math.max(0, inputIds.length - maxLength);
+    int length = inputIds.length - dropped;
+    long[] tokens = new long[length];
+    boolean[] mask = new boolean[length];
+    tokens[0] = inputIds[0];
+    for (int i = 1; i < length; i++) {
+      tokens[i] = inputIds[i + dropped];
+      mask[i] = lossMask[i + dropped] != 0;
+    }
+    return Optional.of(new TrainingExample(tokens, mask));
   }
 }

@@ -16,6 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.meft.datasets.Split;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
+import org.meft.model.LlamaConfig;
+import org.meft.model.TextTokenizer;
+import org.meft.train.TrainingExample;
 
 /** Prepared shards read back without Spark agree with Spark's own reading of the same files. */
 class PreparedShardsTest {
@@ -77,6 +80,55 @@ class PreparedShardsTest {
         }
       }
     }
+  }
+
+  @Test
+  void trainingSequencesAreWhatTheTrainerTokenizesFromText() {
+    LlamaConfig config = LlamaConfig.of(32, 64, 1, 4, 2, 512, 512);
+    try (TextTokenizer tokenizer = TextTokenizer.open(Fixtures.tokenizer(dir))) {
+      for (String dataset : List.of("nq", "squad", "gsm8k", "toolbench")) {
+        Path file = PreparedShards.files(prepared, dataset, Split.TRAIN).get(0);
+        List<PreparedRecord> records = PreparedShards.read(file, 0, Integer.MAX_VALUE);
+        List<Row> texts =
+            spark.read().parquet(file.toString()).select("prompt", "target").collectAsList();
+        for (int i = 0; i < records.size(); i++) {
+          for (int maxLength : new int[] {512, 40}) {
+            TrainingExample expected;
+            try {
+              expected =
+                  TrainingExample.of(
+                      texts.get(i).getString(0),
+                      texts.get(i).getString(1),
+                      tokenizer,
+                      config,
+                      maxLength);
+            } catch (IllegalArgumentException tooLong) {
+              assertTrue(records.get(i).toTrainingExample(maxLength).isEmpty());
+              continue;
+            }
+            TrainingExample actual = records.get(i).toTrainingExample(maxLength).orElseThrow();
+            assertArrayEquals(expected.tokens(), actual.tokens(), dataset + " " + maxLength);
+            assertArrayEquals(expected.lossMask(), actual.lossMask(), dataset + " " + maxLength);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void promptTokensGoFirstWhenASequenceIsCut() {
+    PreparedRecord record =
+        new PreparedRecord(
+            "r",
+            List.of("x"),
+            new int[] {1, 10, 11, 12, 20, 21, 2},
+            new byte[] {0, 0, 0, 0, 1, 1, 1});
+    TrainingExample cut = record.toTrainingExample(5).orElseThrow();
+    assertArrayEquals(new long[] {1, 12, 20, 21, 2}, cut.tokens());
+    assertArrayEquals(new boolean[] {false, false, true, true, true}, cut.lossMask());
+    assertEquals(7, record.toTrainingExample(7).orElseThrow().tokens().length);
+    assertTrue(record.toTrainingExample(3).isEmpty(), "BOS + target + EOS need 4");
+    assertArrayEquals(new long[] {1, 10, 11, 12}, record.promptIds());
   }
 
   @Test
