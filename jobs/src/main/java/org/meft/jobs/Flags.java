@@ -59,6 +59,11 @@ public final class Flags {
     return new Flags(command, values);
   }
 
+  /** Every flag given, by name (a switch's value is "true"). */
+  public Map<String, String> asMap() {
+    return Map.copyOf(values);
+  }
+
   public boolean has(String name) {
     return values.containsKey(name);
   }

@@ -4,12 +4,18 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.meft.adapter.InstalledAdapters;
+import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.model.LanguageModel;
 
 /**
- * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set.
+ * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set;
+ * with {@code --adapter DIR} (a checkpoint or a run directory of {@code bin/meft train --output})
+ * the trained adapter is installed first.
  */
 public final class GenerateCommand implements Command {
   @Override
@@ -24,8 +30,8 @@ public final class GenerateCommand implements Command {
 
   @Override
   public String usage() {
-    return "--model PATH [--tokenizer tokenizer.json] --prompt TEXT --max-new-tokens N"
-        + " [--temperature T --top-p P --seed S]";
+    return "--model PATH [--tokenizer tokenizer.json] [--adapter DIR] --prompt TEXT"
+        + " --max-new-tokens N [--temperature T --top-p P --seed S]";
   }
 
   @Override
@@ -35,7 +41,14 @@ public final class GenerateCommand implements Command {
             name(),
             args,
             Set.of(
-                "model", "tokenizer", "prompt", "max-new-tokens", "temperature", "top-p", "seed"),
+                "model",
+                "tokenizer",
+                "adapter",
+                "prompt",
+                "max-new-tokens",
+                "temperature",
+                "top-p",
+                "seed"),
             Set.of());
     String prompt = flags.required("prompt");
     flags.required("max-new-tokens");
@@ -44,12 +57,27 @@ public final class GenerateCommand implements Command {
       throw new UsageException("--max-new-tokens must be >= 0, got " + maxNewTokens);
     }
     Sampler sampler = sampler(flags);
+    Path adapter = flags.path("adapter");
     try (LanguageModel model =
         LanguageModel.load(Path.of(flags.required("model")), flags.path("tokenizer"))) {
-      Generator.Generation generation = Generator.generate(model, prompt, maxNewTokens, sampler);
-      out.println(model.tokenizer().decode(generation.allIds()));
+      if (adapter == null) {
+        print(model, prompt, maxNewTokens, sampler, out);
+        return 0;
+      }
+      long budget = AdapterCheckpoint.readManifest(adapter).run().hostBudgetBytes();
+      try (BufferAllocator allocator = new RootAllocator(budget);
+          InstalledAdapters installed =
+              AdapterCheckpoint.load(adapter, model.llama(), model.manager(), allocator)) {
+        print(model, prompt, maxNewTokens, sampler, out);
+      }
     }
     return 0;
+  }
+
+  private static void print(
+      LanguageModel model, String prompt, int maxNewTokens, Sampler sampler, PrintStream out) {
+    Generator.Generation generation = Generator.generate(model, prompt, maxNewTokens, sampler);
+    out.println(model.tokenizer().decode(generation.allIds()));
   }
 
   private static Sampler sampler(Flags flags) {

@@ -3,7 +3,10 @@ package org.meft.adapter;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
@@ -21,9 +24,10 @@ import org.meft.store.HostStore;
  * store, and the meters. Closing removes them from the model and frees the store.
  */
 public final class InstalledAdapters implements AutoCloseable {
+  private static final String PREFIX = "layers.";
   private final Llama model;
   private final AdapterConfig config;
-  private final List<Parameter> deviceParameters;
+  private final Map<String, Parameter> deviceParameters;
   private final List<MeftAdapter> meftAdapters;
   private final List<ParallelAdapter> parallelAdapters;
   private final HostStore store; // null unless meft
@@ -32,7 +36,7 @@ public final class InstalledAdapters implements AutoCloseable {
   private InstalledAdapters(
       Llama model,
       AdapterConfig config,
-      List<Parameter> deviceParameters,
+      Map<String, Parameter> deviceParameters,
       List<MeftAdapter> meftAdapters,
       List<ParallelAdapter> parallelAdapters,
       HostStore store,
@@ -52,9 +56,29 @@ public final class InstalledAdapters implements AutoCloseable {
    */
   public static InstalledAdapters install(
       Llama model, AdapterConfig config, NDManager manager, BufferAllocator allocator, long seed) {
+    return install(model, config, manager, allocator, seed, true);
+  }
+
+  /**
+   * Inserts {@code config}'s adapter with every trainable value about to be overwritten (restoring
+   * a checkpoint): the meft host store is left at zero instead of drawing N(0, keyInit) keys, which
+   * would cost O(layers N D) random numbers for nothing.
+   */
+  public static InstalledAdapters installForRestore(
+      Llama model, AdapterConfig config, NDManager manager, BufferAllocator allocator) {
+    return install(model, config, manager, allocator, 0, false);
+  }
+
+  private static InstalledAdapters install(
+      Llama model,
+      AdapterConfig config,
+      NDManager manager,
+      BufferAllocator allocator,
+      long seed,
+      boolean initialiseStore) {
     List<Integer> layers = config.layers().resolve(model.config().nLayers());
     AdapterMeters meters = new AdapterMeters();
-    List<Parameter> parameters = new ArrayList<>();
+    Map<String, Parameter> parameters = new LinkedHashMap<>();
     List<MeftAdapter> meft = new ArrayList<>();
     List<ParallelAdapter> dense = new ArrayList<>();
     HostStore store = null;
@@ -64,19 +88,21 @@ public final class InstalledAdapters implements AutoCloseable {
         ParallelAdapter adapter = new ParallelAdapter(parallel, dim, seed + layer, manager, meters);
         model.layers().get(layer).setFfnAdapter(adapter);
         dense.add(adapter);
-        parameters.add(adapter.keys());
-        parameters.add(adapter.values());
+        parameters.put(PREFIX + layer + ".parallel.keys", adapter.keys());
+        parameters.put(PREFIX + layer + ".parallel.values", adapter.values());
       }
     } else if (config instanceof MeftConfig sparse) {
       store =
-          HostStore.allocate(
-              allocator, layers.size(), sparse.adapterSize(), dim, sparse.keyInit(), seed);
+          initialiseStore
+              ? HostStore.allocate(
+                  allocator, layers.size(), sparse.adapterSize(), dim, sparse.keyInit(), seed)
+              : HostStore.allocateZeroed(allocator, layers.size(), sparse.adapterSize(), dim);
       try {
         for (int i = 0; i < layers.size(); i++) {
           MeftAdapter adapter = new MeftAdapter(sparse, store, i, manager, allocator, meters);
           meft.add(adapter);
           model.layers().get(layers.get(i)).setFfnAdapter(adapter);
-          parameters.add(adapter.router());
+          parameters.put(PREFIX + layers.get(i) + ".meft.router", adapter.router());
         }
       } catch (RuntimeException e) {
         meft.forEach(MeftAdapter::close);
@@ -84,19 +110,22 @@ public final class InstalledAdapters implements AutoCloseable {
         throw e;
       }
     } else if (config instanceof LoraConfig lora) {
-      parameters.addAll(LoraInjection.inject(model, lora, layers, manager, seed, meters));
+      for (Parameter p : LoraInjection.inject(model, lora, layers, manager, seed, meters)) {
+        parameters.put(p.getName(), p); // layers.L.PROJECTION.lora_A / lora_B
+      }
     } else {
       for (Llama.Weight weight : model.weights()) {
         boolean inLayer = weight.name().startsWith("model.layers.");
         int layer = inLayer ? Integer.parseInt(weight.name().split("\\.")[2]) : -1;
         if (!inLayer || layers.contains(layer)) {
           weight.parameter().freeze(false);
-          parameters.add(weight.parameter());
+          parameters.put(weight.name(), weight.parameter());
           meters.resident(4L * Float.BYTES * weight.shape().size()); // weight, grad, two moments
         }
       }
     }
-    return new InstalledAdapters(model, config, parameters, meft, dense, store, meters);
+    return new InstalledAdapters(
+        model, config, Collections.unmodifiableMap(parameters), meft, dense, store, meters);
   }
 
   public AdapterConfig config() {
@@ -105,7 +134,22 @@ public final class InstalledAdapters implements AutoCloseable {
 
   /** The parameters the device optimizer trains. */
   public List<Parameter> deviceParameters() {
+    return List.copyOf(deviceParameters.values());
+  }
+
+  /**
+   * The device parameters by their checkpoint names: {@code layers.L.meft.router} [E, D], {@code
+   * layers.L.parallel.keys} / {@code .values} [N, D], {@code layers.L.P.lora_A} [r, in] / {@code
+   * lora_B} [out, r] (P one of q, k, v, o, gate, up, down), or the Hugging Face names of the base
+   * weights for full fine-tuning; L is the model's layer index.
+   */
+  public Map<String, Parameter> namedDeviceParameters() {
     return deviceParameters;
+  }
+
+  /** The model layers that hold an adapter, ascending (store layer i is the i-th of them). */
+  public List<Integer> layers() {
+    return config.layers().resolve(model.config().nLayers());
   }
 
   /** The host store, or null for methods without one. */
@@ -130,7 +174,7 @@ public final class InstalledAdapters implements AutoCloseable {
   /** Trainable parameters: device parameters plus the host store's keys and values. */
   public long trainableParameters() {
     long count = 0;
-    for (Parameter parameter : deviceParameters) {
+    for (Parameter parameter : deviceParameters.values()) {
       count += parameter.getArray().size();
     }
     if (store != null) {

@@ -78,9 +78,21 @@ public final class HostStore implements AutoCloseable {
    */
   public static HostStore allocate(
       BufferAllocator allocator, int layers, int rows, int dim, float keyInitStd, long seed) {
+    if (Float.isNaN(keyInitStd)) {
+      throw new IllegalArgumentException("keyInitStd must be finite and >= 0, got NaN");
+    }
     return allocate(allocator, layers, rows, dim, keyInitStd, seed, MAX_CHUNK_BYTES);
   }
 
+  /**
+   * Allocates a store as {@link #allocate(BufferAllocator, int, int, int, float, long)} does, but
+   * with every key zero too: for a store about to be overwritten from a checkpoint.
+   */
+  public static HostStore allocateZeroed(BufferAllocator allocator, int layers, int rows, int dim) {
+    return allocate(allocator, layers, rows, dim, Float.NaN, 0, MAX_CHUNK_BYTES);
+  }
+
+  /** keyInitStd NaN: leave the keys at zero. */
   static HostStore allocate(
       BufferAllocator allocator,
       int layers,
@@ -89,7 +101,8 @@ public final class HostStore implements AutoCloseable {
       float keyInitStd,
       long seed,
       long maxChunk) {
-    if (!(keyInitStd >= 0) || Float.isInfinite(keyInitStd)) {
+    boolean initialise = !Float.isNaN(keyInitStd);
+    if (initialise && (!(keyInitStd >= 0) || Float.isInfinite(keyInitStd))) {
       throw new IllegalArgumentException("keyInitStd must be finite and >= 0, got " + keyInitStd);
     }
     long need = bytesNeeded(layers, rows, dim, maxChunk, allocator.getRoundingPolicy());
@@ -114,6 +127,9 @@ public final class HostStore implements AutoCloseable {
       throw e;
     }
     HostStore store = new HostStore(child, rows, dim, state);
+    if (!initialise) {
+      return store;
+    }
     try {
       store.initKeys(keyInitStd, seed);
     } catch (RuntimeException | Error e) {
@@ -372,6 +388,11 @@ public final class HostStore implements AutoCloseable {
 
   void checkLayer(int layer) {
     layer(layer);
+  }
+
+  /** The layer's buffers, for {@link StoreFile}. */
+  StoreLayer layerState(int layer) {
+    return layer(layer);
   }
 
   /**

@@ -91,6 +91,36 @@ final class RowTensor implements AutoCloseable {
     out.put(outIndex, views[row / rowsPerChunk], (row % rowsPerChunk) * dim, dim);
   }
 
+  /** Copies rows [from, from + count) into {@code dst} from byte {@code at} (row-major floats). */
+  void copyRowsTo(int from, int count, ArrowBuf dst, long at) {
+    long rowBytes = (long) dim * Float.BYTES;
+    while (count > 0) {
+      int chunk = from / rowsPerChunk;
+      int inChunk = Math.min(count, rowsPerChunk - from % rowsPerChunk);
+      long bytes = inChunk * rowBytes;
+      dst.setBytes(at, chunks[chunk], (from % rowsPerChunk) * rowBytes, bytes);
+      at += bytes;
+      from += inChunk;
+      count -= inChunk;
+    }
+  }
+
+  /**
+   * Copies {@code count} rows from {@code src} at byte {@code at} into rows [from, from + count).
+   */
+  void copyRowsFrom(ArrowBuf src, long at, int from, int count) {
+    long rowBytes = (long) dim * Float.BYTES;
+    while (count > 0) {
+      int chunk = from / rowsPerChunk;
+      int inChunk = Math.min(count, rowsPerChunk - from % rowsPerChunk);
+      long bytes = inChunk * rowBytes;
+      chunks[chunk].setBytes((from % rowsPerChunk) * rowBytes, src, at, bytes);
+      at += bytes;
+      from += inChunk;
+      count -= inChunk;
+    }
+  }
+
   /** Sets row {@code row} to zero. */
   void zero(int row) {
     long rowBytes = (long) dim * Float.BYTES;

@@ -81,6 +81,28 @@ final class StoreLayer implements AutoCloseable {
     steps.setInt((long) row * Integer.BYTES, value);
   }
 
+  /** The tensor behind a column of the checkpoint file. */
+  RowTensor tensor(StoreColumn column) {
+    return switch (column) {
+      case KEY -> keys.weight;
+      case VALUE -> values.weight;
+      case KEY_M -> keys.m;
+      case KEY_V -> keys.v;
+      case VALUE_M -> values.m;
+      case VALUE_V -> values.v;
+    };
+  }
+
+  /** Copies the step counts of rows [from, from + count) into {@code dst} from byte {@code at}. */
+  void copyStepsTo(int from, int count, ArrowBuf dst, long at) {
+    dst.setBytes(at, steps, (long) from * Integer.BYTES, (long) count * Integer.BYTES);
+  }
+
+  /** Copies {@code count} step counts from {@code src} at byte {@code at} into rows from. */
+  void copyStepsFrom(ArrowBuf src, long at, int from, int count) {
+    steps.setBytes((long) from * Integer.BYTES, src, at, (long) count * Integer.BYTES);
+  }
+
   /** Copies the row's key and value to float index {@code at} of the outputs. */
   void gatherRow(int row, FloatBuffer keysOut, FloatBuffer valuesOut, int at) {
     keys.weight.copyTo(row, keysOut, at);

@@ -3,8 +3,10 @@ package org.meft.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,6 +22,8 @@ import java.util.Map;
  * The moments live in the optimizer's own manager, freed by {@link #close()}.
  */
 final class DeviceAdamW implements AutoCloseable {
+  static final String EXP_AVG = ".exp_avg";
+  static final String EXP_AVG_SQ = ".exp_avg_sq";
   private final NDManager manager;
   private final Map<Parameter, NDArray[]> moments = new HashMap<>();
   private int step;
@@ -54,6 +58,70 @@ final class DeviceAdamW implements AutoCloseable {
         data.subi(mv[0].div(correction1).div(mv[1].div(correction2).sqrt().add(c.eps())).mul(lr));
       }
     }
+  }
+
+  /** The step count t of the last update. */
+  int stepCount() {
+    return step;
+  }
+
+  /**
+   * The moments of every parameter updated so far, named {@code NAME.exp_avg} (m) and {@code
+   * NAME.exp_avg_sq} (v) after {@code names}; the arrays are the optimizer's own (do not close).
+   */
+  Map<String, NDArray> state(Map<String, Parameter> names) {
+    Map<String, NDArray> state = new LinkedHashMap<>();
+    names.forEach(
+        (name, parameter) -> {
+          NDArray[] mv = moments.get(parameter);
+          if (mv != null) {
+            state.put(name + EXP_AVG, mv[0]);
+            state.put(name + EXP_AVG_SQ, mv[1]);
+          }
+        });
+    return state;
+  }
+
+  /**
+   * Restores a {@link #state} (copied into this optimizer's manager) and the step count; a
+   * parameter without moments there starts from zero moments, as it would have.
+   *
+   * @throws IllegalArgumentException for a tensor that names no parameter or has the wrong shape
+   */
+  void restore(Map<String, Parameter> names, Map<String, NDArray> state, int stepCount) {
+    for (String key : state.keySet()) {
+      String suffix = key.endsWith(EXP_AVG) ? EXP_AVG : EXP_AVG_SQ;
+      if (!key.endsWith(suffix)
+          || !names.containsKey(key.substring(0, key.length() - suffix.length()))) {
+        throw new IllegalArgumentException("optimizer tensor '" + key + "' names no parameter");
+      }
+    }
+    names.forEach(
+        (name, parameter) -> {
+          NDArray m = state.get(name + EXP_AVG);
+          NDArray v = state.get(name + EXP_AVG_SQ);
+          if (m == null && v == null) {
+            return;
+          }
+          NDArray weight = parameter.getArray();
+          for (NDArray moment : new NDArray[] {m, v}) {
+            if (moment == null || !moment.getShape().equals(weight.getShape())) {
+              throw new IllegalArgumentException(
+                  "optimizer moments of '"
+                      + name
+                      + "' must both be present with shape "
+                      + weight.getShape());
+            }
+          }
+          moments.put(parameter, new NDArray[] {copy(m, weight), copy(v, weight)});
+        });
+    step = stepCount;
+  }
+
+  private NDArray copy(NDArray moment, NDArray like) {
+    NDArray out = manager.zeros(like.getShape(), like.getDataType());
+    out.set(new NDIndex("..."), moment);
+    return out;
   }
 
   @Override

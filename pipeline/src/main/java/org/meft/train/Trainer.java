@@ -11,11 +11,9 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
@@ -44,29 +42,64 @@ public final class Trainer {
     this.progress = progress;
   }
 
+  /** Called after every optimizer step, e.g. to write a checkpoint. */
+  @FunctionalInterface
+  public interface StepListener {
+    /**
+     * @param snapshot the trainer's state after the step (its arrays valid only during the call)
+     * @param soFar the run's metrics so far
+     */
+    void afterStep(TrainerSnapshot snapshot, TrainResult soFar);
+  }
+
   /**
    * Runs {@code config.steps()} optimizer steps over {@code examples}, cycling in a seeded order.
    */
   public TrainResult train(List<TrainingExample> examples, NDManager parent) {
-    Engine.getInstance().setRandomSeed((int) config.seed());
+    return train(examples, parent, null, null);
+  }
+
+  /**
+   * Continues from {@code resume} (null: from the start) to {@code config.steps()} steps, calling
+   * {@code listener} (may be null) after each. A resumed run computes what the uninterrupted run
+   * would have, given the adapters restored to their state at {@code resume}'s step: the data order
+   * is replayed, the learning rate follows the step, dropout is seeded per step, and the device
+   * optimizer restarts from the saved moments and step count.
+   */
+  public TrainResult train(
+      List<TrainingExample> examples,
+      NDManager parent,
+      TrainerSnapshot resume,
+      StepListener listener) {
+    TrainerState start = resume == null ? TrainerState.initial() : resume.state();
+    if (start.step() > config.steps()) {
+      throw new IllegalArgumentException(
+          "cannot resume at step " + start.step() + " of a run of " + config.steps() + " steps");
+    }
+    Map<String, Parameter> named = adapters.namedDeviceParameters();
     List<Parameter> parameters = adapters.deviceParameters();
     HostStore store = adapters.store();
     AdapterMeters meters = adapters.meters();
-    List<Float> losses = new ArrayList<>();
-    List<TrainingExample> order = new ArrayList<>(examples);
-    Random random = new Random(config.seed());
-    Collections.shuffle(order, random);
-    int cursor = 0;
-    int skipped = 0;
-    int badInARow = 0;
-    long tokens = 0;
+    List<Float> losses = new ArrayList<>(start.losses());
+    DataOrder order = new DataOrder(examples, config.seed());
+    order.skip(start.examplesDrawn());
+    int skipped = start.skippedSteps();
+    int badInARow = start.badInARow();
+    long tokens = start.tokens();
+    long tokensBefore = tokens;
     long deviceNanos = 0;
     long updateNanos = 0;
+    int optimizerStep = start.optimizerStep();
     long begin = System.nanoTime();
     try (NDManager manager = parent.newSubManager();
         DeviceAdamW optimizer = new DeviceAdamW(manager)) {
+      if (resume != null) {
+        optimizer.restore(named, resume.optimizer(), start.optimizerStep());
+      }
       ParameterStore ps = new ParameterStore(manager, false);
-      for (int step = 0; step < config.steps(); step++) {
+      for (int step = start.step(); step < config.steps(); step++) {
+        // Seeded per step (dropout), so that a run resumed at any step draws the same numbers.
+        Engine.getInstance().setRandomSeed(Long.hashCode(config.seed() * 1_000_003L + step));
         float lr = config.learningRateAt(step);
         double loss = 0;
         long phasesBefore = adapterNanos(meters);
@@ -75,11 +108,7 @@ public final class Trainer {
           for (int micro = 0; micro < config.accumulation(); micro++) {
             List<TrainingExample> batch = new ArrayList<>();
             for (int i = 0; i < config.batchSize(); i++) {
-              if (cursor == order.size()) {
-                Collections.shuffle(order, random);
-                cursor = 0;
-              }
-              batch.add(order.get(cursor++));
+              batch.add(order.next());
             }
             try (NDManager sub = manager.newSubManager()) {
               Batch b = Batch.of(batch, sub);
@@ -117,40 +146,84 @@ public final class Trainer {
                     + (step + 1)
                     + "); lower --lr or raise maxBadSteps");
           }
-          continue;
-        }
-        badInARow = 0;
-        losses.add((float) loss);
-        long updateStart = System.nanoTime();
-        double norm = Math.sqrt(squaredNorm);
-        if (config.clipNorm() > 0 && norm > config.clipNorm()) {
-          float factor = (float) (config.clipNorm() / norm);
-          scaleGradients(parameters, factor);
-          if (store != null) {
-            store.scaleGradients(factor);
+        } else {
+          badInARow = 0;
+          losses.add((float) loss);
+          long updateStart = System.nanoTime();
+          double norm = Math.sqrt(squaredNorm);
+          if (config.clipNorm() > 0 && norm > config.clipNorm()) {
+            float factor = (float) (config.clipNorm() / norm);
+            scaleGradients(parameters, factor);
+            if (store != null) {
+              store.scaleGradients(factor);
+            }
           }
+          optimizer.step(parameters, lr, config);
+          optimizerStep = optimizer.stepCount();
+          if (store != null) {
+            store.applyAdamW(
+                lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
+          }
+          zeroGradients(parameters);
+          updateNanos += System.nanoTime() - updateStart;
+          logProgress(step, start.step(), loss, lr, tokens - tokensBefore, begin);
         }
-        optimizer.step(parameters, lr, config);
-        if (store != null) {
-          store.applyAdamW(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
+        if (listener != null) {
+          long elapsed = System.nanoTime() - begin;
+          TrainerState state =
+              new TrainerState(
+                  step + 1,
+                  order.drawn(),
+                  skipped,
+                  badInARow,
+                  tokens,
+                  start.trainNanos() + elapsed,
+                  optimizerStep,
+                  losses);
+          Run run = new Run(step + 1 - start.step(), tokens - tokensBefore, elapsed);
+          listener.afterStep(
+              new TrainerSnapshot(state, optimizer.state(named)),
+              result(state, run, deviceNanos, updateNanos));
         }
-        zeroGradients(parameters);
-        updateNanos += System.nanoTime() - updateStart;
-        logProgress(step, loss, lr, tokens, begin);
       }
     }
-    double seconds = (System.nanoTime() - begin) / 1e9;
-    int steps = config.steps();
+    long elapsed = System.nanoTime() - begin;
+    TrainerState end =
+        new TrainerState(
+            config.steps(),
+            order.drawn(),
+            skipped,
+            badInARow,
+            tokens,
+            start.trainNanos() + elapsed,
+            optimizerStep,
+            losses);
+    Run run = new Run(config.steps() - start.step(), tokens - tokensBefore, elapsed);
+    return result(end, run, deviceNanos, updateNanos);
+  }
+
+  /** The steps, tokens and time of this call (not of earlier processes of a resumed run). */
+  private record Run(int steps, long tokens, long nanos) {}
+
+  /**
+   * The metrics: losses over the whole run; speed, bytes moved and phase times per step over the
+   * steps of this call (a resumed process measures only its own steps).
+   */
+  private TrainResult result(TrainerState state, Run run, long deviceNanos, long updateNanos) {
+    AdapterMeters meters = adapters.meters();
+    HostStore store = adapters.store();
+    int steps = Math.max(1, run.steps());
     Map<String, Double> phaseMs = new LinkedHashMap<>();
     meters.phaseNanos().forEach((phase, nanos) -> phaseMs.put(phase, nanos / 1e6 / steps));
     phaseMs.put("device_forward_backward", deviceNanos / 1e6 / steps);
     phaseMs.put("host_update", updateNanos / 1e6 / steps);
+    double seconds = run.nanos() / 1e9;
     return new TrainResult(
         adapters.config().method(),
-        losses,
-        steps,
-        skipped,
-        tokens / seconds,
+        state.losses(),
+        state.step(),
+        state.skippedSteps(),
+        run.steps() == 0 || seconds == 0 ? 0 : run.tokens() / seconds,
         adapters.trainableParameters(),
         meters.deviceBytesPeak(),
         store == null ? 0 : store.bytes(),
@@ -201,7 +274,8 @@ public final class Trainer {
     }
   }
 
-  private void logProgress(int step, double loss, float lr, long tokens, long begin) {
+  private void logProgress(
+      int step, int firstStep, double loss, float lr, long tokens, long begin) {
     int done = step + 1;
     if (progress == null
         || config.logEvery() == 0
@@ -209,7 +283,7 @@ public final class Trainer {
       return;
     }
     double elapsed = (System.nanoTime() - begin) / 1e9;
-    long eta = Math.round(elapsed / done * (config.steps() - done));
+    long eta = Math.round(elapsed / (done - firstStep) * (config.steps() - done));
     progress.printf(
         "step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s  ETA %d:%02d%n",
         done, config.steps(), loss, lr, tokens / elapsed, eta / 60, eta % 60);

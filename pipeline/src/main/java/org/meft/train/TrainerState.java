@@ -1,0 +1,107 @@
+package org.meft.train;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The trainer's counters between two optimizer steps: with the adapter weights, the host store and
+ * the device optimizer's moments, everything a resumed run needs to continue exactly as an
+ * uninterrupted one (the data order is replayed from {@code examplesDrawn}, the learning rate is a
+ * function of {@code step}, and dropout is reseeded per step).
+ *
+ * @param step optimizer steps done (skipped ones included)
+ * @param examplesDrawn examples taken from the seeded data order so far
+ * @param skippedSteps steps skipped for a non-finite loss or gradient
+ * @param badInARow the current run of skipped steps
+ * @param tokens tokens processed so far
+ * @param trainNanos time spent training so far, over every process of the run
+ * @param optimizerStep the device AdamW's step count t
+ * @param losses the loss of every step done (NaN for skipped ones)
+ */
+public record TrainerState(
+    int step,
+    long examplesDrawn,
+    int skippedSteps,
+    int badInARow,
+    long tokens,
+    long trainNanos,
+    int optimizerStep,
+    List<Float> losses) {
+
+  public TrainerState {
+    if (step < 0 || examplesDrawn < 0 || skippedSteps < 0 || badInARow < 0 || tokens < 0) {
+      throw new IllegalArgumentException("trainer state counters must be >= 0");
+    }
+    if (losses.size() != step) {
+      throw new IllegalArgumentException(
+          "trainer state: " + losses.size() + " losses for " + step + " steps");
+    }
+    losses = List.copyOf(losses);
+  }
+
+  /** The state of a run that has not started. */
+  public static TrainerState initial() {
+    return new TrainerState(0, 0, 0, 0, 0, 0, 0, List.of());
+  }
+
+  /** As JSON; a skipped step's loss is null (JSON has no NaN). */
+  public JsonObject toJson() {
+    JsonObject json = new JsonObject();
+    json.addProperty("step", step);
+    json.addProperty("examples_drawn", examplesDrawn);
+    json.addProperty("skipped_steps", skippedSteps);
+    json.addProperty("bad_in_a_row", badInARow);
+    json.addProperty("tokens", tokens);
+    json.addProperty("train_nanos", trainNanos);
+    json.addProperty("optimizer_step", optimizerStep);
+    JsonArray array = new JsonArray();
+    for (float loss : losses) {
+      if (Float.isNaN(loss)) {
+        array.add(JsonNull.INSTANCE);
+      } else {
+        array.add(loss);
+      }
+    }
+    json.add("losses", array);
+    return json;
+  }
+
+  /**
+   * Reads {@link #toJson}'s output.
+   *
+   * @throws IllegalArgumentException naming the missing or malformed field
+   */
+  public static TrainerState fromJson(JsonObject json) {
+    JsonElement lossesJson = json.get("losses");
+    if (lossesJson == null || !lossesJson.isJsonArray()) {
+      throw new IllegalArgumentException("trainer_state.losses: expected an array");
+    }
+    List<Float> losses = new ArrayList<>();
+    for (JsonElement loss : lossesJson.getAsJsonArray()) {
+      losses.add(loss.isJsonNull() ? Float.NaN : loss.getAsFloat());
+    }
+    return new TrainerState(
+        (int) number(json, "step"),
+        number(json, "examples_drawn"),
+        (int) number(json, "skipped_steps"),
+        (int) number(json, "bad_in_a_row"),
+        number(json, "tokens"),
+        number(json, "train_nanos"),
+        (int) number(json, "optimizer_step"),
+        losses);
+  }
+
+  private static long number(JsonObject json, String field) {
+    JsonElement value = json.get(field);
+    try {
+      return value.getAsLong();
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "trainer_state." + field + ": expected an integer, got " + value);
+    }
+  }
+}

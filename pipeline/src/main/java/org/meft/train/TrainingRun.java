@@ -1,0 +1,134 @@
+package org.meft.train;
+
+import ai.djl.ndarray.NDManager;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.meft.adapter.InstalledAdapters;
+import org.meft.checkpoint.AdapterCheckpoint;
+import org.meft.checkpoint.ModelFingerprint;
+import org.meft.model.CheckpointException;
+import org.meft.model.LanguageModel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One training run from its {@link RunSpec}: loads the model and the data, installs the adapter,
+ * resumes from the latest complete checkpoint in the output directory when there is one, trains,
+ * and writes a checkpoint every {@code checkpointEvery} steps and at the end.
+ */
+public final class TrainingRun {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingRun.class);
+
+  private TrainingRun() {}
+
+  /**
+   * Loads {@code spec.baseModel()} and runs {@link #run(LanguageModel, RunSpec, Path,
+   * PrintStream)}.
+   */
+  public static TrainResult run(RunSpec spec, Path outputDir, PrintStream progress) {
+    try (LanguageModel model = LanguageModel.load(spec.baseModel(), spec.tokenizer())) {
+      return run(model, spec, outputDir, progress);
+    }
+  }
+
+  /**
+   * Trains {@code spec} on an already loaded base model (which must be {@code spec.baseModel()}:
+   * the checkpoints record its fingerprint); the adapter is removed from the model afterwards. Full
+   * fine-tuning changes the model's weights in place, so a model used for a {@code full} run must
+   * not be reused as a base model.
+   *
+   * @param outputDir where checkpoints go, and where a run resumes from; null: no checkpoints
+   * @param progress progress lines (may be null)
+   * @throws CheckpointException if {@code outputDir} holds a checkpoint of another run or base
+   *     model
+   */
+  public static TrainResult run(
+      LanguageModel model, RunSpec spec, Path outputDir, PrintStream progress) {
+    List<TrainingExample> examples =
+        TrainingExample.readJsonl(
+            spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
+    String fingerprint = ModelFingerprint.of(model.llama());
+    Optional<Path> latest = Optional.empty();
+    if (outputDir != null) {
+      AdapterCheckpoint.removeIncomplete(outputDir);
+      latest = AdapterCheckpoint.latest(outputDir);
+    }
+    try (BufferAllocator allocator = new RootAllocator(spec.hostBudgetBytes());
+        NDManager resumeManager = model.manager().newSubManager()) {
+      TrainerSnapshot resume = null;
+      InstalledAdapters installed;
+      if (latest.isPresent()) {
+        checkSameRun(latest.get(), spec);
+        installed = AdapterCheckpoint.load(latest.get(), model.llama(), model.manager(), allocator);
+        resume = AdapterCheckpoint.readTrainerSnapshot(latest.get(), resumeManager);
+        String line = "resumed from " + latest.get() + " at step " + resume.state().step();
+        LOG.info(line);
+        if (progress != null) {
+          progress.println("meft train: " + line);
+        }
+      } else {
+        installed =
+            InstalledAdapters.install(
+                model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
+      }
+      try (InstalledAdapters adapters = installed) {
+        if (progress != null) {
+          progress.printf(
+              "meft train: %s on %d examples, %,d trainable parameters, host store %,d bytes%n",
+              spec.adapter().method(),
+              examples.size(),
+              adapters.trainableParameters(),
+              adapters.store() == null ? 0 : adapters.store().bytes());
+        }
+        Trainer.StepListener checkpoints =
+            outputDir == null
+                ? null
+                : (snapshot, soFar) -> {
+                  int step = snapshot.state().step();
+                  boolean due =
+                      step == spec.train().steps()
+                          || (spec.checkpointEvery() > 0 && step % spec.checkpointEvery() == 0);
+                  if (due) {
+                    Path written =
+                        AdapterCheckpoint.write(
+                            outputDir, spec, fingerprint, adapters, snapshot, soFar, allocator);
+                    LOG.info("checkpoint {}", written);
+                  }
+                };
+        return new Trainer(model.llama(), adapters, spec.train(), progress)
+            .train(examples, model.manager(), resume, checkpoints);
+      }
+    }
+  }
+
+  /** Settings that may change between the processes of one run. */
+  private static final Set<String> MAY_CHANGE =
+      Set.of("model", "tokenizer", "data", "log-every", "host-budget-mb", "checkpoint-every");
+
+  /** A run directory belongs to one run: resuming it with other settings would mix two runs. */
+  private static void checkSameRun(Path checkpoint, RunSpec spec) {
+    Map<String, String> saved = AdapterCheckpoint.readManifest(checkpoint).run().toSettings();
+    Map<String, String> now = spec.toSettings();
+    List<String> differ = new ArrayList<>();
+    for (String key : RunSpec.SETTINGS) {
+      if (!MAY_CHANGE.contains(key) && !Objects.equals(saved.get(key), now.get(key))) {
+        differ.add(key + " " + saved.get(key) + " -> " + now.get(key));
+      }
+    }
+    if (!differ.isEmpty()) {
+      throw new CheckpointException(
+          checkpoint.resolve(AdapterCheckpoint.MANIFEST),
+          "holds a checkpoint of another run ("
+              + String.join(", ", differ)
+              + "); resume with the same settings or use a new output directory");
+    }
+  }
+}
