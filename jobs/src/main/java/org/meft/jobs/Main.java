@@ -24,7 +24,10 @@ public final class Main {
             new GenerateCommand(),
             new InitModelCommand(),
             new TrainCommand(),
-            new PrepareCommand())) {
+            new PrepareCommand(),
+            new TrainSweepCommand(),
+            new EvaluateCommand(),
+            new ReportCommand())) {
       COMMANDS.put(command.name(), command);
     }
   }

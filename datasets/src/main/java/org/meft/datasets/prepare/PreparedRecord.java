@@ -41,9 +41,21 @@ public record PreparedRecord(String id, List<String> references, int[] inputIds,
 
   /** BOS and the prompt as token ids: what a model decodes from at evaluation. */
   public long[] promptIds() {
-    long[] ids = new long[promptLength()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = inputIds[i];
+    return promptIds(Integer.MAX_VALUE);
+  }
+
+  /**
+   * BOS and the prompt in at most {@code maxLength} tokens (at least 1): prompt tokens are dropped
+   * from the front, as in training, so that the question and the answer cue stay.
+   */
+  public long[] promptIds(int maxLength) {
+    int prompt = promptLength();
+    int length = Math.max(1, Math.min(prompt, maxLength));
+    int dropped = prompt - length;
+    long[] ids = new long[length];
+    ids[0] = inputIds[0];
+    for (int i = 1; i < length; i++) {
+      ids[i] = inputIds[i + dropped];
     }
     return ids;
   }

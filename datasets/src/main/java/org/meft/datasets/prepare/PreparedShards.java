@@ -1,7 +1,10 @@
 package org.meft.datasets.prepare;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,6 +57,46 @@ public final class PreparedShards {
           prepared + " has no " + split.label() + " shards for dataset '" + dataset + "'");
     }
     return files;
+  }
+
+  /**
+   * Checks that the prepared folder was tokenized with {@code tokenizerJson} (the same bytes, by
+   * SHA-256): token ids mean nothing to a model with another vocabulary.
+   *
+   * @throws IllegalArgumentException naming both tokenizers when they differ
+   */
+  public static void checkTokenizer(Path prepared, Path tokenizerJson) {
+    Path manifest = prepared.resolve(OutputDirectory.MANIFEST);
+    JsonObject tokenizer;
+    try {
+      tokenizer =
+          JsonParser.parseString(Files.readString(manifest, StandardCharsets.UTF_8))
+              .getAsJsonObject()
+              .getAsJsonObject("tokenizer");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(manifest + ": cannot read: " + e.getMessage());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(manifest + ": no tokenizer object: " + e.getMessage());
+    }
+    if (!Files.isRegularFile(tokenizerJson)) {
+      throw new IllegalArgumentException(tokenizerJson + ": tokenizer not found");
+    }
+    String expected = tokenizer.get("sha256").getAsString();
+    String actual = SourceFiles.sha256(tokenizerJson);
+    if (!expected.equals(actual)) {
+      throw new IllegalArgumentException(
+          prepared
+              + " was tokenized with "
+              + tokenizer.get("path").getAsString()
+              + " (SHA-256 "
+              + expected.substring(0, 12)
+              + "...), but the model uses "
+              + tokenizerJson
+              + " ("
+              + actual.substring(0, 12)
+              + "...): prepare the data again with --tokenizer "
+              + tokenizerJson);
+    }
   }
 
   /** The number of rows in one shard, from its footer. */

@@ -129,6 +129,8 @@ class PreparedShardsTest {
     assertEquals(7, record.toTrainingExample(7).orElseThrow().tokens().length);
     assertTrue(record.toTrainingExample(3).isEmpty(), "BOS + target + EOS need 4");
     assertArrayEquals(new long[] {1, 10, 11, 12}, record.promptIds());
+    assertArrayEquals(new long[] {1, 11, 12}, record.promptIds(3));
+    assertArrayEquals(new long[] {1}, record.promptIds(0));
   }
 
   @Test
