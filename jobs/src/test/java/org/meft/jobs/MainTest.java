@@ -45,9 +45,16 @@ class MainTest {
 
   /** Writes a small random model (2 layers, D = 32, vocabulary 400) through init-model. */
   static Path tinyModel(Path output) {
+    return tinyModelWithSeed(output, 42);
+  }
+
+  /** {@link #tinyModel} with other random weights. */
+  static Path tinyModelWithSeed(Path output, long seed) {
     Result result =
         meft(
             "init-model",
+            "--seed",
+            Long.toString(seed),
             "--output",
             output.toString(),
             "--dim",

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,6 +123,109 @@ class TrainCommandTest {
             "1e-3");
     assertRefused(result, "bad.jsonl:2");
     assertTrue(result.err().contains("'target'"), result.err());
+  }
+
+  @Test
+  void outputWritesACheckpointThatGenerateLoads() throws Exception {
+    Path out = dir.resolve("run");
+    String[] trainArgs = {
+      "train",
+      "--model",
+      model.toString(),
+      "--data",
+      data.toString(),
+      "--batch-size",
+      "2",
+      "--method",
+      "meft",
+      "--adapter-size",
+      "64",
+      "--top-k",
+      "8",
+      "--probes",
+      "2",
+      "--max-rows",
+      "32",
+      "--steps",
+      "30",
+      "--lr",
+      "5e-2",
+      "--output",
+      out.toString(),
+      "--checkpoint-every",
+      "10"
+    };
+    MainTest.Result trained = MainTest.meft(trainArgs);
+    assertEquals(0, trained.code(), trained.err());
+    Path checkpoint = out.resolve("checkpoint-000030");
+    for (String file :
+        List.of(
+            "manifest.json",
+            "adapter.safetensors",
+            "optimizer.safetensors",
+            "store/layer-00.arrow",
+            "store/layer-01.arrow")) {
+      assertTrue(Files.isRegularFile(checkpoint.resolve(file)), file);
+    }
+    try (var entries = Files.list(out)) {
+      assertEquals(List.of(checkpoint), entries.toList(), "only the latest checkpoint is kept");
+    }
+    JsonObject manifest =
+        JsonParser.parseString(Files.readString(checkpoint.resolve("manifest.json")))
+            .getAsJsonObject();
+    assertEquals(30, manifest.get("step").getAsInt());
+    assertEquals("meft", manifest.getAsJsonObject("run").get("method").getAsString());
+    assertTrue(
+        manifest
+            .getAsJsonObject("base_model")
+            .get("fingerprint")
+            .getAsString()
+            .startsWith("sha256:"));
+
+    // Progress goes to the process's stderr.
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream progress = new ByteArrayOutputStream();
+    MainTest.Result again;
+    try {
+      System.setErr(new PrintStream(progress, true, StandardCharsets.UTF_8));
+      again = MainTest.meft(trainArgs);
+    } finally {
+      System.setErr(stderr);
+    }
+    assertEquals(0, again.code(), again.err());
+    String log = progress.toString(StandardCharsets.UTF_8);
+    assertTrue(log.contains("resumed from " + checkpoint + " at step 30"), log);
+
+    String[] prompt = {"--prompt", "Question: what is 3 + 1?", "--max-new-tokens", "6"};
+    MainTest.Result base = generate(model, null, prompt);
+    MainTest.Result adapted = generate(model, out, prompt);
+    assertEquals(0, adapted.code(), adapted.err());
+    assertTrue(adapted.out().startsWith("Question: what is 3 + 1?"), adapted.out());
+    assertTrue(!adapted.out().equals(base.out()), "the adapter changes nothing: " + base.out());
+    assertEquals(adapted.out(), generate(model, checkpoint, prompt).out());
+
+    Path other = MainTest.tinyModelWithSeed(dir.resolve("other"), 8);
+    MainTest.Result wrongBase = generate(other, out, prompt);
+    assertEquals(1, wrongBase.code(), wrongBase.err());
+    assertTrue(wrongBase.err().startsWith("meft generate: error: "), wrongBase.err());
+    assertTrue(wrongBase.err().contains("trained on base model sha256:"), wrongBase.err());
+
+    MainTest.Result noCheckpoint = generate(model, dir, prompt);
+    assertEquals(1, noCheckpoint.code());
+    assertTrue(noCheckpoint.err().contains("manifest.json"), noCheckpoint.err());
+
+    MainTest.Result everyWithoutOutput = train("--method", "lora", "--checkpoint-every", "2");
+    assertEquals(2, everyWithoutOutput.code());
+    assertTrue(everyWithoutOutput.err().contains("--checkpoint-every needs --output"));
+  }
+
+  private static MainTest.Result generate(Path base, Path adapter, String... args) {
+    List<String> all = new ArrayList<>(List.of("generate", "--model", base.toString()));
+    if (adapter != null) {
+      all.addAll(List.of("--adapter", adapter.toString()));
+    }
+    all.addAll(List.of(args));
+    return MainTest.meft(all.toArray(String[]::new));
   }
 
   private static void assertRefused(MainTest.Result result, String expected) {

@@ -77,13 +77,23 @@ public final class StoreFile {
    */
   public static void write(
       HostStore store, int layer, Path file, BufferAllocator allocator, Map<String, String> meta) {
+    write(store, layer, file, allocator, meta, BATCH_BYTES);
+  }
+
+  static void write(
+      HostStore store,
+      int layer,
+      Path file,
+      BufferAllocator allocator,
+      Map<String, String> meta,
+      long batchBytes) {
     StoreLayer l = store.layerState(layer);
     int rows = store.rows();
     int dim = store.dim();
     Map<String, String> metadata = new LinkedHashMap<>(meta);
     metadata.put(ROWS_KEY, Integer.toString(rows));
     metadata.put(DIM_KEY, Integer.toString(dim));
-    int batchRows = batchRows(rows, dim);
+    int batchRows = batchRows(rows, dim, batchBytes);
     try (BufferAllocator io = allocator.newChildAllocator("store-file-write", 0, Long.MAX_VALUE);
         VectorSchemaRoot root = VectorSchemaRoot.create(schema(dim, metadata), io);
         FileChannel channel =
@@ -141,10 +151,10 @@ public final class StoreFile {
     validity.setOne(0, (count + 7) / 8);
   }
 
-  /** Rows per record batch: about {@link #BATCH_BYTES} of the six float columns. */
-  static int batchRows(int rows, int dim) {
+  /** Rows per record batch: about {@code batchBytes} of the columns. */
+  static int batchRows(int rows, int dim, long batchBytes) {
     long rowBytes = 6L * dim * Float.BYTES + 2L * Integer.BYTES;
-    return (int) Math.max(1, Math.min(rows, BATCH_BYTES / rowBytes));
+    return (int) Math.max(1, Math.min(rows, batchBytes / rowBytes));
   }
 
   /**
@@ -217,6 +227,19 @@ public final class StoreFile {
         : field.getType() + "<" + field.getChildren().get(0).getType() + ">";
   }
 
+  private static void checkCapacity(Path file, FieldVector vector, long bytes) {
+    if (vector.getDataBuffer().capacity() < bytes) {
+      throw new CheckpointException(
+          file,
+          "column '"
+              + vector.getName()
+              + "' holds "
+              + vector.getDataBuffer().capacity()
+              + " bytes, its batch needs "
+              + bytes);
+    }
+  }
+
   private static void copyBatch(
       Path file, VectorSchemaRoot root, StoreLayer l, BitSet seen, int rows, int dim) {
     int count = root.getRowCount();
@@ -234,6 +257,11 @@ public final class StoreFile {
                   && list.getDataVector().getNullCount() > 0))) {
         throw new CheckpointException(file, "column '" + v.getName() + "' holds nulls");
       }
+    }
+    // A damaged file can announce more rows than its buffers hold; never read past them.
+    checkCapacity(file, step, (long) count * Integer.BYTES);
+    for (FixedSizeListVector list : lists) {
+      checkCapacity(file, list.getDataVector(), (long) count * dim * Float.BYTES);
     }
     // Rows are copied in runs of consecutive ids: one memory copy per run and column.
     int i = 0;

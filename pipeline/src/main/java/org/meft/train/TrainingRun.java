@@ -52,6 +52,16 @@ public final class TrainingRun {
    */
   public static TrainResult run(
       LanguageModel model, RunSpec spec, Path outputDir, PrintStream progress) {
+    return run(model, spec, outputDir, progress, null);
+  }
+
+  /** With {@code afterStep} called after each step's checkpoint (tests stop runs with it). */
+  static TrainResult run(
+      LanguageModel model,
+      RunSpec spec,
+      Path outputDir,
+      PrintStream progress,
+      Trainer.StepListener afterStep) {
     List<TrainingExample> examples =
         TrainingExample.readJsonl(
             spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
@@ -116,6 +126,16 @@ public final class TrainingRun {
                     LOG.info("checkpoint {}", written);
                   }
                 };
+        if (afterStep != null) {
+          Trainer.StepListener first = checkpoints;
+          checkpoints =
+              (snapshot, soFar) -> {
+                if (first != null) {
+                  first.afterStep(snapshot, soFar);
+                }
+                afterStep.afterStep(snapshot, soFar);
+              };
+        }
         return new Trainer(model.llama(), adapters, spec.train(), progress)
             .train(examples, model.manager(), resume, checkpoints);
       }

@@ -1,0 +1,97 @@
+package org.meft.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.MeftConfig;
+
+/** Settings -> RunSpec -> settings and JSON round trips, defaults, and errors naming the field. */
+class RunSpecTest {
+  private static Map<String, String> settings(String method, String... extra) {
+    Map<String, String> s = new HashMap<>();
+    s.put("model", "models/tiny");
+    s.put("data", "pairs.jsonl");
+    s.put("method", method);
+    s.put("steps", "100");
+    s.put("batch-size", "4");
+    s.put("lr", "3e-4");
+    for (int i = 0; i < extra.length; i += 2) {
+      s.put(extra[i], extra[i + 1]);
+    }
+    return s;
+  }
+
+  @Test
+  void defaultsAreWrittenOutAndRoundTrip() {
+    for (String method : List.of("meft", "parallel", "lora", "full")) {
+      RunSpec spec = RunSpec.fromSettings(settings(method));
+      assertEquals(spec, RunSpec.fromSettings(spec.toSettings()), method);
+      JsonObject json = JsonParser.parseString(spec.toJson().toString()).getAsJsonObject();
+      assertEquals(spec, RunSpec.fromJson(json), method);
+      assertEquals(spec.toSettings().keySet(), json.keySet());
+    }
+    RunSpec meft = RunSpec.fromSettings(settings("meft"));
+    assertEquals(
+        new MeftConfig(4096, 64, 64, 8, 1024, 0.02f, meft.adapter().layers()), meft.adapter());
+    assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
+    assertEquals(16384L << 20, meft.hostBudgetBytes());
+    assertEquals(0, meft.checkpointEvery());
+    assertNull(meft.tokenizer());
+    assertEquals(Path.of("models/tiny"), meft.baseModel());
+    assertEquals(100, meft.toJson().get("steps").getAsInt());
+    assertEquals("meft", meft.toJson().get("method").getAsString());
+  }
+
+  @Test
+  void sweepJsonTakesNumbersStringsAndArrays() {
+    JsonObject json =
+        JsonParser.parseString(
+                "{\"model\": \"m\", \"data\": \"d.jsonl\", \"method\": \"lora\", \"steps\": 10,"
+                    + " \"batch-size\": 2, \"lr\": 0.001, \"lora-targets\": [\"q\", \"v\"],"
+                    + " \"layers\": [0, 2], \"host-budget-mb\": 0.5, \"tokenizer\": null}")
+            .getAsJsonObject();
+    RunSpec spec = RunSpec.fromJson(json);
+    LoraConfig lora = (LoraConfig) spec.adapter();
+    assertEquals(Set.of("q", "v"), lora.projections());
+    assertEquals(List.of(0, 2), lora.layers().resolve(3));
+    assertEquals(1L << 19, spec.hostBudgetBytes());
+    assertEquals(1e-3f, spec.train().learningRate());
+  }
+
+  @Test
+  void badSettingsAreRefusedNamingTheSetting() {
+    refused(settings("meft", "top-k", "5000"), "top-k: 5000 exceeds adapter-size 4096");
+    refused(settings("meft", "probes", "99"), "probes must be in [1, experts=64], got 99");
+    refused(settings("meft", "max-rows", "10"), "max-rows must be in [top-k=64");
+    refused(settings("meft", "lr", "fast"), "lr: expected a number, got 'fast'");
+    refused(settings("meft", "steps", "0"), "steps must be >= 1, got 0");
+    refused(settings("meft", "batch-size", "0"), "batch-size must be >= 1");
+    refused(settings("meft", "beta2", "1"), "beta2 must be in [0, 1), got 1.0");
+    refused(settings("lora", "lora-targets", "q,x"), "lora-targets must be a non-empty subset");
+    refused(settings("parallel", "top-k", "8"), "top-k: does not apply to method parallel");
+    refused(settings("meft", "topk", "8"), "unknown setting 'topk'");
+    refused(settings("sparse"), "method: must be meft, parallel, lora or full, got 'sparse'");
+    refused(settings("meft", "checkpoint-every", "-1"), "checkpoint-every must be >= 0");
+    refused(settings("meft", "host-budget-mb", "lots"), "host-budget-mb: expected a number");
+    Map<String, String> noData = settings("meft");
+    noData.remove("data");
+    refused(noData, "missing setting 'data'");
+  }
+
+  private static void refused(Map<String, String> settings, String expected) {
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> RunSpec.fromSettings(settings));
+    assertTrue(e.getMessage().contains(expected), e.getMessage());
+  }
+}
