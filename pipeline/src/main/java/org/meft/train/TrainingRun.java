@@ -65,7 +65,7 @@ public final class TrainingRun {
     List<TrainingExample> examples =
         TrainingExample.readJsonl(
             spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
-    return run(model, spec, examples, outputDir, progress);
+    return run(model, spec, examples, outputDir, progress, afterStep);
   }
 
   /**
@@ -78,6 +78,16 @@ public final class TrainingRun {
       List<TrainingExample> examples,
       Path outputDir,
       PrintStream progress) {
+    return run(model, spec, examples, outputDir, progress, null);
+  }
+
+  private static TrainResult run(
+      LanguageModel model,
+      RunSpec spec,
+      List<TrainingExample> examples,
+      Path outputDir,
+      PrintStream progress,
+      Trainer.StepListener afterStep) {
     String fingerprint = ModelFingerprint.of(model.llama());
     Optional<Path> latest = Optional.empty();
     if (outputDir != null) {
