@@ -14,6 +14,7 @@ import org.meft.datasets.prepare.PreparedShards;
 import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.jobs.TaskFailures;
+import org.meft.jobs.TaskThreads;
 import org.meft.model.LanguageModel;
 import scala.jdk.javaapi.CollectionConverters;
 
@@ -49,6 +50,7 @@ public final class PredictTask {
     List<PreparedRecord> records =
         PreparedShards.read(Path.of(slice.shard()), slice.offset(), slice.count());
     Path runDir = Path.of(slice.runDir());
+    TaskThreads.limitToTaskCores();
     long budget = AdapterCheckpoint.readManifest(runDir).run().hostBudgetBytes();
     List<Row> rows = new ArrayList<>(records.size());
     try (LanguageModel model =

@@ -16,6 +16,7 @@ import org.meft.datasets.Split;
 import org.meft.datasets.prepare.PreparedRecord;
 import org.meft.datasets.prepare.PreparedShards;
 import org.meft.jobs.TaskFailures;
+import org.meft.jobs.TaskThreads;
 import org.meft.model.LanguageModel;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
@@ -80,6 +81,7 @@ public final class RunTask {
   private static Row train(
       SweepRun run, Path runDir, TaskPlace place, PrintStream log, long start) {
     RunSpec spec = RunSpec.fromSettings(run.settings());
+    TaskThreads.limitToTaskCores();
     List<PreparedRecord> records =
         PreparedShards.read(
             PreparedShards.files(Path.of(run.prepared()), run.dataset(), Split.TRAIN),
