@@ -48,6 +48,7 @@ class ClusterTest {
   @Test
   @Timeout(value = 480, unit = TimeUnit.SECONDS)
   void aKilledExecutorsRunIsRetriedAndResumesToTheSameLosses() throws Exception {
+    long start = System.nanoTime();
     Path model = MainTest.tinyModel(dir.resolve("model"));
     Path prepared = dir.resolve("prepared");
     try (SparkSession local = SparkSessions.open("test", "local[2]")) {
@@ -63,6 +64,7 @@ class ClusterTest {
               0.25,
               false));
     }
+    progress("prepared", start);
     Path sweepFile = dir.resolve("sweep.json");
     Files.writeString(
         sweepFile,
@@ -83,6 +85,7 @@ class ClusterTest {
     ExecutorService driver = Executors.newSingleThreadExecutor();
     try (StandaloneCluster cluster =
         StandaloneCluster.start(dir.resolve("cluster"), 2, Duration.ofSeconds(120))) {
+      progress("cluster up", start);
       SparkSession spark =
           SparkSession.builder()
               .appName("meft cluster test")
@@ -101,7 +104,9 @@ class ClusterTest {
         Future<List<Row>> sweep =
             driver.submit(() -> TrainSweepJob.run(spark, runs, clustered).collectAsList());
         long killed = killDuringTraining(killedRun, sweep, cluster);
+        progress("executor " + killed + " killed", start);
         metrics = sweep.get(300, TimeUnit.SECONDS);
+        progress("sweep done", start);
         predictions =
             EvaluateJob.run(
                     spark,
@@ -110,6 +115,7 @@ class ClusterTest {
                     dir.resolve("predictions"),
                     new EvaluateJob.Config(8, 4, 2))
                 .count();
+        progress("evaluation done", start);
         assertTrue(killed > 0);
       } catch (Exception | AssertionError e) {
         throw new AssertionError(e + "\n" + cluster.logTails(), e);
@@ -144,6 +150,7 @@ class ClusterTest {
     try (SparkSession local = SparkSessions.open("test", "local[1]")) {
       reference = TrainSweepJob.run(local, runs, dir.resolve("reference")).collectAsList();
     }
+    progress("reference sweep done", start);
     for (Row expected : reference) {
       Row actual = byRun.get(expected.<String>getAs("run_id"));
       List<Double> want = expected.getList(expected.fieldIndex("losses"));
@@ -155,6 +162,10 @@ class ClusterTest {
       assertEquals(
           expected.<Long>getAs("trainable_params"), actual.<Long>getAs("trainable_params"));
     }
+  }
+
+  private static void progress(String what, long start) {
+    System.err.printf("ClusterTest: %s after %.1f s%n", what, (System.nanoTime() - start) / 1e9);
   }
 
   /**
