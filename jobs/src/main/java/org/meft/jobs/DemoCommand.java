@@ -151,7 +151,8 @@ public final class DemoCommand implements Command {
                   real
                       ? "\"adapter-size\": 2048, \"top-k\": 32, \"probes\": 8, \"max-rows\": 512"
                       : "\"adapter-size\": 256, \"top-k\": 16, \"probes\": 4, \"max-rows\": 128";
-              case "parallel" -> real ? "\"adapter-size\": 512" : "\"adapter-size\": 64";
+              // The same N as meft's: the device memory of all N rows against the active ones.
+              case "parallel" -> real ? "\"adapter-size\": 2048" : "\"adapter-size\": 256";
               default -> "\"lora-rank\": 8";
             };
         runs.append(runs.isEmpty() ? "" : ",\n")
@@ -170,7 +171,7 @@ public final class DemoCommand implements Command {
             + "  \"max-length\": 256,%n  \"checkpoint-every\": %d,%n  \"log-every\": 5,%n"
             + "  \"runs\": [%n%s%n  ]%n}%n",
         model.toString().replace("\\", "\\\\"),
-        real ? 40 : 12,
+        real ? 30 : 12,
         real ? 8 : 4,
         real ? "0.003" : "0.01",
         real ? 20 : 6,

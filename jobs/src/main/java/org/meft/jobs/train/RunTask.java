@@ -53,13 +53,14 @@ public final class RunTask {
    * run and the attempt.
    */
   public static Row train(SweepRun run, String sweepOutput) {
-    long start = System.nanoTime();
     TaskPlace place = TaskPlace.current();
     Path runDir = runDir(Path.of(sweepOutput), run.id());
     try (PrintStream log = openLog(runDir)) {
       log.println("meft train-sweep: run " + run.id() + ", " + place.describe());
       try {
-        return train(run, runDir, place, log, start);
+        synchronized (TRAINING_SLOT) {
+          return train(run, runDir, place, log);
+        }
       } catch (RuntimeException e) {
         log.println("meft train-sweep: failed: " + e);
         throw new TaskFailures.TaskException(
@@ -79,7 +80,8 @@ public final class RunTask {
   }
 
   private static Row train(
-      SweepRun run, Path runDir, TaskPlace place, PrintStream log, long start) {
+      SweepRun run, Path runDir, TaskPlace place, PrintStream log) {
+    long start = System.nanoTime();
     RunSpec spec = RunSpec.fromSettings(run.settings());
     TaskThreads.limitToTaskCores();
     List<PreparedRecord> records =
@@ -113,11 +115,7 @@ public final class RunTask {
                 + records.size()
                 + " read)");
       }
-      TrainResult result;
-      log.println("meft train-sweep: waiting for this executor's training slot");
-      synchronized (TRAINING_SLOT) {
-        result = TrainingRun.run(model, spec, examples, runDir, log);
-      }
+      TrainResult result = TrainingRun.run(model, spec, examples, runDir, log);
       double seconds = (System.nanoTime() - start) / 1e9;
       log.printf(
           "meft train-sweep: run %s done: loss %.4f -> %.4f, %.1f s%n",
