@@ -79,8 +79,7 @@ public final class RunTask {
     }
   }
 
-  private static Row train(
-      SweepRun run, Path runDir, TaskPlace place, PrintStream log) {
+  private static Row train(SweepRun run, Path runDir, TaskPlace place, PrintStream log) {
     long start = System.nanoTime();
     RunSpec spec = RunSpec.fromSettings(run.settings());
     TaskThreads.limitToTaskCores();
