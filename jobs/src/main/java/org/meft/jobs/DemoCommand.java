@@ -1,26 +1,61 @@
 package org.meft.jobs;
 
 import ai.djl.ndarray.types.DataType;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
-import org.meft.generate.Generator;
-import org.meft.generate.Sampler;
-import org.meft.model.LanguageModel;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.meft.datasets.Datasets;
+import org.meft.datasets.prepare.PrepareConfig;
+import org.meft.datasets.prepare.PrepareJob;
+import org.meft.jobs.demo.DemoData;
+import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.jobs.report.MarkdownTable;
+import org.meft.jobs.report.ReportJob;
+import org.meft.jobs.train.Sweep;
+import org.meft.jobs.train.TrainSweepJob;
 import org.meft.model.LlamaConfig;
 import org.meft.model.RandomLlama;
 
 /**
  * {@code bin/meft demo}: the main job on the embedded default, needing nothing but the repository.
- * Today it writes the seeded random model and decodes with it (and, with {@code --real}, with the
- * real stories260K model from ../shared); the training pipeline joins it as it lands.
+ * It writes a seeded random LLaMA with its own tokenizer and the demo's handful of records per
+ * dataset (official formats), then runs the pipeline on one Spark session: prepare, a sweep of
+ * meft, parallel and lora on every dataset, evaluation and the report, whose table it prints. With
+ * {@code --real}: the same on ../shared's stories260K model and a slice of ../shared's datasets.
  */
 public final class DemoCommand implements Command {
   static final LlamaConfig DEMO_SHAPE = LlamaConfig.of(64, 172, 5, 8, 4, 512, 512);
-  private static final List<String> PROMPTS =
-      List.of("Once upon a time", "Question: what is 12 + 30?", "The tool list_files takes");
+  private static final String MARKER = ".meft-demo";
+  private static final Set<String> DEMO_ENTRIES =
+      Set.of(
+          MARKER,
+          "model",
+          "raw",
+          "sweep.json",
+          "prepared",
+          "runs",
+          "predictions",
+          "report",
+          "random-model");
+  private final PrintStream err;
+
+  public DemoCommand() {
+    this(System.err);
+  }
+
+  /** A demo that reports its stages on {@code err}. */
+  DemoCommand(PrintStream err) {
+    this.err = err;
+  }
 
   @Override
   public String name() {
@@ -29,43 +64,151 @@ public final class DemoCommand implements Command {
 
   @Override
   public String summary() {
-    return "run the main job on the embedded default (random model; --real: ../shared's model)";
+    return "the main job on the embedded default: prepare, train-sweep, evaluate, report";
   }
 
   @Override
   public String usage() {
-    return "[--output DIR (default work/demo)] [--real] [--shared DIR (default ../shared)]";
+    return "[--real] [--output DIR (default work/demo, --real: work/demo-real)]"
+        + " [--shared DIR (default ../shared)] [--master local[*]]";
   }
 
   @Override
-  public int run(List<String> args, PrintStream out) {
-    Flags flags = Flags.parse(name(), args, Set.of("output", "shared"), Set.of("real"));
-    Path output = Path.of(flags.string("output", "work/demo"));
-    Path model;
-    if (flags.has("real")) {
-      model = Path.of(flags.string("shared", "../shared")).resolve("models/stories260K-hf");
-      if (!Files.isDirectory(model)) {
-        throw new UsageException(
-            model + " not found: --real needs the shared models (see --shared)");
-      }
-    } else {
-      model = output.resolve("random-model");
-      if (!Files.exists(model.resolve("config.json"))) {
-        RandomLlama.write(model, DEMO_SHAPE, 42, DataType.FLOAT32, 0);
-      }
+  public int run(List<String> args, PrintStream out) throws IOException {
+    Flags flags = Flags.parse(name(), args, Set.of("output", "shared", "master"), Set.of("real"));
+    boolean real = flags.has("real");
+    Path output =
+        Path.of(flags.string("output", real ? "work/demo-real" : "work/demo"))
+            .toAbsolutePath()
+            .normalize();
+    Path shared = Path.of(flags.string("shared", "../shared")).toAbsolutePath().normalize();
+    if (real && !Files.isDirectory(shared.resolve("models/stories260K-hf"))) {
+      throw new UsageException(
+          shared.resolve("models/stories260K-hf")
+              + " not found: --real needs the shared models and datasets (see --shared)");
     }
-    out.println("model: " + model);
-    try (LanguageModel loaded = LanguageModel.load(model, null)) {
-      for (String prompt : PROMPTS) {
-        Generator.Generation generation = Generator.generate(loaded, prompt, 24, Sampler.greedy());
-        double tokensPerSecond = generation.newIds().length / Math.max(generation.seconds(), 1e-9);
-        out.printf(
-            "%n[%d new tokens, %.0f tokens/s] %s%n",
-            generation.newIds().length,
-            tokensPerSecond,
-            loaded.tokenizer().decode(generation.allIds()));
-      }
+    long start = System.nanoTime();
+    fresh(output);
+    Path model;
+    Path raw;
+    if (real) {
+      model = shared.resolve("models/stories260K-hf");
+      raw = DemoData.writeSlice(shared.resolve("datasets"), output.resolve("raw"), 40);
+    } else {
+      model = output.resolve("model");
+      RandomLlama.write(model, DEMO_SHAPE, 42, DataType.FLOAT32, 0);
+      raw = DemoData.writeEmbedded(output.resolve("raw"));
+    }
+    Path sweepFile = output.resolve("sweep.json");
+    Files.writeString(sweepFile, sweep(model, real), StandardCharsets.UTF_8);
+    stage("model " + model + ", data " + raw, start);
+
+    try (SparkSession spark =
+        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+      Path prepared = output.resolve("prepared");
+      PrepareJob.run(
+          spark,
+          new PrepareConfig(
+              List.of(raw),
+              Datasets.names(),
+              model.resolve("tokenizer.json"),
+              prepared,
+              DEMO_SHAPE.maxSeqLen(),
+              1,
+              0.25,
+              false));
+      stage("prepare -> " + prepared, start);
+
+      Path runs = output.resolve("runs");
+      TrainSweepJob.run(spark, Sweep.read(sweepFile, prepared), runs);
+      stage("train-sweep -> " + runs, start);
+
+      Path predictions = output.resolve("predictions");
+      EvaluateJob.run(
+          spark,
+          prepared,
+          runs,
+          predictions,
+          new EvaluateJob.Config(real ? 48 : 16, real ? 16 : 4, 8));
+      stage("evaluate -> " + predictions, start);
+
+      Path report = output.resolve("report");
+      List<Row> rows = ReportJob.run(spark, runs, predictions, report);
+      stage("report -> " + report.resolve(ReportJob.CSV), start);
+      out.print(MarkdownTable.of(rows));
     }
     return 0;
+  }
+
+  /** The demo's sweep: meft, parallel and lora on every dataset, small enough for two cores. */
+  static String sweep(Path model, boolean real) {
+    StringBuilder runs = new StringBuilder();
+    for (String dataset : Datasets.names()) {
+      for (String method : List.of("meft", "parallel", "lora")) {
+        String parameters =
+            switch (method) {
+              case "meft" ->
+                  real
+                      ? "\"adapter-size\": 2048, \"top-k\": 32, \"probes\": 8, \"max-rows\": 512"
+                      : "\"adapter-size\": 256, \"top-k\": 16, \"probes\": 4, \"max-rows\": 128";
+              // The same N as meft's: the device memory of all N rows against the active ones.
+              case "parallel" -> real ? "\"adapter-size\": 2048" : "\"adapter-size\": 256";
+              default -> "\"lora-rank\": 8";
+            };
+        runs.append(runs.isEmpty() ? "" : ",\n")
+            .append("    {\"dataset\": \"")
+            .append(dataset)
+            .append("\", \"method\": \"")
+            .append(method)
+            .append("\", ")
+            .append(parameters)
+            .append("}");
+      }
+    }
+    return String.format(
+        Locale.ROOT,
+        "{%n  \"model\": \"%s\",%n  \"steps\": %d,%n  \"batch-size\": %d,%n  \"lr\": %s,%n"
+            + "  \"max-length\": 256,%n  \"checkpoint-every\": %d,%n  \"log-every\": 5,%n"
+            + "  \"runs\": [%n%s%n  ]%n}%n",
+        model.toString().replace("\\", "\\\\"),
+        real ? 30 : 12,
+        real ? 8 : 4,
+        real ? "0.003" : "0.01",
+        real ? 20 : 6,
+        runs);
+  }
+
+  /**
+   * Empties the demo's folder. An existing folder is deleted only when everything in it is the
+   * demo's (its marker and its own files and folders, or the older demo's random-model), so a
+   * mistyped --output never deletes unrelated files.
+   */
+  private static void fresh(Path output) throws IOException {
+    if (Files.exists(output)) {
+      List<String> foreign;
+      try (Stream<Path> entries = Files.list(output)) {
+        foreign =
+            entries
+                .map(p -> p.getFileName().toString())
+                .filter(name -> !DEMO_ENTRIES.contains(name))
+                .sorted()
+                .toList();
+      }
+      if (!foreign.isEmpty()) {
+        throw new IllegalArgumentException(
+            output + " holds files the demo did not make " + foreign + ": choose another --output");
+      }
+      try (Stream<Path> tree = Files.walk(output)) {
+        for (Path path : tree.sorted(Comparator.reverseOrder()).toList()) {
+          Files.delete(path);
+        }
+      }
+    }
+    Files.createDirectories(output);
+    Files.writeString(output.resolve(MARKER), "made by bin/meft demo; replaced by its next run\n");
+  }
+
+  private void stage(String what, long start) {
+    err.printf(Locale.ROOT, "meft demo: %-60s (%.0f s)%n", what, (System.nanoTime() - start) / 1e9);
   }
 }

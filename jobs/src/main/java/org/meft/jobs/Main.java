@@ -25,6 +25,9 @@ public final class Main {
             new InitModelCommand(),
             new TrainCommand(),
             new PrepareCommand(),
+            new TrainSweepCommand(),
+            new EvaluateCommand(),
+            new ReportCommand(),
             new BenchCommand())) {
       COMMANDS.put(command.name(), command);
     }

@@ -2,12 +2,10 @@ package org.meft.jobs;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
@@ -86,7 +84,8 @@ public final class PrepareCommand implements Command {
     // Inputs, tokenizer and output are checked before Spark starts, so mistakes fail in a moment.
     PrepareJob.check(config);
     PrepareResult result;
-    try (SparkSession spark = session(flags.string("master", "local[*]"))) {
+    try (SparkSession spark =
+        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
       result = PrepareJob.run(spark, config);
     }
     err.print(result.table());
@@ -109,29 +108,5 @@ public final class PrepareCommand implements Command {
 
   private static List<String> list(String value) {
     return Arrays.stream(value.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-  }
-
-  /**
-   * A session on {@code master}. For a cluster on this machine's file system the executors get this
-   * JVM's class path and its {@code --add-opens} flags, unless already configured.
-   */
-  private static SparkSession session(String master) {
-    SparkSession.Builder builder = SparkSession.builder().appName("meft prepare").master(master);
-    if (master.startsWith("local")) {
-      builder.config("spark.ui.enabled", "false");
-    } else {
-      if (System.getProperty("spark.executor.extraClassPath") == null) {
-        builder.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
-      }
-      if (System.getProperty("spark.executor.extraJavaOptions") == null) {
-        builder.config(
-            "spark.executor.extraJavaOptions",
-            ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(arg -> arg.startsWith("--add-opens") || arg.startsWith("-D"))
-                .filter(arg -> !arg.startsWith("-Dspark."))
-                .collect(Collectors.joining(" ")));
-      }
-    }
-    return builder.getOrCreate();
   }
 }

@@ -65,6 +65,29 @@ public final class TrainingRun {
     List<TrainingExample> examples =
         TrainingExample.readJsonl(
             spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
+    return run(model, spec, examples, outputDir, progress, afterStep);
+  }
+
+  /**
+   * As {@link #run(LanguageModel, RunSpec, Path, PrintStream)}, on examples already tokenized (the
+   * Spark sweep's prepared shards); {@code spec.data()} then only names where they came from.
+   */
+  public static TrainResult run(
+      LanguageModel model,
+      RunSpec spec,
+      List<TrainingExample> examples,
+      Path outputDir,
+      PrintStream progress) {
+    return run(model, spec, examples, outputDir, progress, null);
+  }
+
+  private static TrainResult run(
+      LanguageModel model,
+      RunSpec spec,
+      List<TrainingExample> examples,
+      Path outputDir,
+      PrintStream progress,
+      Trainer.StepListener afterStep) {
     String fingerprint = ModelFingerprint.of(model.llama());
     Optional<Path> latest = Optional.empty();
     if (outputDir != null) {

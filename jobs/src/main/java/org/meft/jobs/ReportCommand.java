@@ -1,0 +1,48 @@
+package org.meft.jobs;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.meft.jobs.report.MarkdownTable;
+import org.meft.jobs.report.ReportJob;
+
+/**
+ * {@code bin/meft report}: scores the predictions with each dataset's metric and joins the training
+ * metrics (Spark SQL, {@link ReportJob}); writes Parquet and results.csv and prints a Markdown
+ * table.
+ */
+public final class ReportCommand implements Command {
+  @Override
+  public String name() {
+    return "report";
+  }
+
+  @Override
+  public String summary() {
+    return "score predictions, join training metrics: Parquet, results.csv, a Markdown table";
+  }
+
+  @Override
+  public String usage() {
+    return "--runs DIR --predictions DIR --output DIR [--master local[*]|spark://HOST:PORT]";
+  }
+
+  @Override
+  public int run(List<String> args, PrintStream out) throws IOException {
+    Flags flags =
+        Flags.parse(name(), args, Set.of("runs", "predictions", "output", "master"), Set.of());
+    Path runs = Path.of(flags.required("runs"));
+    Path predictions = Path.of(flags.required("predictions"));
+    Path output = Path.of(flags.required("output"));
+    try (SparkSession spark =
+        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+      List<Row> rows = ReportJob.run(spark, runs, predictions, output);
+      out.print(MarkdownTable.of(rows));
+    }
+    return 0;
+  }
+}

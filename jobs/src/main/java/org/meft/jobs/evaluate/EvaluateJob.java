@@ -1,0 +1,110 @@
+package org.meft.jobs.evaluate;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.meft.datasets.Split;
+import org.meft.datasets.prepare.PreparedShards;
+import org.meft.jobs.TaskFailures;
+import org.meft.jobs.train.TrainSweepJob;
+
+/**
+ * The distributed evaluation: every run of a sweep decodes its dataset's test split. The test
+ * shards are cut into slices of at most {@code sliceSize} rows; each (run, slice) is one task, so
+ * the work spreads over the executors and each task loads the base model and the run's adapter
+ * once. Predictions are written as Parquet ({@link Predictions#SCHEMA}).
+ */
+public final class EvaluateJob {
+  /**
+   * @param maxNewTokens the decoding budget per example
+   * @param maxExamples evaluate the first this many test examples of each dataset (0: all)
+   * @param sliceSize test rows per task
+   */
+  public record Config(int maxNewTokens, int maxExamples, int sliceSize) {
+    public Config {
+      if (maxNewTokens < 1 || maxExamples < 0 || sliceSize < 1) {
+        throw new IllegalArgumentException(
+            "max-new-tokens >= 1, max-examples >= 0 and slice-size >= 1 expected, got "
+                + maxNewTokens
+                + ", "
+                + maxExamples
+                + ", "
+                + sliceSize);
+      }
+    }
+  }
+
+  private EvaluateJob() {}
+
+  /** The slices of every run of the sweep in {@code runs}, in run order. */
+  public static List<EvaluationSlice> plan(
+      SparkSession spark, Path prepared, Path runs, Config config) {
+    Path metrics = runs.resolve(TrainSweepJob.METRICS);
+    if (!Files.isDirectory(metrics)) {
+      throw new IllegalArgumentException(
+          runs + " holds no finished sweep (no " + TrainSweepJob.METRICS + "/): run train-sweep");
+    }
+    List<EvaluationSlice> slices = new ArrayList<>();
+    for (Row run :
+        spark
+            .read()
+            .parquet(metrics.toString())
+            .select("run_id", "dataset", "model", "tokenizer", "run_dir")
+            .collectAsList()) {
+      String dataset = run.getString(1);
+      long left = config.maxExamples() == 0 ? Long.MAX_VALUE : config.maxExamples();
+      for (Path shard : PreparedShards.files(prepared, dataset, Split.TEST)) {
+        long rows = Math.min(left, PreparedShards.rowCount(shard));
+        for (long offset = 0; offset < rows; offset += config.sliceSize()) {
+          slices.add(
+              new EvaluationSlice(
+                  run.getString(0),
+                  dataset,
+                  run.getString(2),
+                  run.isNullAt(3) ? null : run.getString(3),
+                  run.getString(4),
+                  shard.toAbsolutePath().toString(),
+                  offset,
+                  (int) Math.min(config.sliceSize(), rows - offset),
+                  config.maxNewTokens()));
+        }
+        left -= rows;
+      }
+    }
+    if (slices.isEmpty()) {
+      throw new IllegalArgumentException(
+          "nothing to evaluate: the sweep in " + runs + " has no runs");
+    }
+    return slices;
+  }
+
+  /** Decodes every slice and writes the predictions to {@code output}; returns them. */
+  public static Dataset<Row> run(
+      SparkSession spark, Path prepared, Path runs, Path output, Config config) {
+    if (Files.exists(output)) {
+      throw new IllegalArgumentException(output + " already exists: choose a new --output");
+    }
+    List<EvaluationSlice> slices = plan(spark, prepared, runs, config);
+    JavaSparkContext context = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    context.setJobDescription("meft evaluate: " + slices.size() + " slices");
+    JavaRDD<Row> rows =
+        context
+            .parallelize(slices, slices.size())
+            .flatMap(slice -> PredictTask.predict(slice).iterator());
+    TaskFailures.unwrap(
+        () -> {
+          spark
+              .createDataFrame(rows, Predictions.SCHEMA)
+              .write() // one file per slice: merging partitions would merge tasks
+              .parquet(output.toAbsolutePath().toString());
+          return null;
+        });
+    return spark.read().parquet(output.toAbsolutePath().toString());
+  }
+}

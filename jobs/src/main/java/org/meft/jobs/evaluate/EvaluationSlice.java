@@ -1,0 +1,38 @@
+package org.meft.jobs.evaluate;
+
+import java.io.Serializable;
+
+/**
+ * One evaluation task: rows {@code [offset, offset + count)} of one test shard, decoded by one run.
+ *
+ * @param runId the run, as in the sweep's metrics
+ * @param dataset the run's dataset
+ * @param model the run's base model
+ * @param tokenizer its tokenizer.json, or null for the model folder's
+ * @param runDir the run's folder (its latest checkpoint is loaded)
+ * @param shard the test shard
+ * @param maxNewTokens the decoding budget per example
+ */
+public record EvaluationSlice(
+    String runId,
+    String dataset,
+    String model,
+    String tokenizer,
+    String runDir,
+    String shard,
+    long offset,
+    int count,
+    int maxNewTokens)
+    implements Serializable {
+  public EvaluationSlice {
+    if (offset < 0 || count < 1 || maxNewTokens < 1) {
+      throw new IllegalArgumentException(
+          "offset >= 0, count >= 1 and maxNewTokens >= 1 expected, got "
+              + offset
+              + ", "
+              + count
+              + ", "
+              + maxNewTokens);
+    }
+  }
+}

@@ -1,0 +1,21 @@
+package org.meft.jobs.evaluate;
+
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/** The columns of the predictions the evaluation writes, one row per run and test example. */
+public final class Predictions {
+  public static final StructType SCHEMA =
+      new StructType()
+          .add("run_id", DataTypes.StringType, false)
+          .add("dataset", DataTypes.StringType, false)
+          .add("id", DataTypes.StringType, false)
+          .add("prediction", DataTypes.StringType, false)
+          .add("references", DataTypes.createArrayType(DataTypes.StringType, false), false)
+          .add("prompt_tokens", DataTypes.IntegerType, false)
+          .add("generated_tokens", DataTypes.IntegerType, false)
+          .add("stop_reason", DataTypes.StringType, false)
+          .add("latency_ms", DataTypes.DoubleType, false);
+
+  private Predictions() {}
+}

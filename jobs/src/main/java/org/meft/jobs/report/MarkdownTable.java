@@ -1,0 +1,94 @@
+package org.meft.jobs.report;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.sql.Row;
+
+/** The report's results as a Markdown table, one row per run, for the terminal and the README. */
+public final class MarkdownTable {
+  private static final String[] HEADER = {
+    "dataset",
+    "method",
+    "run",
+    "metric",
+    "score",
+    "examples",
+    "trainable params",
+    "device adapter",
+    "host store",
+    "train tok/s",
+    "loss",
+    "device"
+  };
+
+  private MarkdownTable() {}
+
+  /** The table of {@code rows} (columns of {@link ReportJob}'s results). */
+  public static String of(List<Row> rows) {
+    List<String[]> cells = new ArrayList<>();
+    for (Row row : rows) {
+      cells.add(
+          new String[] {
+            row.getAs("dataset"),
+            row.getAs("method"),
+            row.getAs("run_id"),
+            row.getAs("metric"),
+            row.isNullAt(row.fieldIndex("quality"))
+                ? "-"
+                : String.format(Locale.ROOT, "%.3f", row.<Double>getAs("quality")),
+            String.valueOf(row.<Long>getAs("examples_evaluated")),
+            String.format(Locale.ROOT, "%,d", row.<Long>getAs("trainable_params")),
+            bytes(row.getAs("device_adapter_bytes_peak")),
+            bytes(row.getAs("host_store_bytes")),
+            String.format(Locale.ROOT, "%,.0f", row.<Double>getAs("train_tokens_per_second")),
+            String.format(
+                Locale.ROOT,
+                "%.3f -> %.3f",
+                row.<Double>getAs("initial_loss"),
+                row.<Double>getAs("final_loss")),
+            row.getAs("device")
+          });
+    }
+    int[] widths = new int[HEADER.length];
+    for (int i = 0; i < HEADER.length; i++) {
+      widths[i] = HEADER[i].length();
+      for (String[] line : cells) {
+        widths[i] = Math.max(widths[i], line[i].length());
+      }
+    }
+    StringBuilder table = new StringBuilder();
+    line(table, HEADER, widths);
+    String[] rule = new String[HEADER.length];
+    for (int i = 0; i < rule.length; i++) {
+      rule[i] = "-".repeat(widths[i]);
+    }
+    line(table, rule, widths);
+    cells.forEach(line -> line(table, line, widths));
+    return table.toString();
+  }
+
+  private static void line(StringBuilder table, String[] cells, int[] widths) {
+    table.append('|');
+    for (int i = 0; i < cells.length; i++) {
+      table.append(' ').append(cells[i]).append(" ".repeat(widths[i] - cells[i].length()));
+      table.append(" |");
+    }
+    table.append('\n');
+  }
+
+  /** 1,536 -> "1.5 KiB". */
+  static String bytes(Long value) {
+    if (value == null) {
+      return "-";
+    }
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double amount = value;
+    int unit = 0;
+    while (amount >= 1024 && unit < units.length - 1) {
+      amount /= 1024;
+      unit++;
+    }
+    return unit == 0 ? value + " B" : String.format(Locale.ROOT, "%.1f %s", amount, units[unit]);
+  }
+}

@@ -1,0 +1,121 @@
+package org.meft.jobs.report;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructField;
+import org.meft.datasets.Datasets;
+import org.meft.jobs.train.TrainSweepJob;
+
+/**
+ * The report, in Spark SQL: each run's predictions scored with its dataset's metric ({@link
+ * Scores}) and averaged, joined with the run's training metrics. Written as {@code results/}
+ * (Parquet) and {@code results.csv}; the columns are listed in the README.
+ */
+public final class ReportJob {
+  public static final String RESULTS = "results";
+  public static final String CSV = "results.csv";
+
+  private ReportJob() {}
+
+  /** Builds, writes and returns the results, one row per run, in dataset and method order. */
+  public static List<Row> run(SparkSession spark, Path runs, Path predictions, Path output) {
+    Path metricsDir = runs.resolve(TrainSweepJob.METRICS);
+    if (!Files.isDirectory(metricsDir)) {
+      throw new IllegalArgumentException(
+          runs + " holds no finished sweep (no " + TrainSweepJob.METRICS + "/): run train-sweep");
+    }
+    if (!Files.isDirectory(predictions)) {
+      throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
+    }
+    if (Files.exists(output.resolve(RESULTS)) || Files.exists(output.resolve(CSV))) {
+      throw new IllegalArgumentException(output + " already holds a report: choose a new --output");
+    }
+    Scores.register(spark);
+    spark.read().parquet(metricsDir.toString()).createOrReplaceTempView("metrics");
+    spark.read().parquet(predictions.toString()).createOrReplaceTempView("predictions");
+    String averages =
+        Scores.NAMES.stream()
+            .map(name -> "avg(s." + name + ") AS " + name)
+            .collect(Collectors.joining(", "));
+    spark
+        .sql(
+            "SELECT run_id, dataset, count(*) AS examples_evaluated, "
+                + averages
+                + ", avg(latency_ms) AS latency_ms_mean,"
+                + " sum(generated_tokens) / (sum(latency_ms) / 1000) AS decode_tokens_per_second"
+                + " FROM (SELECT *, "
+                + Scores.FUNCTION
+                + "(dataset, prediction, references) AS s FROM predictions)"
+                + " GROUP BY run_id, dataset")
+        .createOrReplaceTempView("quality");
+    String scoreColumns =
+        Scores.NAMES.stream().map(name -> "q." + name).collect(Collectors.joining(", "));
+    Dataset<Row> results =
+        spark.sql(
+            "SELECT m.run_id, m.dataset, m.method, m.adapter_size, m.lora_rank, "
+                + Scores.qualityNameExpression("m.dataset")
+                + " AS metric, "
+                + Scores.qualityExpression("m.dataset", "q.")
+                + " AS quality, "
+                + scoreColumns
+                + ", coalesce(q.examples_evaluated, 0) AS examples_evaluated,"
+                + " m.trainable_params, m.device_adapter_bytes_peak, m.host_store_bytes,"
+                + " m.tokens_per_second AS train_tokens_per_second, m.h2d_bytes_per_step,"
+                + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.initial_loss, m.final_loss,"
+                + " m.steps, m.examples AS train_examples, m.device, m.attempt,"
+                + " m.wall_seconds AS train_seconds, q.decode_tokens_per_second,"
+                + " q.latency_ms_mean"
+                + " FROM metrics m LEFT JOIN quality q ON m.run_id = q.run_id"
+                + " ORDER BY "
+                + order("m.dataset", Datasets.names())
+                + ", "
+                + order("m.method", List.of("meft", "parallel", "lora", "full"))
+                + ", m.run_id");
+    results.coalesce(1).write().parquet(output.resolve(RESULTS).toString());
+    List<Row> rows = spark.read().parquet(output.resolve(RESULTS).toString()).collectAsList();
+    writeCsv(results.schema().fields(), rows, output.resolve(CSV));
+    return rows;
+  }
+
+  private static String order(String column, List<String> values) {
+    StringBuilder sql = new StringBuilder("CASE " + column);
+    for (int i = 0; i < values.size(); i++) {
+      sql.append(" WHEN '").append(values.get(i)).append("' THEN ").append(i);
+    }
+    return sql.append(" ELSE ").append(values.size()).append(" END").toString();
+  }
+
+  /** RFC 4180 CSV with a header; nulls are empty fields, numbers in full precision. */
+  static void writeCsv(StructField[] fields, List<Row> rows, Path file) {
+    StringBuilder csv = new StringBuilder();
+    for (int i = 0; i < fields.length; i++) {
+      csv.append(i == 0 ? "" : ",").append(fields[i].name());
+    }
+    csv.append('\n');
+    for (Row row : rows) {
+      for (int i = 0; i < fields.length; i++) {
+        csv.append(i == 0 ? "" : ",");
+        if (!row.isNullAt(i)) {
+          String text = String.valueOf(row.get(i));
+          boolean quote = text.contains(",") || text.contains("\"") || text.contains("\n");
+          csv.append(quote ? "\"" + text.replace("\"", "\"\"") + "\"" : text);
+        }
+      }
+      csv.append('\n');
+    }
+    try {
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, csv, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+}

@@ -1,0 +1,128 @@
+package org.meft.jobs.train;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.spark.sql.Row;
+import org.meft.checkpoint.AdapterCheckpoint;
+import org.meft.datasets.Split;
+import org.meft.datasets.prepare.PreparedRecord;
+import org.meft.datasets.prepare.PreparedShards;
+import org.meft.jobs.TaskFailures;
+import org.meft.jobs.TaskThreads;
+import org.meft.model.LanguageModel;
+import org.meft.train.RunSpec;
+import org.meft.train.TrainResult;
+import org.meft.train.TrainingExample;
+import org.meft.train.TrainingRun;
+
+/**
+ * What one Spark task does for one run of a sweep: read the dataset's prepared train shards, train
+ * with the engine into the run's folder (resuming from its latest checkpoint when an earlier
+ * attempt left one), and return the metrics row. Progress goes to the run's {@code train.log}, one
+ * block per attempt.
+ */
+public final class RunTask {
+  /**
+   * DJL records gradients for one model at a time per process (its gradient collector is global),
+   * so tasks sharing an executor train one after another; executors train in parallel. Give each
+   * executor one task slot for training ({@code spark.task.cpus = spark.executor.cores}) to avoid
+   * the wait.
+   */
+  private static final Object TRAINING_SLOT = new Object();
+
+  /** The log of a run, appended to by every attempt. */
+  public static final String LOG = "train.log";
+
+  private RunTask() {}
+
+  /** The folder of run {@code id} under a sweep's output. */
+  public static Path runDir(Path sweepOutput, String id) {
+    return sweepOutput.resolve("runs").resolve(id);
+  }
+
+  /**
+   * Trains {@code run}; failures are rethrown as one {@link TaskFailures.TaskException} naming the
+   * run and the attempt.
+   */
+  public static Row train(SweepRun run, String sweepOutput) {
+    TaskPlace place = TaskPlace.current();
+    Path runDir = runDir(Path.of(sweepOutput), run.id());
+    try (PrintStream log = openLog(runDir)) {
+      log.println("meft train-sweep: run " + run.id() + ", " + place.describe());
+      try {
+        synchronized (TRAINING_SLOT) {
+          return train(run, runDir, place, log);
+        }
+      } catch (RuntimeException e) {
+        log.println("meft train-sweep: failed: " + e);
+        throw new TaskFailures.TaskException(
+            "run '" + run.id() + "' (attempt " + place.attempt() + "): " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static PrintStream openLog(Path runDir) {
+    try {
+      Files.createDirectories(runDir);
+      return new PrintStream(
+          new FileOutputStream(runDir.resolve(LOG).toFile(), true), true, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the log in " + runDir, e);
+    }
+  }
+
+  private static Row train(SweepRun run, Path runDir, TaskPlace place, PrintStream log) {
+    long start = System.nanoTime();
+    RunSpec spec = RunSpec.fromSettings(run.settings());
+    TaskThreads.limitToTaskCores();
+    List<PreparedRecord> records =
+        PreparedShards.read(
+            PreparedShards.files(Path.of(run.prepared()), run.dataset(), Split.TRAIN),
+            run.maxExamples());
+    int resumedFrom =
+        AdapterCheckpoint.latest(runDir)
+            .map(dir -> AdapterCheckpoint.readManifest(dir).step())
+            .orElse(0);
+    try (LanguageModel model = LanguageModel.load(spec.baseModel(), spec.tokenizer())) {
+      int maxLength = Math.min(spec.train().maxLength(), model.config().maxSeqLen());
+      List<TrainingExample> examples = new ArrayList<>(records.size());
+      for (PreparedRecord record : records) {
+        Optional<TrainingExample> example = record.toTrainingExample(maxLength);
+        example.ifPresent(examples::add);
+      }
+      int tooLong = records.size() - examples.size();
+      if (tooLong > 0) {
+        log.printf(
+            "meft train-sweep: %d of %d examples left out: their target does not fit %d tokens%n",
+            tooLong, records.size(), maxLength);
+      }
+      if (examples.isEmpty()) {
+        throw new IllegalArgumentException(
+            "no "
+                + run.dataset()
+                + " training example fits max-length "
+                + maxLength
+                + " ("
+                + records.size()
+                + " read)");
+      }
+      TrainResult result = TrainingRun.run(model, spec, examples, runDir, log);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      log.printf(
+          "meft train-sweep: run %s done: loss %.4f -> %.4f, %.1f s%n",
+          run.id(), result.initialLoss(), result.finalLoss(), seconds);
+      return RunMetrics.row(
+          new RunMetrics.Context(
+              run, spec, runDir.toString(), examples.size(), tooLong, place, resumedFrom, seconds),
+          result);
+    }
+  }
+}

@@ -1,0 +1,301 @@
+package org.meft.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.meft.checkpoint.AdapterCheckpoint;
+import org.meft.datasets.Datasets;
+import org.meft.datasets.prepare.PrepareConfig;
+import org.meft.datasets.prepare.PrepareJob;
+import org.meft.jobs.MainTest.Result;
+import org.meft.jobs.demo.DemoData;
+import org.meft.jobs.report.ReportJob;
+import org.meft.jobs.train.Sweep;
+import org.meft.jobs.train.SweepRun;
+
+/**
+ * train-sweep, evaluate and report through the command line on local Spark: what they write, the
+ * report's scores recomputed here from the predictions, and one clear error line for each kind of
+ * bad input.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SparkJobsTest {
+  /** The report's columns, as the README documents them. */
+  static final List<String> RESULT_COLUMNS =
+      List.of(
+          "run_id",
+          "dataset",
+          "method",
+          "adapter_size",
+          "lora_rank",
+          "metric",
+          "quality",
+          "exact_match",
+          "f1",
+          "accuracy",
+          "iou",
+          "examples_evaluated",
+          "trainable_params",
+          "device_adapter_bytes_peak",
+          "host_store_bytes",
+          "train_tokens_per_second",
+          "h2d_bytes_per_step",
+          "d2h_bytes_per_step",
+          "mean_rows_per_layer",
+          "initial_loss",
+          "final_loss",
+          "steps",
+          "train_examples",
+          "device",
+          "attempt",
+          "train_seconds",
+          "decode_tokens_per_second",
+          "latency_ms_mean");
+
+  @TempDir static Path dir;
+  static Path model;
+  static Path prepared;
+  static Path sweep;
+
+  @BeforeAll
+  static void prepare() throws IOException {
+    model = MainTest.tinyModel(dir.resolve("model"));
+    prepared = dir.resolve("prepared");
+    try (SparkSession spark = SparkSessions.open("test", "local[2]")) {
+      PrepareJob.run(
+          spark,
+          new PrepareConfig(
+              List.of(DemoData.writeEmbedded(dir.resolve("raw"))),
+              List.of("nq", "gsm8k"),
+              model.resolve("tokenizer.json"),
+              prepared,
+              64,
+              1,
+              0.25,
+              false));
+    }
+    sweep = dir.resolve("sweep.json");
+    Files.writeString(
+        sweep,
+        "{\"model\": \"model\", \"steps\": 4, \"batch-size\": 2, \"lr\": 0.01, \"max-length\": 64,"
+            + " \"checkpoint-every\": 2, \"runs\": ["
+            + "{\"dataset\": \"nq\", \"method\": \"meft\", \"adapter-size\": 64, \"top-k\": 8,"
+            + " \"probes\": 2, \"max-rows\": 32},"
+            + "{\"dataset\": \"gsm8k\", \"method\": \"lora\", \"lora-rank\": 4, \"max-examples\": 3},"
+            + "{\"dataset\": \"nq\", \"method\": \"lora\", \"lora-rank\": 2}]}\n");
+  }
+
+  @Test
+  @Order(1)
+  void sweepFilesResolveDefaultsIdsAndPaths() {
+    List<SweepRun> runs = Sweep.read(sweep, prepared);
+    assertEquals(
+        List.of("nq-meft", "gsm8k-lora", "nq-lora"), runs.stream().map(SweepRun::id).toList());
+    SweepRun lora = runs.get(1);
+    assertEquals(3, lora.maxExamples());
+    assertEquals(model.toAbsolutePath().normalize().toString(), lora.settings().get("model"));
+    assertEquals("4", lora.settings().get("steps"));
+    assertEquals(
+        prepared.toAbsolutePath().resolve("dataset=gsm8k/split=train").toString(),
+        lora.settings().get("data"));
+  }
+
+  @Test
+  @Order(2)
+  void trainEvaluateReport() throws IOException {
+    Path runs = dir.resolve("runs");
+    Result trained =
+        MainTest.meft(
+            "train-sweep",
+            "--prepared",
+            prepared.toString(),
+            "--sweep",
+            sweep.toString(),
+            "--output",
+            runs.toString(),
+            "--master",
+            "local[2]");
+    assertEquals(0, trained.code(), trained.err());
+    assertEquals(3, trained.out().lines().count(), trained.out());
+    assertTrue(trained.out().startsWith("nq-meft"), trained.out());
+    for (String id : List.of("nq-meft", "gsm8k-lora", "nq-lora")) {
+      Path runDir = runs.resolve("runs").resolve(id);
+      assertEquals(
+          AdapterCheckpoint.directoryName(4),
+          AdapterCheckpoint.latest(runDir).orElseThrow().getFileName().toString());
+      assertTrue(Files.readString(runDir.resolve("train.log")).contains("attempt 0"));
+    }
+    assertEquals(3, Files.readAllLines(runs.resolve("metrics.jsonl")).size());
+    assertTrue(Files.exists(runs.resolve("sweep.json")));
+
+    Path predictions = dir.resolve("predictions");
+    Result evaluated =
+        MainTest.meft(
+            "evaluate",
+            "--prepared",
+            prepared.toString(),
+            "--runs",
+            runs.toString(),
+            "--output",
+            predictions.toString(),
+            "--max-new-tokens",
+            "6",
+            "--slice-size",
+            "3",
+            "--master",
+            "local[2]");
+    assertEquals(0, evaluated.code(), evaluated.err());
+    // nq and gsm8k each have 4 test examples; three runs.
+    assertEquals("12 predictions written to " + predictions + "\n", evaluated.out());
+
+    Path report = dir.resolve("report");
+    Result reported =
+        MainTest.meft(
+            "report",
+            "--runs",
+            runs.toString(),
+            "--predictions",
+            predictions.toString(),
+            "--output",
+            report.toString(),
+            "--master",
+            "local[2]");
+    assertEquals(0, reported.code(), reported.err());
+    List<String> table = reported.out().lines().toList();
+    assertEquals(2 + 3, table.size(), reported.out());
+    assertEquals(List.of("dataset", "method", "run"), cells(table.get(0)).subList(0, 3));
+    assertEquals(List.of("nq", "meft", "nq-meft"), cells(table.get(2)).subList(0, 3));
+    assertEquals(List.of("nq", "lora", "nq-lora"), cells(table.get(3)).subList(0, 3));
+    assertEquals(List.of("gsm8k", "lora", "gsm8k-lora"), cells(table.get(4)).subList(0, 3));
+
+    List<String> csv = Files.readAllLines(report.resolve(ReportJob.CSV), StandardCharsets.UTF_8);
+    assertEquals(String.join(",", RESULT_COLUMNS), csv.get(0));
+    assertEquals(4, csv.size());
+
+    // The report's quality, recomputed here from the predictions with the datasets' metrics.
+    Map<String, List<Double>> scores = new HashMap<>();
+    try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
+      for (Row row : spark.read().parquet(predictions.toString()).collectAsList()) {
+        double first =
+            Datasets.byName(row.getAs("dataset"))
+                .score(row.getAs("prediction"), row.getList(row.fieldIndex("references")))[0];
+        scores.computeIfAbsent(row.getAs("run_id"), k -> new ArrayList<>()).add(first);
+      }
+    }
+    for (String line : csv.subList(1, csv.size())) {
+      String[] cells = line.split(",", -1);
+      String run = cells[0];
+      double expected =
+          scores.get(run).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+      assertEquals(
+          expected, Double.parseDouble(cells[RESULT_COLUMNS.indexOf("quality")]), 1e-12, run);
+      assertEquals("4", cells[RESULT_COLUMNS.indexOf("examples_evaluated")], run);
+      assertEquals("cpu", cells[RESULT_COLUMNS.indexOf("device")], run);
+      assertEquals("4", cells[RESULT_COLUMNS.indexOf("steps")], run);
+    }
+    assertTrue(csv.get(1).contains(",meft,64,,exact_match,"), csv.get(1));
+
+    Result again =
+        MainTest.meft(
+            "train-sweep",
+            "--prepared",
+            prepared.toString(),
+            "--sweep",
+            sweep.toString(),
+            "--output",
+            runs.toString());
+    assertOneError(again, "train-sweep", "already holds a finished sweep");
+  }
+
+  @Test
+  @Order(3)
+  void badSweepsAreOneClearError() throws IOException {
+    Path bad = dir.resolve("bad.json");
+    Files.writeString(
+        bad,
+        "{\"model\": \"model\", \"runs\": [{\"dataset\": \"nq\", \"method\":"
+            + " \"meft\", \"steps\": 2, \"batch-size\": 1, \"lr\": 0.1, \"bogus\": 1}]}");
+    assertOneError(sweep(bad), "train-sweep", "runs[0] ('nq-meft'): unknown setting 'bogus'");
+
+    Files.writeString(
+        bad,
+        "{\"model\": \"model\", \"runs\": [{\"dataset\": \"squad\", \"method\":"
+            + " \"lora\", \"steps\": 2, \"batch-size\": 1, \"lr\": 0.1}]}");
+    assertOneError(sweep(bad), "train-sweep", "no train shards for dataset 'squad'");
+
+    Files.writeString(bad, "{\"runs\": []}");
+    assertOneError(sweep(bad), "train-sweep", "\"runs\" must be a non-empty array");
+
+    Path otherModel = MainTest.tinyModel(dir.resolve("other-model"));
+    Files.writeString(
+        otherModel.resolve("tokenizer.json"),
+        Files.readString(otherModel.resolve("tokenizer.json")) + " ");
+    Files.writeString(
+        bad,
+        "{\"model\": \"other-model\", \"runs\": [{\"dataset\": \"nq\", \"method\":"
+            + " \"lora\", \"steps\": 2, \"batch-size\": 1, \"lr\": 0.1}]}");
+    assertOneError(sweep(bad), "train-sweep", "prepare the data again with --tokenizer");
+
+    assertEquals(2, MainTest.meft("train-sweep", "--prepared", prepared.toString()).code());
+    Result noRuns =
+        MainTest.meft(
+            "evaluate",
+            "--prepared",
+            prepared.toString(),
+            "--runs",
+            dir.resolve("nowhere").toString(),
+            "--output",
+            dir.resolve("p2").toString());
+    assertOneError(noRuns, "evaluate", "holds no finished sweep");
+    assertThrows(
+        IllegalArgumentException.class, () -> Sweep.read(dir.resolve("none.json"), prepared));
+    assertFalse(Files.exists(dir.resolve("p2")));
+  }
+
+  private static List<String> cells(String markdownRow) {
+    List<String> cells = new ArrayList<>();
+    for (String cell : markdownRow.split("\\|")) {
+      if (!cell.isBlank()) {
+        cells.add(cell.strip());
+      }
+    }
+    return cells;
+  }
+
+  private static Result sweep(Path file) {
+    return MainTest.meft(
+        "train-sweep",
+        "--prepared",
+        prepared.toString(),
+        "--sweep",
+        file.toString(),
+        "--output",
+        dir.resolve("bad-runs").toString());
+  }
+
+  private static void assertOneError(Result result, String command, String expected) {
+    assertEquals(1, result.code(), result.err());
+    String[] lines = result.err().strip().split("\n");
+    assertEquals(1, lines.length, result.err());
+    assertTrue(lines[0].startsWith("meft " + command + ": error: "), lines[0]);
+    assertTrue(lines[0].contains(expected), lines[0]);
+  }
+}
