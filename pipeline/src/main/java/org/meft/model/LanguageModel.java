@@ -1,5 +1,6 @@
 package org.meft.model;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
@@ -29,6 +30,14 @@ public final class LanguageModel implements AutoCloseable {
    * files are refused.
    */
   public static LanguageModel load(Path path, Path tokenizer, DataType dataType) {
+    return load(path, tokenizer, dataType, null);
+  }
+
+  /**
+   * As {@link #load(Path, Path, DataType)}, with the weights (and every array the model makes) on
+   * {@code device}; null means the engine's default device.
+   */
+  public static LanguageModel load(Path path, Path tokenizer, DataType dataType, Device device) {
     if (!Files.exists(path)) {
       throw new CheckpointException(path, "model not found");
     }
@@ -41,7 +50,7 @@ public final class LanguageModel implements AutoCloseable {
       }
     }
     TextTokenizer text = TextTokenizer.open(tokenizer != null ? tokenizer : path);
-    NDManager manager = NDManager.newBaseManager();
+    NDManager manager = NDManager.newBaseManager(device);
     try {
       Llama llama =
           folder

@@ -1,5 +1,6 @@
 package org.meft.jobs.evaluate;
 
+import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,7 @@ import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.jobs.TaskFailures;
 import org.meft.jobs.TaskThreads;
+import org.meft.jobs.train.TaskPlace;
 import org.meft.model.LanguageModel;
 import scala.jdk.javaapi.CollectionConverters;
 
@@ -56,7 +58,9 @@ public final class PredictTask {
     try (LanguageModel model =
             LanguageModel.load(
                 Path.of(slice.model()),
-                slice.tokenizer() == null ? null : Path.of(slice.tokenizer()));
+                slice.tokenizer() == null ? null : Path.of(slice.tokenizer()),
+                DataType.FLOAT32,
+                TaskPlace.current().djlDevice());
         BufferAllocator allocator = new RootAllocator(budget);
         InstalledAdapters adapters =
             AdapterCheckpoint.load(runDir, model.llama(), model.manager(), allocator)) {

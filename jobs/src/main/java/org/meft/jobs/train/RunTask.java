@@ -1,5 +1,6 @@
 package org.meft.jobs.train;
 
+import ai.djl.ndarray.types.DataType;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -91,7 +92,9 @@ public final class RunTask {
         AdapterCheckpoint.latest(runDir)
             .map(dir -> AdapterCheckpoint.readManifest(dir).step())
             .orElse(0);
-    try (LanguageModel model = LanguageModel.load(spec.baseModel(), spec.tokenizer())) {
+    try (LanguageModel model =
+        LanguageModel.load(
+            spec.baseModel(), spec.tokenizer(), DataType.FLOAT32, place.djlDevice())) {
       int maxLength = Math.min(spec.train().maxLength(), model.config().maxSeqLen());
       List<TrainingExample> examples = new ArrayList<>(records.size());
       for (PreparedRecord record : records) {

@@ -1,5 +1,6 @@
 package org.meft.jobs.train;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -53,6 +54,13 @@ public record TaskPlace(int attempt, String executor, String host, long pid, Str
     } catch (UnknownHostException e) {
       return "unknown";
     }
+  }
+
+  /** The DJL device of {@link #device}: {@code cuda:N} is GPU N, anything else the CPU. */
+  public Device djlDevice() {
+    return device.startsWith("cuda:")
+        ? Device.gpu(Integer.parseInt(device.substring("cuda:".length())))
+        : Device.cpu();
   }
 
   /** One line for a run's log. */
