@@ -213,6 +213,27 @@ class SparkJobsTest {
     }
     assertTrue(csv.get(1).contains(",meft,64,,exact_match,"), csv.get(1));
 
+    // Predictions of runs the sweep does not list are refused, naming them.
+    Path oneRun = dir.resolve("one-run");
+    try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
+      spark
+          .read()
+          .parquet(runs.resolve("metrics").toString())
+          .filter("run_id = 'nq-meft'")
+          .write()
+          .parquet(oneRun.resolve("metrics").toString());
+    }
+    Result strangers =
+        MainTest.meft(
+            "report",
+            "--runs",
+            oneRun.toString(),
+            "--predictions",
+            predictions.toString(),
+            "--output",
+            dir.resolve("report2").toString());
+    assertOneError(strangers, "report", "does not list: [gsm8k-lora, nq-lora]");
+
     Result again =
         MainTest.meft(
             "train-sweep",

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructField;
@@ -41,6 +42,22 @@ public final class ReportJob {
     Scores.register(spark);
     spark.read().parquet(metricsDir.toString()).createOrReplaceTempView("metrics");
     spark.read().parquet(predictions.toString()).createOrReplaceTempView("predictions");
+    List<String> strangers =
+        spark
+            .sql(
+                "SELECT DISTINCT run_id FROM predictions"
+                    + " WHERE run_id NOT IN (SELECT run_id FROM metrics) ORDER BY run_id")
+            .as(Encoders.STRING())
+            .collectAsList();
+    if (!strangers.isEmpty()) {
+      throw new IllegalArgumentException(
+          predictions
+              + " holds predictions of runs that "
+              + metricsDir
+              + " does not list: "
+              + strangers
+              + " (are --runs and --predictions of the same sweep?)");
+    }
     String averages =
         Scores.NAMES.stream()
             .map(name -> "avg(s." + name + ") AS " + name)
