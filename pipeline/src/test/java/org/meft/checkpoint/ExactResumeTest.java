@@ -174,6 +174,31 @@ class ExactResumeTest {
     return weights;
   }
 
+  /**
+   * Trains {@code adapter} on {@code model} for one step, writes its checkpoint into {@code runDir}
+   * and returns the model's fingerprint; the adapter is removed again.
+   */
+  static String checkpointAfterOneStep(
+      Path runDir,
+      AdapterConfig adapter,
+      Llama model,
+      NDManager manager,
+      BufferAllocator allocator) {
+    String fingerprint = ModelFingerprint.of(model);
+    try (InstalledAdapters adapters =
+        InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
+      new Trainer(model, adapters, TrainConfig.defaults(1, 2, 1e-2f), null)
+          .train(
+              examples(),
+              manager,
+              null,
+              (snapshot, soFar) ->
+                  AdapterCheckpoint.write(
+                      runDir, spec(adapter), fingerprint, adapters, snapshot, soFar, allocator));
+    }
+    return fingerprint;
+  }
+
   static List<TrainingExample> examples() {
     Random random = new Random(4);
     List<TrainingExample> examples = new ArrayList<>();

@@ -102,24 +102,8 @@ class LoadedAdapterTest {
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = RandomLlama.create(ExactResumeTest.SHAPE, 1, manager, DataType.FLOAT32);
-      String fingerprint = ModelFingerprint.of(model);
-      try (InstalledAdapters adapters =
-          InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
-        new Trainer(model, adapters, TrainConfig.defaults(1, 2, 1e-2f), null)
-            .train(
-                ExactResumeTest.examples(),
-                manager,
-                null,
-                (snapshot, soFar) ->
-                    AdapterCheckpoint.write(
-                        runDir,
-                        ExactResumeTest.spec(adapter),
-                        fingerprint,
-                        adapters,
-                        snapshot,
-                        soFar,
-                        allocator));
-      }
+      String fingerprint =
+          ExactResumeTest.checkpointAfterOneStep(runDir, adapter, model, manager, allocator);
       Path checkpoint = runDir.resolve("checkpoint-000001");
 
       Llama other = RandomLlama.create(ExactResumeTest.SHAPE, 2, manager, DataType.FLOAT32);

@@ -23,12 +23,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.adapter.AdapterConfig;
-import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.model.Llama;
 import org.meft.model.RandomLlama;
-import org.meft.train.TrainConfig;
-import org.meft.train.Trainer;
 
 /**
  * The host store files of a checkpoint open outside Java: the JavaScript Arrow library (npm package
@@ -53,24 +50,7 @@ class StoreFileFromJavaScriptTest {
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = RandomLlama.create(ExactResumeTest.SHAPE, 1, manager, DataType.FLOAT32);
-      String fingerprint = ModelFingerprint.of(model);
-      try (InstalledAdapters adapters =
-          InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
-        new Trainer(model, adapters, TrainConfig.defaults(1, 2, 1e-2f), null)
-            .train(
-                ExactResumeTest.examples(),
-                manager,
-                null,
-                (snapshot, soFar) ->
-                    AdapterCheckpoint.write(
-                        runDir,
-                        ExactResumeTest.spec(adapter),
-                        fingerprint,
-                        adapters,
-                        snapshot,
-                        soFar,
-                        allocator));
-      }
+      ExactResumeTest.checkpointAfterOneStep(runDir, adapter, model, manager, allocator);
     }
     Path checkpoint = AdapterCheckpoint.latest(runDir).orElseThrow();
     CheckpointManifest manifest = AdapterCheckpoint.readManifest(checkpoint);
