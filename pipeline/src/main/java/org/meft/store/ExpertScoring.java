@@ -3,18 +3,13 @@ package org.meft.store;
 /**
  * Scores (token, probe) pairs that probe the same expert against that expert's keys: {@code
  * scores[pair R + r] = probeScores[pair] * (h_t . k_{e R + r})}, t = pair / P. One instance per
- * thread: it owns its scratch. {@link #create} picks the JDK Vector API kernel when the JVM has the
- * {@code jdk.incubator.vector} module (bin/meft and the tests add it), else the plain-Java one;
- * each gives every score by the same arithmetic whatever the thread count.
+ * thread: it owns its scratch. {@link #create} picks the JDK Vector API kernel when {@link
+ * VectorApi#AVAILABLE}, else the plain-Java one; each gives every score by the same arithmetic
+ * whatever the thread count.
  */
 interface ExpertScoring {
   /** Pairs one {@link #score} call takes at most. */
   int MAX_PAIRS = 64;
-
-  /** Whether this JVM has the Vector API (a JVM started without --add-modules does not). */
-  boolean VECTOR_API =
-      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-          && !Boolean.getBoolean("meft.scalarScoring");
 
   /**
    * Scores the pairs {@code pairs[from, to)} (at most {@link #MAX_PAIRS}), all probing expert e.
@@ -34,7 +29,7 @@ interface ExpertScoring {
       float[] probeScores,
       int perExpert,
       float[] scores) {
-    return VECTOR_API
+    return VectorApi.AVAILABLE
         ? VectorExpertScorer.create(store, layer, h, probes, probeScores, perExpert, scores)
         : new ExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
   }

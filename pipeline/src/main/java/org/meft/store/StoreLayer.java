@@ -206,15 +206,42 @@ final class StoreLayer implements AutoCloseable {
    * One row of AdamW in place on {@code s.w, s.m, s.v} given {@code s.g}, in double, with the bias
    * corrections {@code bias1 = 1 - b1^t}, {@code bias2 = 1 - b2^t}: {@code m = b1 m + (1 - b1) g; v
    * = b2 v + (1 - b2) g^2; w = w (1 - lr wd) - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)},
-   * torch.optim.AdamW's arrangement.
+   * torch.optim.AdamW's arrangement. {@link VectorAdamW} when {@link VectorApi#AVAILABLE}, else
+   * {@link #scalarAdamW}: the same bits either way.
    */
   static void adamWInPlace(AdamWScratch s, AdamW hyper, double bias1, double bias2) {
-    double beta1 = hyper.beta1();
-    double beta2 = hyper.beta2();
-    double eps = hyper.eps();
     double decay = 1 - (double) hyper.lr() * hyper.weightDecay();
     double stepSize = hyper.lr() / bias1;
     double bias2Sqrt = Math.sqrt(bias2);
+    if (VectorApi.AVAILABLE) {
+      VectorAdamW.update(
+          s.w,
+          s.m,
+          s.v,
+          s.g,
+          hyper.beta1(),
+          hyper.beta2(),
+          hyper.eps(),
+          decay,
+          stepSize,
+          bias2Sqrt);
+    } else {
+      scalarAdamW(s, hyper.beta1(), hyper.beta2(), hyper.eps(), decay, stepSize, bias2Sqrt);
+    }
+  }
+
+  /**
+   * The plain-Java update: widened to double in bulk first, so that the update loop is a plain
+   * array loop C2 vectorises (a loop converting float to double on the way does not).
+   */
+  static void scalarAdamW(
+      AdamWScratch s,
+      double beta1,
+      double beta2,
+      double eps,
+      double decay,
+      double stepSize,
+      double bias2Sqrt) {
     double[] w = s.wideW;
     double[] m = s.wideM;
     double[] v = s.wideV;

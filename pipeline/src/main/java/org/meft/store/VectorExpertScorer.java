@@ -49,7 +49,7 @@ final class VectorExpertScorer implements ExpertScoring {
     this.keys = new float[Math.min(KEY_BLOCK, perExpert) * dim];
   }
 
-  /** Loaded only when the Vector API is present (see {@link ExpertScoring#VECTOR_API}). */
+  /** Loaded only when the Vector API is present (see {@link VectorApi#AVAILABLE}). */
   static ExpertScoring create(
       HostStore store,
       int layer,

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class ExpertScoringTest {
   @Test
   void bothKernelsMatchDoublePrecisionDotProducts() {
-    assertTrue(ExpertScoring.VECTOR_API, "the tests run with --add-modules jdk.incubator.vector");
+    assertTrue(VectorApi.AVAILABLE, "the tests run with --add-modules jdk.incubator.vector");
     int rows = 200; // E = 2 experts of R = 100 rows: two 48-row blocks and a 4-row one each
     int dim = 37; // a tail after the vector lanes
     int probes = 2;

@@ -186,6 +186,37 @@ class HostStoreAdamWTest {
     }
   }
 
+  @Test
+  void vectorAndPlainJavaUpdatesAreBitIdentical() {
+    assertTrue(VectorApi.AVAILABLE, "the tests run with --add-modules jdk.incubator.vector");
+    int dim = 1027; // a tail after the vector lanes
+    Random random = new Random(13);
+    StoreLayer.AdamWScratch vector = new StoreLayer.AdamWScratch(dim);
+    StoreLayer.AdamWScratch plain = new StoreLayer.AdamWScratch(dim);
+    for (int i = 0; i < dim; i++) {
+      // Magnitudes from subnormal to large, zeros and signed zeros among them.
+      float scale = (float) Math.pow(10, random.nextInt(50) - 40);
+      float g = i % 17 == 0 ? (i % 34 == 0 ? -0f : 0f) : (float) random.nextGaussian() * scale;
+      vector.g[i] = plain.g[i] = g;
+      vector.w[i] = plain.w[i] = (float) random.nextGaussian();
+      vector.m[i] = plain.m[i] = (float) random.nextGaussian() * scale;
+      vector.v[i] = plain.v[i] = Math.abs((float) random.nextGaussian()) * scale * scale;
+    }
+    AdamW hyper = new AdamW(LR, BETA1, BETA2, EPS, WEIGHT_DECAY);
+    for (int t = 1; t <= 3; t++) {
+      double bias1 = 1 - Math.pow(BETA1, t);
+      double bias2 = 1 - Math.pow(BETA2, t);
+      StoreLayer.adamWInPlace(vector, hyper, bias1, bias2);
+      StoreLayer.scalarAdamW(
+          plain, BETA1, BETA2, EPS, 1 - (double) LR * WEIGHT_DECAY, LR / bias1, Math.sqrt(bias2));
+    }
+    for (int i = 0; i < dim; i++) {
+      assertEquals(Float.floatToRawIntBits(plain.w[i]), Float.floatToRawIntBits(vector.w[i]), "w");
+      assertEquals(Float.floatToRawIntBits(plain.m[i]), Float.floatToRawIntBits(vector.m[i]), "m");
+      assertEquals(Float.floatToRawIntBits(plain.v[i]), Float.floatToRawIntBits(vector.v[i]), "v");
+    }
+  }
+
   /** Relative difference |a - r| / |r| (absolute below 1e-12), elementwise maximum. */
   private static double close(double[] reference, float[] actual) {
     double worst = 0;
