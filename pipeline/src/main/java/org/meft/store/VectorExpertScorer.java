@@ -1,23 +1,41 @@
 package org.meft.store;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link ExpertScoring} with the JDK Vector API, a register-blocked matrix product: blocks of
- * {@value #KEY_BLOCK} key rows are copied from the store (one bulk copy, small enough to stay in L2
- * while every pair of the task reads them), and a micro-kernel computes 4 tokens x 3 keys at once,
- * 12 vector accumulators with fused multiply-adds along d, 7 loads per 12 FMAs. Each dot product is
- * its lane sums reduced, then the d % L tail added in order: the same arithmetic wherever the pair
- * and the key fall in a block (a short block repeats its last token or key and drops the repeats),
- * so scores do not depend on the grouping or the thread count.
+ * {@link ExpertScoring} with the JDK Vector API, a register-blocked matrix product {@code scores
+ * [pairs, R] = H [pairs, d] K_e^T [d, R]} in the layout of a GEMM micro-kernel. The task's pairs'
+ * hidden states are packed once, transposed, into slabs [d][2L] (the last one zero-padded), so that
+ * a vector holds one dimension of L pairs; a micro-kernel then computes 6 keys x 2L pairs at once,
+ * 12 vector accumulators fed by 2 panel loads and 6 key broadcasts per dimension (a last slab of at
+ * most L pairs takes the half-width kernel). No horizontal sums: every score is one fused
+ * multiply-add chain along d, in order, from 0. That is the same arithmetic wherever the pair and
+ * the key fall in a block (a short block repeats its last key and drops the repeats, padding lanes
+ * are dropped), so scores do not depend on the grouping or the thread count. Key rows are copied
+ * from the store in blocks small enough to stay in L2 while every pair of the task reads them.
  */
 final class VectorExpertScorer implements ExpertScoring {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+  private static final int L = F.length();
 
-  /** Key rows per block: a multiple of 3, 192 KiB at d = 1024. */
-  private static final int KEY_BLOCK = 48;
+  /** Pairs per micro-kernel: two vectors. */
+  private static final int PAIR_BLOCK = 2 * L;
+
+  /** Keys per micro-kernel. */
+  private static final int KEYS = 6;
+
+  /**
+   * Floats between copied key rows beyond d: rows 4 KiB apart (d = 1024) would all map to the same
+   * L1 cache sets, and the micro-kernel reads six of them at once.
+   */
+  private static final int STRIDE_PAD = 16;
+
+  /** Dimensions per tile of {@link #pack}: 4 KiB of the panel. */
+  private static final int PACK_DIMS = 1024 / PAIR_BLOCK;
+
+  /** Key rows per block: a multiple of 6, 96 KiB at d = 1024. */
+  private static final int KEY_BLOCK = 24;
 
   private final HostStore store;
   private final int layer;
@@ -27,8 +45,12 @@ final class VectorExpertScorer implements ExpertScoring {
   private final float[] probeScores;
   private final int perExpert;
   private final float[] scores;
+  private final int stride;
   private final float[] keys;
-  private final float[] dots = new float[12];
+  private final float[] panel;
+  private final float[] dots = new float[KEYS * PAIR_BLOCK];
+  private final int[] out = new int[MAX_PAIRS];
+  private final float[] gate = new float[MAX_PAIRS];
 
   private VectorExpertScorer(
       HostStore store,
@@ -46,7 +68,9 @@ final class VectorExpertScorer implements ExpertScoring {
     this.probeScores = probeScores;
     this.perExpert = perExpert;
     this.scores = scores;
-    this.keys = new float[Math.min(KEY_BLOCK, perExpert) * dim];
+    this.stride = dim + STRIDE_PAD;
+    this.keys = new float[Math.min(KEY_BLOCK, perExpert) * stride];
+    this.panel = new float[dim * ((MAX_PAIRS + PAIR_BLOCK - 1) / PAIR_BLOCK * PAIR_BLOCK)];
   }
 
   /** Loaded only when the Vector API is present (see {@link VectorApi#AVAILABLE}). */
@@ -63,32 +87,33 @@ final class VectorExpertScorer implements ExpertScoring {
 
   @Override
   public void score(int expert, int[] pairs, int from, int to) {
+    int count = to - from;
     int first = expert * perExpert;
     int end = Math.min(store.rows(), first + perExpert);
+    for (int a = 0; a < count; a++) {
+      int pair = pairs[from + a];
+      out[a] = pair * perExpert - first;
+      gate[a] = probeScores[pair];
+    }
+    pack(pairs, from, count);
     for (int b = first; b < end; b += KEY_BLOCK) {
       int n = Math.min(KEY_BLOCK, end - b);
-      store.readKeyRows(layer, b, n, keys, 0);
-      for (int i = from; i < to; i += 4) {
-        int p0 = pairs[i];
-        int p1 = pairs[Math.min(i + 1, to - 1)];
-        int p2 = pairs[Math.min(i + 2, to - 1)];
-        int p3 = pairs[Math.min(i + 3, to - 1)];
-        for (int r = 0; r < n; r += 3) {
-          dots4x3(
-              (p0 / probes) * dim,
-              (p1 / probes) * dim,
-              (p2 / probes) * dim,
-              (p3 / probes) * dim,
-              r * dim,
-              Math.min(r + 1, n - 1) * dim,
-              Math.min(r + 2, n - 1) * dim);
-          for (int a = 0; a < 4 && i + a < to; a++) {
-            int pair = pairs[i + a];
-            int out = pair * perExpert + (b - first) + r;
-            float g = probeScores[pair];
-            for (int c = 0; c < 3 && r + c < n; c++) {
+      for (int r = 0; r < n; r++) {
+        store.readKeyRows(layer, b + r, 1, keys, r * stride);
+      }
+      for (int c = 0; c < count; c += PAIR_BLOCK) {
+        int lanes = Math.min(PAIR_BLOCK, count - c);
+        for (int r = 0; r < n; r += KEYS) {
+          if (lanes > L) {
+            dots6(c * dim, r, n);
+          } else {
+            dots6Half(c * dim, r, n);
+          }
+          for (int q = 0; q < KEYS && r + q < n; q++) {
+            int column = b + r + q;
+            for (int a = 0; a < lanes; a++) {
               // + 0.0f turns -0.0 into 0.0, so that a zero score ties with other zeros.
-              scores[out + c] = g * dots[3 * a + c] + 0.0f;
+              scores[out[c + a] + column] = gate[c + a] * dots[q * PAIR_BLOCK + a] + 0.0f;
             }
           }
         }
@@ -97,64 +122,120 @@ final class VectorExpertScorer implements ExpertScoring {
   }
 
   /**
-   * {@code dots[3 a + c] = h[t_a, :] . keys[k_c, :]} for tokens at h offsets t0..t3 and keys at
-   * offsets k0..k2 of the key block.
+   * {@code panel[c][i][a] = h[t_{c 2L + a}, i]} for the pairs' tokens, zero in the padding: one
+   * contiguous [d][2L] slab per micro-kernel block of pairs, read front to back. Copied in tiles of
+   * {@value #PACK_DIMS} dimensions, each token's part of a tile at once, so that the tile stays in
+   * L1 and every line of h is read once.
    */
-  private void dots4x3(int t0, int t1, int t2, int t3, int k0, int k1, int k2) {
-    FloatVector a00 = FloatVector.zero(F);
-    FloatVector a01 = a00;
-    FloatVector a02 = a00;
-    FloatVector a10 = a00;
-    FloatVector a11 = a00;
-    FloatVector a12 = a00;
-    FloatVector a20 = a00;
-    FloatVector a21 = a00;
-    FloatVector a22 = a00;
-    FloatVector a30 = a00;
-    FloatVector a31 = a00;
-    FloatVector a32 = a00;
-    int bound = F.loopBound(dim);
-    for (int i = 0; i < bound; i += F.length()) {
-      FloatVector x0 = FloatVector.fromArray(F, keys, k0 + i);
-      FloatVector x1 = FloatVector.fromArray(F, keys, k1 + i);
-      FloatVector x2 = FloatVector.fromArray(F, keys, k2 + i);
-      FloatVector y = FloatVector.fromArray(F, h, t0 + i);
-      a00 = y.fma(x0, a00);
-      a01 = y.fma(x1, a01);
-      a02 = y.fma(x2, a02);
-      y = FloatVector.fromArray(F, h, t1 + i);
-      a10 = y.fma(x0, a10);
-      a11 = y.fma(x1, a11);
-      a12 = y.fma(x2, a12);
-      y = FloatVector.fromArray(F, h, t2 + i);
-      a20 = y.fma(x0, a20);
-      a21 = y.fma(x1, a21);
-      a22 = y.fma(x2, a22);
-      y = FloatVector.fromArray(F, h, t3 + i);
-      a30 = y.fma(x0, a30);
-      a31 = y.fma(x1, a31);
-      a32 = y.fma(x2, a32);
+  private void pack(int[] pairs, int from, int count) {
+    for (int c = 0; c < count; c += PAIR_BLOCK) {
+      int lanes = Math.min(PAIR_BLOCK, count - c);
+      int slab = c * dim;
+      for (int i0 = 0; i0 < dim; i0 += PACK_DIMS) {
+        int i1 = Math.min(dim, i0 + PACK_DIMS);
+        for (int a = 0; a < PAIR_BLOCK; a++) {
+          if (a < lanes) {
+            int t = (pairs[from + c + a] / probes) * dim;
+            for (int i = i0; i < i1; i++) {
+              panel[slab + i * PAIR_BLOCK + a] = h[t + i];
+            }
+          } else {
+            for (int i = i0; i < i1; i++) {
+              panel[slab + i * PAIR_BLOCK + a] = 0f;
+            }
+          }
+        }
+      }
     }
-    dots[0] = finish(a00, t0, k0, bound);
-    dots[1] = finish(a01, t0, k1, bound);
-    dots[2] = finish(a02, t0, k2, bound);
-    dots[3] = finish(a10, t1, k0, bound);
-    dots[4] = finish(a11, t1, k1, bound);
-    dots[5] = finish(a12, t1, k2, bound);
-    dots[6] = finish(a20, t2, k0, bound);
-    dots[7] = finish(a21, t2, k1, bound);
-    dots[8] = finish(a22, t2, k2, bound);
-    dots[9] = finish(a30, t3, k0, bound);
-    dots[10] = finish(a31, t3, k1, bound);
-    dots[11] = finish(a32, t3, k2, bound);
   }
 
-  /** The lanes' sum, plus the dimensions [bound, d) in order. */
-  private float finish(FloatVector lanes, int t, int k, int bound) {
-    float dot = lanes.reduceLanes(VectorOperators.ADD);
-    for (int i = bound; i < dim; i++) {
-      dot += h[t + i] * keys[k + i];
+  /**
+   * {@code dots[q 2L + a] = panel[:, c + a] . keys[min(r + q, n - 1), :]}, q < 6, a < 2L: keys r to
+   * r + 5 of the block against panel columns c to c + 2L.
+   */
+  private void dots6(int slab, int r, int n) {
+    int k0 = r * stride;
+    int k1 = Math.min(r + 1, n - 1) * stride;
+    int k2 = Math.min(r + 2, n - 1) * stride;
+    int k3 = Math.min(r + 3, n - 1) * stride;
+    int k4 = Math.min(r + 4, n - 1) * stride;
+    int k5 = Math.min(r + 5, n - 1) * stride;
+    FloatVector a00 = FloatVector.zero(F);
+    FloatVector a01 = a00;
+    FloatVector a10 = a00;
+    FloatVector a11 = a00;
+    FloatVector a20 = a00;
+    FloatVector a21 = a00;
+    FloatVector a30 = a00;
+    FloatVector a31 = a00;
+    FloatVector a40 = a00;
+    FloatVector a41 = a00;
+    FloatVector a50 = a00;
+    FloatVector a51 = a00;
+    for (int i = 0, p = slab; i < dim; i++, p += PAIR_BLOCK) {
+      FloatVector x0 = FloatVector.fromArray(F, panel, p);
+      FloatVector x1 = FloatVector.fromArray(F, panel, p + L);
+      FloatVector k = FloatVector.broadcast(F, keys[k0 + i]);
+      a00 = x0.fma(k, a00);
+      a01 = x1.fma(k, a01);
+      k = FloatVector.broadcast(F, keys[k1 + i]);
+      a10 = x0.fma(k, a10);
+      a11 = x1.fma(k, a11);
+      k = FloatVector.broadcast(F, keys[k2 + i]);
+      a20 = x0.fma(k, a20);
+      a21 = x1.fma(k, a21);
+      k = FloatVector.broadcast(F, keys[k3 + i]);
+      a30 = x0.fma(k, a30);
+      a31 = x1.fma(k, a31);
+      k = FloatVector.broadcast(F, keys[k4 + i]);
+      a40 = x0.fma(k, a40);
+      a41 = x1.fma(k, a41);
+      k = FloatVector.broadcast(F, keys[k5 + i]);
+      a50 = x0.fma(k, a50);
+      a51 = x1.fma(k, a51);
     }
-    return dot;
+    a00.intoArray(dots, 0);
+    a01.intoArray(dots, L);
+    a10.intoArray(dots, PAIR_BLOCK);
+    a11.intoArray(dots, PAIR_BLOCK + L);
+    a20.intoArray(dots, 2 * PAIR_BLOCK);
+    a21.intoArray(dots, 2 * PAIR_BLOCK + L);
+    a30.intoArray(dots, 3 * PAIR_BLOCK);
+    a31.intoArray(dots, 3 * PAIR_BLOCK + L);
+    a40.intoArray(dots, 4 * PAIR_BLOCK);
+    a41.intoArray(dots, 4 * PAIR_BLOCK + L);
+    a50.intoArray(dots, 5 * PAIR_BLOCK);
+    a51.intoArray(dots, 5 * PAIR_BLOCK + L);
+  }
+
+  /** {@link #dots6} for the first L pairs of the slab only (a last block of at most L pairs). */
+  private void dots6Half(int slab, int r, int n) {
+    int k0 = r * stride;
+    int k1 = Math.min(r + 1, n - 1) * stride;
+    int k2 = Math.min(r + 2, n - 1) * stride;
+    int k3 = Math.min(r + 3, n - 1) * stride;
+    int k4 = Math.min(r + 4, n - 1) * stride;
+    int k5 = Math.min(r + 5, n - 1) * stride;
+    FloatVector a0 = FloatVector.zero(F);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    FloatVector a4 = a0;
+    FloatVector a5 = a0;
+    for (int i = 0, p = slab; i < dim; i++, p += PAIR_BLOCK) {
+      FloatVector x = FloatVector.fromArray(F, panel, p);
+      a0 = x.fma(FloatVector.broadcast(F, keys[k0 + i]), a0);
+      a1 = x.fma(FloatVector.broadcast(F, keys[k1 + i]), a1);
+      a2 = x.fma(FloatVector.broadcast(F, keys[k2 + i]), a2);
+      a3 = x.fma(FloatVector.broadcast(F, keys[k3 + i]), a3);
+      a4 = x.fma(FloatVector.broadcast(F, keys[k4 + i]), a4);
+      a5 = x.fma(FloatVector.broadcast(F, keys[k5 + i]), a5);
+    }
+    a0.intoArray(dots, 0);
+    a1.intoArray(dots, PAIR_BLOCK);
+    a2.intoArray(dots, 2 * PAIR_BLOCK);
+    a3.intoArray(dots, 3 * PAIR_BLOCK);
+    a4.intoArray(dots, 4 * PAIR_BLOCK);
+    a5.intoArray(dots, 5 * PAIR_BLOCK);
   }
 }

@@ -6,20 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Both scoring kernels, the Vector API one and the plain-Java fallback, against dot products in
- * double, on shapes that leave partial key blocks, partial token quads and a d % L tail.
+ * double, on shapes that leave partial key blocks, partial pair blocks and a d % L tail.
  */
 class ExpertScoringTest {
-  @Test
-  void bothKernelsMatchDoublePrecisionDotProducts() {
+  @ParameterizedTest(name = "{0} pairs")
+  @ValueSource(ints = {7, 16, 21, 29, 64})
+  void bothKernelsMatchDoublePrecisionDotProducts(int tokens) {
     assertTrue(VectorApi.AVAILABLE, "the tests run with --add-modules jdk.incubator.vector");
-    int rows = 200; // E = 2 experts of R = 100 rows: two 48-row blocks and a 4-row one each
-    int dim = 37; // a tail after the vector lanes
+    // E = 2 experts of R = 100 rows: four 24-row key blocks and a 4-row one (a partial group of
+    // six keys). The pairs, all on expert 1, fill whole, partial and half blocks of 2L pairs.
+    int rows = 200;
+    int dim = 37; // a tail after the vector lanes of the plain-Java kernel
     int probes = 2;
-    int tokens = 7; // 7 pairs on one expert: a quad and a partial one
     int perExpert = 100;
     Random random = new Random(3);
     float[] h = new float[tokens * dim];
