@@ -26,7 +26,10 @@ import org.meft.store.Parallel;
  *   <li>retrieval scoring (FLOP/s) beside PyTorch's CPU matrix product of the same FLOPs, {@code h
  *       [M, d] x K^T [d, P R]}: the dense product the scoring would be if every token probed the
  *       same P experts, computed by the best single-precision GEMM on this machine (the BLAS that
- *       libtorch ships), on its intra-op threads;
+ *       libtorch ships), on its intra-op threads. Beside them, the key read alone: every probed
+ *       expert's keys copied from the store once, in the scorer's blocks and ranges, which is the
+ *       memory traffic scoring cannot avoid (the GEMM reads its operands from cache, as the scoring
+ *       would if it were dense);
  *   <li>gather and scatter-add of S random rows (GB/s, bytes read plus bytes written) beside a
  *       plain copy of the same bytes from a region as large as the rows are drawn from, split over
  *       the same fork-join threads in the same ranges;
@@ -44,6 +47,9 @@ public final class KernelBench {
   /** Bytes per row byte for AdamW: weight, m, v, gradient, each read and written. */
   private static final int ADAMW_TRAFFIC = 8;
 
+  /** Key rows per copy in the key read: the scorer's block (96 KiB at d = 1024). */
+  private static final int KEY_BLOCK = 24;
+
   /** Largest copy source, so that a quick run stays small. */
   private static final long MAX_COPY_SOURCE = 1L << 30;
 
@@ -53,6 +59,7 @@ public final class KernelBench {
       int javaThreads,
       int torchThreads,
       Sample scoring,
+      Sample keyRead,
       Sample retrieval,
       Sample matmul,
       Sample gather,
@@ -62,6 +69,16 @@ public final class KernelBench {
 
     public double scoringGflops() {
       return shape.scoringFlops() / scoring.median() / 1e9;
+    }
+
+    /** GB/s of the key read: N d floats when every expert is probed. */
+    public double keyReadGbps() {
+      return (double) shape.rows() * shape.dim() * Float.BYTES / keyRead.median() / 1e9;
+    }
+
+    /** The key read's share of the scoring time: what streaming the keys costs it. */
+    public double keyReadShareOfScoring() {
+      return keyRead.median() / scoring.median();
     }
 
     public double matmulGflops() {
@@ -91,6 +108,7 @@ public final class KernelBench {
       json.addProperty("java_threads", javaThreads);
       json.addProperty("torch_threads", torchThreads);
       json.add("scoring", rate(scoring, "gflops", scoringGflops()));
+      json.add("key_read", rate(keyRead, "gbps", keyReadGbps()));
       json.add(
           "retrieval_with_top_k",
           rate(retrieval, "gflops", shape.scoringFlops() / retrieval.median() / 1e9));
@@ -100,6 +118,7 @@ public final class KernelBench {
       json.add("adamw", rate(adamW, "gbps", adamWGbps()));
       json.add("copy", rate(copy, "gbps", copyGbps()));
       json.addProperty("scoring_over_matmul", scoringGflops() / matmulGflops());
+      json.addProperty("key_read_share_of_scoring", keyReadShareOfScoring());
       json.addProperty("gather_over_copy", gatherGbps() / copyGbps());
       json.addProperty("scatter_over_copy", scatterGbps() / copyGbps());
       json.addProperty("adamw_over_copy", adamWGbps() / copyGbps());
@@ -114,6 +133,7 @@ public final class KernelBench {
   }
 
   private static final String SCORING = "scoring";
+  private static final String KEY_READ = "key_read";
   private static final String MATMUL = "matmul";
   private static final String RETRIEVAL = "retrieval";
   private static final String COPY = "copy";
@@ -173,6 +193,7 @@ public final class KernelBench {
                   () ->
                       KeyRetrieval.scores(
                           store, 0, h, m, probeExperts, probeScores, p, shape.experts())),
+              Harness.Case.of(KEY_READ, () -> readKeys(store, shape)),
               Harness.Case.of(
                   MATMUL,
                   () -> {
@@ -231,6 +252,7 @@ public final class KernelBench {
           Parallel.threads(),
           JniUtils.getNumThreads(),
           t.get(SCORING),
+          t.get(KEY_READ),
           t.get(RETRIEVAL),
           t.get(MATMUL),
           t.get(GATHER),
@@ -238,6 +260,23 @@ public final class KernelBench {
           t.get(ADAMW),
           t.get(COPY));
     }
+  }
+
+  /** Copies every expert's keys once, expert by expert in blocks, over the fork-join threads. */
+  private static void readKeys(HostStore store, KernelShape shape) {
+    int perExpert = shape.rowsPerExpert();
+    Parallel.forRanges(
+        shape.experts(),
+        1,
+        (from, to) -> {
+          float[] block = new float[KEY_BLOCK * shape.dim()];
+          for (int e = from; e < to; e++) {
+            int end = Math.min(shape.rows(), (e + 1) * perExpert);
+            for (int row = e * perExpert; row < end; row += KEY_BLOCK) {
+              store.readKeyRows(0, row, Math.min(KEY_BLOCK, end - row), block, 0);
+            }
+          }
+        });
   }
 
   private static ByteBuffer view(ArrowBuf buffer, long bytes) {

@@ -411,7 +411,7 @@ public final class HostStore implements AutoCloseable {
   }
 
   /** Copies key rows [row, row + count) of {@code layer} into {@code dst[off, ...)}. */
-  void readKeyRows(int layer, int row, int count, float[] dst, int off) {
+  public void readKeyRows(int layer, int row, int count, float[] dst, int off) {
     state[layer].keys.weight().getRows(row, count, dst, off);
   }
 
