@@ -4,9 +4,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
@@ -151,6 +153,16 @@ public final class InstalledAdapters implements AutoCloseable {
    */
   public Map<String, Parameter> namedDeviceParameters() {
     return deviceParameters;
+  }
+
+  /**
+   * The device parameters whose AdamW moments live in host memory: the meft routers (MEFT keeps its
+   * optimizer state on the host; only the router and its gradient take device memory).
+   */
+  public Set<Parameter> hostMomentParameters() {
+    Set<Parameter> routers = new HashSet<>();
+    meftAdapters.forEach(adapter -> routers.add(adapter.router()));
+    return routers;
   }
 
   /** The model layers that hold an adapter, ascending (store layer i is the i-th of them). */

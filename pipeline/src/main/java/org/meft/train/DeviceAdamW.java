@@ -1,5 +1,6 @@
 package org.meft.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -9,6 +10,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import org.meft.adapter.AdapterMeters;
 
 /**
  * AdamW for the parameters that live on the device, with PyTorch's formula (the host store's sparse
@@ -19,17 +22,31 @@ import java.util.Map;
  *   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * </pre>
  *
- * The moments live in the optimizer's own manager, freed by {@link #close()}.
+ * The moments live in the optimizer's own managers, freed by {@link #close()}: on the parameter's
+ * device, or in host memory for the parameters named at construction (MEFT's routers: the method
+ * keeps its optimizer state on the host). For those, each step brings the gradient to the host and
+ * sends the Adam term back, the same arithmetic on the host's float tensors; device memory then
+ * holds only the parameter and its gradient.
  */
 final class DeviceAdamW implements AutoCloseable {
   static final String EXP_AVG = ".exp_avg";
   static final String EXP_AVG_SQ = ".exp_avg_sq";
   private final NDManager manager;
+  private final NDManager hostManager;
+  private final Set<Parameter> hostMoments;
+  private final AdapterMeters meters;
   private final Map<Parameter, NDArray[]> moments = new HashMap<>();
   private int step;
 
-  DeviceAdamW(NDManager parent) {
+  /**
+   * @param hostMoments the parameters whose moments live in host memory
+   * @param meters counts the bytes those parameters' updates move across the bus
+   */
+  DeviceAdamW(NDManager parent, Set<Parameter> hostMoments, AdapterMeters meters) {
     this.manager = parent.newSubManager();
+    this.hostManager = parent.newSubManager(Device.cpu());
+    this.hostMoments = Set.copyOf(hostMoments);
+    this.meters = meters;
   }
 
   void step(List<Parameter> parameters, float lr, TrainConfig c) {
@@ -38,26 +55,39 @@ final class DeviceAdamW implements AutoCloseable {
     float correction2 = 1 - (float) Math.pow(c.beta2(), step);
     for (Parameter parameter : parameters) {
       NDArray weight = parameter.getArray();
-      NDArray[] mv =
-          moments.computeIfAbsent(
-              parameter,
-              p ->
-                  new NDArray[] {
-                    manager.zeros(weight.getShape(), weight.getDataType()),
-                    manager.zeros(weight.getShape(), weight.getDataType())
-                  });
+      boolean onHost = hostMoments.contains(parameter);
+      NDArray[] mv = moments.computeIfAbsent(parameter, p -> zeroMoments(p, weight));
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
         NDArray g = weight.getGradient();
+        if (onHost) {
+          g = g.toDevice(Device.cpu(), false);
+          meters.deviceToHost(g.size() * Float.BYTES);
+        }
         mv[0].muli(c.beta1()).addi(g.mul(1 - c.beta1()));
         mv[1].muli(c.beta2()).addi(g.square().mul(1 - c.beta2()));
         NDArray data = weight.stopGradient(); // the same storage, outside autograd
         if (c.weightDecay() > 0) {
           data.subi(data.mul(lr * c.weightDecay()));
         }
-        data.subi(mv[0].div(correction1).div(mv[1].div(correction2).sqrt().add(c.eps())).mul(lr));
+        NDArray adam =
+            mv[0].div(correction1).div(mv[1].div(correction2).sqrt().add(c.eps())).mul(lr);
+        if (onHost) {
+          adam = adam.toDevice(weight.getDevice(), false);
+          meters.hostToDevice(adam.size() * Float.BYTES);
+          meters.transientBytes(adam.size() * Float.BYTES);
+        }
+        data.subi(adam);
       }
     }
+  }
+
+  private NDArray[] zeroMoments(Parameter parameter, NDArray like) {
+    NDManager owner = hostMoments.contains(parameter) ? hostManager : manager;
+    return new NDArray[] {
+      owner.zeros(like.getShape(), like.getDataType()),
+      owner.zeros(like.getShape(), like.getDataType())
+    };
   }
 
   /** The step count t of the last update. */
@@ -113,19 +143,17 @@ final class DeviceAdamW implements AutoCloseable {
                       + weight.getShape());
             }
           }
-          moments.put(parameter, new NDArray[] {copy(m, weight), copy(v, weight)});
+          NDArray[] mv = zeroMoments(parameter, weight);
+          mv[0].set(new NDIndex("..."), m.toDevice(mv[0].getDevice(), false));
+          mv[1].set(new NDIndex("..."), v.toDevice(mv[1].getDevice(), false));
+          moments.put(parameter, mv);
         });
     step = stepCount;
   }
 
-  private NDArray copy(NDArray moment, NDArray like) {
-    NDArray out = manager.zeros(like.getShape(), like.getDataType());
-    out.set(new NDIndex("..."), moment);
-    return out;
-  }
-
   @Override
   public void close() {
+    hostManager.close();
     manager.close();
   }
 }

@@ -93,7 +93,7 @@ public final class Trainer {
     int optimizerStep = start.optimizerStep();
     long begin = System.nanoTime();
     try (NDManager manager = parent.newSubManager();
-        DeviceAdamW optimizer = new DeviceAdamW(manager)) {
+        DeviceAdamW optimizer = new DeviceAdamW(manager, adapters.hostMomentParameters(), meters)) {
       if (resume != null) {
         optimizer.restore(named, resume.optimizer(), start.optimizerStep());
       }

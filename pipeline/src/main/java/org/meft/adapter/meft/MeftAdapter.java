@@ -76,7 +76,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         addParameter(Parameter.builder().setName("router").setType(Parameter.Type.WEIGHT).build());
     router.setArray(manager.create(expertKeySums(), new Shape(config.experts(), dim)));
     router.freeze(false);
-    meters.resident(4L * Float.BYTES * config.experts() * dim); // G, gradient, two moments
+    // G and its gradient; the AdamW moments live in host memory (InstalledAdapters).
+    meters.resident(2L * Float.BYTES * config.experts() * dim);
     long bytes = (long) (config.maxRows() + 1) * dim * Float.BYTES;
     keysTransfer = allocator.buffer(bytes);
     keysTransfer.setZero(0, keysTransfer.capacity());
