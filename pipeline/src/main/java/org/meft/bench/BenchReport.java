@@ -77,6 +77,12 @@ public record BenchReport(
     out.add(atLeast("scoring_over_matmul", k.scoringGflops() / k.matmulGflops(), 0.5));
     out.add(
         new Ratio("key_read_share_of_scoring", k.keyReadShareOfScoring(), "(information)", true));
+    out.add(
+        new Ratio(
+            "scoring_keys_in_cache_over_matmul",
+            k.scoringCachedGflops() / k.matmulGflops(),
+            "(information)",
+            true));
     out.add(atLeast("gather_over_copy", k.gatherGbps() / k.copyGbps(), 0.5));
     out.add(atLeast("scatter_over_copy", k.scatterGbps() / k.copyGbps(), 0.5));
     out.add(atLeast("adamw_over_copy", k.adamWGbps() / k.copyGbps(), 0.4));
@@ -266,6 +272,12 @@ public record BenchReport(
     out.printf("%-22s %10s %19s %12s%n", "kernel", "median ms", "min-max ms", "rate");
     kernel(out, "scoring", kernels.scoring(), kernels.scoringGflops(), "GFLOP/s");
     kernel(out, "key read (of scoring)", kernels.keyRead(), kernels.keyReadGbps(), "GB/s");
+    kernel(
+        out,
+        "scoring, keys in cache",
+        kernels.scoringCached(),
+        kernels.scoringCachedGflops(),
+        "GFLOP/s");
     kernel(
         out,
         "retrieval (+top-K)",

@@ -26,10 +26,11 @@ import org.meft.store.Parallel;
  *   <li>retrieval scoring (FLOP/s) beside PyTorch's CPU matrix product of the same FLOPs, {@code h
  *       [M, d] x K^T [d, P R]}: the dense product the scoring would be if every token probed the
  *       same P experts, computed by the best single-precision GEMM on this machine (the BLAS that
- *       libtorch ships), on its intra-op threads. Beside them, the key read alone: every probed
- *       expert's keys copied from the store once, in the scorer's blocks and ranges, which is the
- *       memory traffic scoring cannot avoid (the GEMM reads its operands from cache, as the scoring
- *       would if it were dense);
+ *       libtorch ships), on its intra-op threads. Beside them, what separates the two: the key read
+ *       alone (every probed expert's keys copied from the store once, in the scorer's blocks and
+ *       ranges: the memory traffic scoring cannot avoid, where the GEMM finds its operands in
+ *       cache), and the same scoring FLOPs with the keys in cache (every token probing the same P
+ *       experts of a store of P R rows, so that each key block serves many tasks);
  *   <li>gather and scatter-add of S random rows (GB/s, bytes read plus bytes written) beside a
  *       plain copy of the same bytes from a region as large as the rows are drawn from, split over
  *       the same fork-join threads in the same ranges;
@@ -60,6 +61,7 @@ public final class KernelBench {
       int torchThreads,
       Sample scoring,
       Sample keyRead,
+      Sample scoringCached,
       Sample retrieval,
       Sample matmul,
       Sample gather,
@@ -69,6 +71,10 @@ public final class KernelBench {
 
     public double scoringGflops() {
       return shape.scoringFlops() / scoring.median() / 1e9;
+    }
+
+    public double scoringCachedGflops() {
+      return shape.scoringFlops() / scoringCached.median() / 1e9;
     }
 
     /** GB/s of the key read: N d floats when every expert is probed. */
@@ -109,6 +115,7 @@ public final class KernelBench {
       json.addProperty("torch_threads", torchThreads);
       json.add("scoring", rate(scoring, "gflops", scoringGflops()));
       json.add("key_read", rate(keyRead, "gbps", keyReadGbps()));
+      json.add("scoring_keys_in_cache", rate(scoringCached, "gflops", scoringCachedGflops()));
       json.add(
           "retrieval_with_top_k",
           rate(retrieval, "gflops", shape.scoringFlops() / retrieval.median() / 1e9));
@@ -119,6 +126,7 @@ public final class KernelBench {
       json.add("copy", rate(copy, "gbps", copyGbps()));
       json.addProperty("scoring_over_matmul", scoringGflops() / matmulGflops());
       json.addProperty("key_read_share_of_scoring", keyReadShareOfScoring());
+      json.addProperty("scoring_keys_in_cache_over_matmul", scoringCachedGflops() / matmulGflops());
       json.addProperty("gather_over_copy", gatherGbps() / copyGbps());
       json.addProperty("scatter_over_copy", scatterGbps() / copyGbps());
       json.addProperty("adamw_over_copy", adamWGbps() / copyGbps());
@@ -134,6 +142,7 @@ public final class KernelBench {
 
   private static final String SCORING = "scoring";
   private static final String KEY_READ = "key_read";
+  private static final String SCORING_CACHED = "scoring_cached";
   private static final String MATMUL = "matmul";
   private static final String RETRIEVAL = "retrieval";
   private static final String COPY = "copy";
@@ -156,6 +165,11 @@ public final class KernelBench {
     int[] probeExperts = new int[m * p];
     float[] probeScores = new float[m * p];
     probes(random, m, p, shape.experts(), probeExperts, probeScores);
+    // Keys in cache: P experts of R rows, every token probing all of them (the same FLOPs).
+    int[] allExperts = new int[m * p];
+    for (int i = 0; i < allExperts.length; i++) {
+      allExperts[i] = i % p;
+    }
     // Gather, scatter and AdamW each take their own fresh rows every round.
     int rounds = shape.warmup() + shape.repetitions();
     int[][] rowSets = new int[3 * rounds][];
@@ -167,6 +181,8 @@ public final class KernelBench {
     long unitBytes = (long) d * Float.BYTES;
 
     try (HostStore store = HostStore.allocate(allocator, 1, n, d, 0.02f, 11);
+        HostStore cached =
+            HostStore.allocate(allocator, 1, p * shape.rowsPerExpert(), d, 0.02f, 13);
         ArrowBuf keysOut = allocator.buffer(rowBytes);
         ArrowBuf valuesOut = allocator.buffer(rowBytes);
         ArrowBuf keyGrads = allocator.buffer(rowBytes);
@@ -194,6 +210,9 @@ public final class KernelBench {
                       KeyRetrieval.scores(
                           store, 0, h, m, probeExperts, probeScores, p, shape.experts())),
               Harness.Case.of(KEY_READ, () -> readKeys(store, shape)),
+              Harness.Case.of(
+                  SCORING_CACHED,
+                  () -> KeyRetrieval.scores(cached, 0, h, m, allExperts, probeScores, p, p)),
               Harness.Case.of(
                   MATMUL,
                   () -> {
@@ -253,6 +272,7 @@ public final class KernelBench {
           JniUtils.getNumThreads(),
           t.get(SCORING),
           t.get(KEY_READ),
+          t.get(SCORING_CACHED),
           t.get(RETRIEVAL),
           t.get(MATMUL),
           t.get(GATHER),
