@@ -15,14 +15,8 @@ final class ExpertScorer implements ExpertScoring {
   /** Floats per transposed key tile: 128 KiB, so a tile stays in L2 across the pairs. */
   private static final int TILE_FLOATS = 32 * 1024;
 
-  private final HostStore store;
-  private final int layer;
-  private final float[] h;
+  private final ScoringInputs in;
   private final int dim;
-  private final int probes;
-  private final float[] probeScores;
-  private final int perExpert;
-  private final float[] scores;
   private final int tileRows;
   private final int tileDims;
   private final float[] keyRows;
@@ -34,23 +28,10 @@ final class ExpertScorer implements ExpertScoring {
    * @param probeScores router scores [T, P]
    * @param scores output [T, P, R]
    */
-  ExpertScorer(
-      HostStore store,
-      int layer,
-      float[] h,
-      int probes,
-      float[] probeScores,
-      int perExpert,
-      float[] scores) {
-    this.store = store;
-    this.layer = layer;
-    this.h = h;
-    this.dim = store.dim();
-    this.probes = probes;
-    this.probeScores = probeScores;
-    this.perExpert = perExpert;
-    this.scores = scores;
-    this.tileRows = Math.min(perExpert, TILE_ROWS);
+  ExpertScorer(ScoringInputs in) {
+    this.in = in;
+    this.dim = in.store().dim();
+    this.tileRows = Math.min(in.perExpert(), TILE_ROWS);
     this.tileDims = Math.max(1, Math.min(dim, TILE_FLOATS / tileRows));
     this.keyRows = new float[tileRows * tileDims];
     this.keyTile = new float[tileDims][tileRows];
@@ -59,6 +40,10 @@ final class ExpertScorer implements ExpertScoring {
 
   @Override
   public void score(int expert, int[] pairs, int from, int to) {
+    HostStore store = in.store();
+    int perExpert = in.perExpert();
+    int probes = in.probes();
+    float[] h = in.h();
     int first = expert * perExpert;
     int end = Math.min(store.rows(), first + perExpert);
     for (int b = first; b < end; b += tileRows) {
@@ -69,7 +54,7 @@ final class ExpertScorer implements ExpertScoring {
       for (int c = 0; c < dim; c += tileDims) {
         int width = Math.min(tileDims, dim - c);
         for (int r = 0; r < n; r++) {
-          store.readKeySlice(layer, b + r, c, width, keyRows, r * width);
+          store.readKeySlice(in.layer(), b + r, c, width, keyRows, r * width);
         }
         transpose(keyRows, n, width, keyTile);
         int i = from;
@@ -94,11 +79,11 @@ final class ExpertScorer implements ExpertScoring {
       }
       for (int i = from; i < to; i++) {
         int out = pairs[i] * perExpert + (b - first);
-        float g = probeScores[pairs[i]];
+        float g = in.probeScores()[pairs[i]];
         float[] d = dots[i - from];
         for (int r = 0; r < n; r++) {
           // + 0.0f turns -0.0 into 0.0, so that a zero score ties with other zeros.
-          scores[out + r] = g * d[r] + 0.0f;
+          in.scores()[out + r] = g * d[r] + 0.0f;
         }
       }
     }

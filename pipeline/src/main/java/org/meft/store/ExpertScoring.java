@@ -16,21 +16,7 @@ interface ExpertScoring {
    */
   void score(int expert, int[] pairs, int from, int to);
 
-  /**
-   * @param h hidden states [T, d]
-   * @param probeScores router scores [T, P]
-   * @param scores output [T, P, R]
-   */
-  static ExpertScoring create(
-      HostStore store,
-      int layer,
-      float[] h,
-      int probes,
-      float[] probeScores,
-      int perExpert,
-      float[] scores) {
-    return VectorApi.AVAILABLE
-        ? VectorExpertScorer.create(store, layer, h, probes, probeScores, perExpert, scores)
-        : new ExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
+  static ExpertScoring create(ScoringInputs in) {
+    return VectorApi.AVAILABLE ? VectorExpertScorer.create(in) : new ExpertScorer(in);
   }
 }

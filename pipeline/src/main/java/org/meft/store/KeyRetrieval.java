@@ -158,12 +158,12 @@ public final class KeyRetrieval {
       }
     }
 
+    ScoringInputs in = new ScoringInputs(store, layer, h, probes, probeScores, perExpert, scores);
     Parallel.forRanges(
         tasks,
         1,
         (from, to) -> {
-          ExpertScoring scorer =
-              ExpertScoring.create(store, layer, h, probes, probeScores, perExpert, scores);
+          ExpertScoring scorer = ExpertScoring.create(in);
           for (int j = from; j < to; j++) {
             int e = taskExpert[j];
             scorer.score(

@@ -155,28 +155,29 @@ final class StoreLayer implements AutoCloseable {
 
   /**
    * One thread's scratch for {@link #adamW}: a row's weight, m, v and gradient as float32 (bulk
-   * copies of the off-heap rows) and widened to double, so that each loop of the update is a plain
-   * array loop C2 vectorises (a loop converting float to double on the way does not vectorise).
+   * copies of the off-heap rows), and for {@link #scalarAdamW} the same widened to double, so that
+   * each loop of its update is a plain array loop C2 vectorises (a loop converting float to double
+   * on the way does not vectorise).
    */
   static final class AdamWScratch {
     final float[] w;
     final float[] m;
     final float[] v;
     final float[] g;
-    final double[] wideW;
-    final double[] wideM;
-    final double[] wideV;
-    final double[] wideG;
+    private double[][] wide; // w, m, v, g; allocated by the plain-Java update only
 
     AdamWScratch(int dim) {
       w = new float[dim];
       m = new float[dim];
       v = new float[dim];
       g = new float[dim];
-      wideW = new double[dim];
-      wideM = new double[dim];
-      wideV = new double[dim];
-      wideG = new double[dim];
+    }
+
+    double[][] wide() {
+      if (wide == null) {
+        wide = new double[4][w.length];
+      }
+      return wide;
     }
   }
 
@@ -242,10 +243,11 @@ final class StoreLayer implements AutoCloseable {
       double decay,
       double stepSize,
       double bias2Sqrt) {
-    double[] w = s.wideW;
-    double[] m = s.wideM;
-    double[] v = s.wideV;
-    double[] g = s.wideG;
+    double[][] wide = s.wide();
+    double[] w = wide[0];
+    double[] m = wide[1];
+    double[] v = wide[2];
+    double[] g = wide[3];
     widen(s.w, w);
     widen(s.m, m);
     widen(s.v, v);

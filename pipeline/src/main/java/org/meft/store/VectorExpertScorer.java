@@ -37,14 +37,8 @@ final class VectorExpertScorer implements ExpertScoring {
   /** Key rows per block: a multiple of 6, 96 KiB at d = 1024. */
   private static final int KEY_BLOCK = 24;
 
-  private final HostStore store;
-  private final int layer;
-  private final float[] h;
+  private final ScoringInputs in;
   private final int dim;
-  private final int probes;
-  private final float[] probeScores;
-  private final int perExpert;
-  private final float[] scores;
   private final int stride;
   private final float[] keys;
   private final float[] panel;
@@ -52,54 +46,36 @@ final class VectorExpertScorer implements ExpertScoring {
   private final int[] out = new int[MAX_PAIRS];
   private final float[] gate = new float[MAX_PAIRS];
 
-  private VectorExpertScorer(
-      HostStore store,
-      int layer,
-      float[] h,
-      int probes,
-      float[] probeScores,
-      int perExpert,
-      float[] scores) {
-    this.store = store;
-    this.layer = layer;
-    this.h = h;
-    this.dim = store.dim();
-    this.probes = probes;
-    this.probeScores = probeScores;
-    this.perExpert = perExpert;
-    this.scores = scores;
+  private VectorExpertScorer(ScoringInputs in) {
+    this.in = in;
+    this.dim = in.store().dim();
     this.stride = dim + STRIDE_PAD;
-    this.keys = new float[Math.min(KEY_BLOCK, perExpert) * stride];
+    this.keys = new float[Math.min(KEY_BLOCK, in.perExpert()) * stride];
     this.panel = new float[dim * ((MAX_PAIRS + PAIR_BLOCK - 1) / PAIR_BLOCK * PAIR_BLOCK)];
   }
 
   /** Loaded only when the Vector API is present (see {@link VectorApi#AVAILABLE}). */
-  static ExpertScoring create(
-      HostStore store,
-      int layer,
-      float[] h,
-      int probes,
-      float[] probeScores,
-      int perExpert,
-      float[] scores) {
-    return new VectorExpertScorer(store, layer, h, probes, probeScores, perExpert, scores);
+  static ExpertScoring create(ScoringInputs in) {
+    return new VectorExpertScorer(in);
   }
 
   @Override
   public void score(int expert, int[] pairs, int from, int to) {
+    HostStore store = in.store();
+    int perExpert = in.perExpert();
     int count = to - from;
     int first = expert * perExpert;
     int end = Math.min(store.rows(), first + perExpert);
     for (int a = 0; a < count; a++) {
       int pair = pairs[from + a];
       out[a] = pair * perExpert - first;
-      gate[a] = probeScores[pair];
+      gate[a] = in.probeScores()[pair];
     }
     pack(pairs, from, count);
     for (int b = first; b < end; b += KEY_BLOCK) {
       int n = Math.min(KEY_BLOCK, end - b);
       for (int r = 0; r < n; r++) {
-        store.readKeyRows(layer, b + r, 1, keys, r * stride);
+        store.readKeyRows(in.layer(), b + r, 1, keys, r * stride);
       }
       for (int c = 0; c < count; c += PAIR_BLOCK) {
         int lanes = Math.min(PAIR_BLOCK, count - c);
@@ -113,7 +89,7 @@ final class VectorExpertScorer implements ExpertScoring {
             int column = b + r + q;
             for (int a = 0; a < lanes; a++) {
               // + 0.0f turns -0.0 into 0.0, so that a zero score ties with other zeros.
-              scores[out[c + a] + column] = gate[c + a] * dots[q * PAIR_BLOCK + a] + 0.0f;
+              in.scores()[out[c + a] + column] = gate[c + a] * dots[q * PAIR_BLOCK + a] + 0.0f;
             }
           }
         }
@@ -128,6 +104,8 @@ final class VectorExpertScorer implements ExpertScoring {
    * L1 and every line of h is read once.
    */
   private void pack(int[] pairs, int from, int count) {
+    int probes = in.probes();
+    float[] h = in.h();
     for (int c = 0; c < count; c += PAIR_BLOCK) {
       int lanes = Math.min(PAIR_BLOCK, count - c);
       int slab = c * dim;
@@ -149,17 +127,22 @@ final class VectorExpertScorer implements ExpertScoring {
     }
   }
 
+  /** Where key row r of a block of n sits in {@link #keys}; rows past the end repeat the last. */
+  private int keyOffset(int r, int n) {
+    return Math.min(r, n - 1) * stride;
+  }
+
   /**
    * {@code dots[q 2L + a] = panel[:, c + a] . keys[min(r + q, n - 1), :]}, q < 6, a < 2L: keys r to
    * r + 5 of the block against panel columns c to c + 2L.
    */
   private void dots6(int slab, int r, int n) {
-    int k0 = r * stride;
-    int k1 = Math.min(r + 1, n - 1) * stride;
-    int k2 = Math.min(r + 2, n - 1) * stride;
-    int k3 = Math.min(r + 3, n - 1) * stride;
-    int k4 = Math.min(r + 4, n - 1) * stride;
-    int k5 = Math.min(r + 5, n - 1) * stride;
+    int k0 = keyOffset(r, n);
+    int k1 = keyOffset(r + 1, n);
+    int k2 = keyOffset(r + 2, n);
+    int k3 = keyOffset(r + 3, n);
+    int k4 = keyOffset(r + 4, n);
+    int k5 = keyOffset(r + 5, n);
     FloatVector a00 = FloatVector.zero(F);
     FloatVector a01 = a00;
     FloatVector a10 = a00;
@@ -210,12 +193,12 @@ final class VectorExpertScorer implements ExpertScoring {
 
   /** {@link #dots6} for the first L pairs of the slab only (a last block of at most L pairs). */
   private void dots6Half(int slab, int r, int n) {
-    int k0 = r * stride;
-    int k1 = Math.min(r + 1, n - 1) * stride;
-    int k2 = Math.min(r + 2, n - 1) * stride;
-    int k3 = Math.min(r + 3, n - 1) * stride;
-    int k4 = Math.min(r + 4, n - 1) * stride;
-    int k5 = Math.min(r + 5, n - 1) * stride;
+    int k0 = keyOffset(r, n);
+    int k1 = keyOffset(r + 1, n);
+    int k2 = keyOffset(r + 2, n);
+    int k3 = keyOffset(r + 3, n);
+    int k4 = keyOffset(r + 4, n);
+    int k5 = keyOffset(r + 5, n);
     FloatVector a0 = FloatVector.zero(F);
     FloatVector a1 = a0;
     FloatVector a2 = a0;

@@ -39,9 +39,10 @@ class ExpertScoringTest {
         HostStore store = HostStore.allocate(root, 1, rows, dim, 1f, 5)) {
       float[] vector = new float[tokens * probes * perExpert];
       float[] plain = new float[tokens * probes * perExpert];
-      VectorExpertScorer.create(store, 0, h, probes, probeScores, perExpert, vector)
+      VectorExpertScorer.create(
+              new ScoringInputs(store, 0, h, probes, probeScores, perExpert, vector))
           .score(1, pairs, 0, tokens);
-      new ExpertScorer(store, 0, h, probes, probeScores, perExpert, plain)
+      new ExpertScorer(new ScoringInputs(store, 0, h, probes, probeScores, perExpert, plain))
           .score(1, pairs, 0, tokens);
       for (int t = 0; t < tokens; t++) {
         int pair = pairs[t];
