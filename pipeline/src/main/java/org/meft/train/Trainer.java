@@ -102,33 +102,11 @@ public final class Trainer {
         // Seeded per step (dropout), so that a run resumed at any step draws the same numbers.
         Engine.getInstance().setRandomSeed(Long.hashCode(config.seed() * 1_000_003L + step));
         float lr = config.learningRateAt(step);
-        double loss = 0;
         long phasesBefore = adapterNanos(meters);
         long deviceStart = System.nanoTime();
-        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-          for (int micro = 0; micro < config.accumulation(); micro++) {
-            List<TrainingExample> batch = new ArrayList<>();
-            for (int i = 0; i < config.batchSize(); i++) {
-              batch.add(order.next());
-            }
-            try (NDManager sub = manager.newSubManager()) {
-              Batch b = Batch.of(batch, sub);
-              adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
-              NDArray logits;
-              try {
-                logits = model.forward(ps, b.inputs(), null, true);
-              } finally {
-                adapters.activeTokens().clear();
-              }
-              NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
-              collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
-              adapters.collectGradients();
-              meters.endPass();
-              loss += microLoss.getFloat() / config.accumulation();
-              tokens += b.tokens();
-            }
-          }
-        }
+        Pass pass = forwardBackward(order, ps, manager);
+        double loss = pass.loss();
+        tokens += pass.tokens();
         deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
 
         double deviceNorm = squaredNorm(parameters);
@@ -157,21 +135,8 @@ public final class Trainer {
           badInARow = 0;
           losses.add((float) loss);
           long updateStart = System.nanoTime();
-          double norm = Math.sqrt(squaredNorm);
-          if (config.clipNorm() > 0 && norm > config.clipNorm()) {
-            float factor = (float) (config.clipNorm() / norm);
-            scaleGradients(parameters, factor);
-            if (store != null) {
-              store.scaleGradients(factor);
-            }
-          }
-          optimizer.step(parameters, lr, config);
+          update(parameters, store, Math.sqrt(squaredNorm), lr, optimizer);
           optimizerStep = optimizer.stepCount();
-          if (store != null) {
-            store.applyAdamW(
-                lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
-          }
-          zeroGradients(parameters);
           updateNanos += System.nanoTime() - updateStart;
           logProgress(step, start.step(), loss, lr, tokens - tokensBefore, begin);
         }
@@ -207,6 +172,64 @@ public final class Trainer {
             losses);
     Run run = new Run(config.steps() - start.step(), tokens - tokensBefore, elapsed);
     return result(end, run, deviceNanos, updateNanos);
+  }
+
+  /** The summed loss and the tokens of one step's micro-batches. */
+  private record Pass(double loss, long tokens) {}
+
+  /**
+   * Forward and backward over the step's {@code accumulation} micro-batches, drawn from {@code
+   * order}: the device gradients accumulate, the meft row gradients go to the host store.
+   */
+  private Pass forwardBackward(DataOrder order, ParameterStore ps, NDManager manager) {
+    double loss = 0;
+    long tokens = 0;
+    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      for (int micro = 0; micro < config.accumulation(); micro++) {
+        List<TrainingExample> batch = new ArrayList<>();
+        for (int i = 0; i < config.batchSize(); i++) {
+          batch.add(order.next());
+        }
+        try (NDManager sub = manager.newSubManager()) {
+          Batch b = Batch.of(batch, sub);
+          adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
+          NDArray logits;
+          try {
+            logits = model.forward(ps, b.inputs(), null, true);
+          } finally {
+            adapters.activeTokens().clear();
+          }
+          NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
+          collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
+          adapters.collectGradients();
+          adapters.meters().endPass();
+          loss += microLoss.getFloat() / config.accumulation();
+          tokens += b.tokens();
+        }
+      }
+    }
+    return new Pass(loss, tokens);
+  }
+
+  /**
+   * Clips the device and host gradients together to {@code clipNorm} (their joint norm is {@code
+   * norm}), then updates: AdamW on the device parameters, the sparse AdamW on the store's touched
+   * rows; the device gradients are zeroed for the next step (the store zeroes its own).
+   */
+  private void update(
+      List<Parameter> parameters, HostStore store, double norm, float lr, DeviceAdamW optimizer) {
+    if (config.clipNorm() > 0 && norm > config.clipNorm()) {
+      float factor = (float) (config.clipNorm() / norm);
+      scaleGradients(parameters, factor);
+      if (store != null) {
+        store.scaleGradients(factor);
+      }
+    }
+    optimizer.step(parameters, lr, config);
+    if (store != null) {
+      store.applyAdamW(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
+    }
+    zeroGradients(parameters);
   }
 
   /** The steps, tokens and time of this call (not of earlier processes of a resumed run). */
