@@ -14,6 +14,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.ModelFingerprint;
+import org.meft.checkpoint.RunLock;
 import org.meft.model.CheckpointException;
 import org.meft.model.LanguageModel;
 import org.slf4j.Logger;
@@ -82,6 +83,22 @@ public final class TrainingRun {
   }
 
   private static TrainResult run(
+      LanguageModel model,
+      RunSpec spec,
+      List<TrainingExample> examples,
+      Path outputDir,
+      PrintStream progress,
+      Trainer.StepListener afterStep) {
+    if (outputDir == null) {
+      return train(model, spec, examples, null, progress, afterStep);
+    }
+    try (RunLock lock = RunLock.acquire(outputDir)) {
+      return train(model, spec, examples, outputDir, progress, afterStep);
+    }
+  }
+
+  /** {@link #run}, with the run directory (if any) locked. */
+  private static TrainResult train(
       LanguageModel model,
       RunSpec spec,
       List<TrainingExample> examples,

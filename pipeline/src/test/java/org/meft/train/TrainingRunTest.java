@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.CheckpointManifest;
+import org.meft.checkpoint.RunLock;
 import org.meft.model.CheckpointException;
 import org.meft.model.LanguageModel;
 import org.meft.model.LlamaConfig;
@@ -145,5 +146,19 @@ class TrainingRunTest {
             CheckpointException.class,
             () -> TrainingRun.run(model, spec("steps", "2", "lr", "0.02"), out, null));
     assertTrue(e.getMessage().contains("lr 0.01 -> 0.02"), e.getMessage());
+  }
+
+  @Test
+  void aRunDirectoryInUseRefusesASecondTrainer() {
+    Path out = dir.resolve("locked");
+    try (RunLock held = RunLock.acquire(out)) {
+      CheckpointException e =
+          assertThrows(
+              CheckpointException.class,
+              () -> TrainingRun.run(model, spec("steps", "2"), out, null));
+      assertTrue(e.getMessage().contains("another process is training"), e.getMessage());
+    }
+    assertEquals(2, TrainingRun.run(model, spec("steps", "2"), out, null).steps());
+    assertTrue(AdapterCheckpoint.latest(out).isPresent(), "the run went ahead once unlocked");
   }
 }
