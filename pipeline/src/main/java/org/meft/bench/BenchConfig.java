@@ -89,7 +89,7 @@ public record BenchConfig(
         16,
         2,
         3,
-        new KernelShape(16384, 256, 128, 8, 128, 32, 256, 2, 5));
+        new KernelShape(16384, 256, 128, 8, 128, 32, 256, 30, 15));
   }
 
   private static LlamaConfig llama(

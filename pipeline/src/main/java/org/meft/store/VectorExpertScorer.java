@@ -9,11 +9,19 @@ import jdk.incubator.vector.VectorSpecies;
  * hidden states are packed once, transposed, into slabs [d][2L] (the last one zero-padded), so that
  * a vector holds one dimension of L pairs; a micro-kernel then computes 6 keys x 2L pairs at once,
  * 12 vector accumulators fed by 2 panel loads and 6 key broadcasts per dimension (a last slab of at
- * most L pairs takes the half-width kernel). No horizontal sums: every score is one fused
- * multiply-add chain along d, in order, from 0. That is the same arithmetic wherever the pair and
- * the key fall in a block (a short block repeats its last key and drops the repeats, padding lanes
- * are dropped), so scores do not depend on the grouping or the thread count. Key rows are copied
- * from the store in blocks small enough to stay in L2 while every pair of the task reads them.
+ * most L pairs takes the half-width kernel). No horizontal sums: every score is the product of
+ * dimension 0, then one fused multiply-add per further dimension, in order. That is the same
+ * arithmetic wherever the pair and the key fall in a block (a short block repeats its last key and
+ * drops the repeats, padding lanes are dropped), so scores do not depend on the grouping or the
+ * thread count. Key rows are copied from the store in blocks small enough to stay in L2 while every
+ * pair of the task reads them.
+ *
+ * <p>The accumulators start from those first products, not from a zero vector: a loop whose
+ * accumulators start from {@link FloatVector#zero}'s shared constant (or from an array load) was
+ * seen to compile, depending on the profile C2 had gathered, to code that cannot keep them in
+ * registers ("missing constant" for the final stores with {@code -XX:+PrintIntrinsics}) and boxes
+ * every accumulator on every iteration, five to ten times slower. (A first product of -0.0 differs
+ * from a chain from +0.0 only in the sign of a zero score, and every score is written + 0.0f.)
  */
 final class VectorExpertScorer implements ExpertScoring {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -143,21 +151,23 @@ final class VectorExpertScorer implements ExpertScoring {
     int k3 = keyOffset(r + 3, n);
     int k4 = keyOffset(r + 4, n);
     int k5 = keyOffset(r + 5, n);
-    FloatVector a00 = FloatVector.zero(F);
-    FloatVector a01 = a00;
-    FloatVector a10 = a00;
-    FloatVector a11 = a00;
-    FloatVector a20 = a00;
-    FloatVector a21 = a00;
-    FloatVector a30 = a00;
-    FloatVector a31 = a00;
-    FloatVector a40 = a00;
-    FloatVector a41 = a00;
-    FloatVector a50 = a00;
-    FloatVector a51 = a00;
-    for (int i = 0, p = slab; i < dim; i++, p += PAIR_BLOCK) {
-      FloatVector x0 = FloatVector.fromArray(F, panel, p);
-      FloatVector x1 = FloatVector.fromArray(F, panel, p + L);
+    FloatVector x0 = FloatVector.fromArray(F, panel, slab);
+    FloatVector x1 = FloatVector.fromArray(F, panel, slab + L);
+    FloatVector a00 = x0.mul(keys[k0]);
+    FloatVector a01 = x1.mul(keys[k0]);
+    FloatVector a10 = x0.mul(keys[k1]);
+    FloatVector a11 = x1.mul(keys[k1]);
+    FloatVector a20 = x0.mul(keys[k2]);
+    FloatVector a21 = x1.mul(keys[k2]);
+    FloatVector a30 = x0.mul(keys[k3]);
+    FloatVector a31 = x1.mul(keys[k3]);
+    FloatVector a40 = x0.mul(keys[k4]);
+    FloatVector a41 = x1.mul(keys[k4]);
+    FloatVector a50 = x0.mul(keys[k5]);
+    FloatVector a51 = x1.mul(keys[k5]);
+    for (int i = 1, p = slab + PAIR_BLOCK; i < dim; i++, p += PAIR_BLOCK) {
+      x0 = FloatVector.fromArray(F, panel, p);
+      x1 = FloatVector.fromArray(F, panel, p + L);
       FloatVector k = FloatVector.broadcast(F, keys[k0 + i]);
       a00 = x0.fma(k, a00);
       a01 = x1.fma(k, a01);
@@ -199,13 +209,14 @@ final class VectorExpertScorer implements ExpertScoring {
     int k3 = keyOffset(r + 3, n);
     int k4 = keyOffset(r + 4, n);
     int k5 = keyOffset(r + 5, n);
-    FloatVector a0 = FloatVector.zero(F);
-    FloatVector a1 = a0;
-    FloatVector a2 = a0;
-    FloatVector a3 = a0;
-    FloatVector a4 = a0;
-    FloatVector a5 = a0;
-    for (int i = 0, p = slab; i < dim; i++, p += PAIR_BLOCK) {
+    FloatVector x0 = FloatVector.fromArray(F, panel, slab);
+    FloatVector a0 = x0.mul(keys[k0]);
+    FloatVector a1 = x0.mul(keys[k1]);
+    FloatVector a2 = x0.mul(keys[k2]);
+    FloatVector a3 = x0.mul(keys[k3]);
+    FloatVector a4 = x0.mul(keys[k4]);
+    FloatVector a5 = x0.mul(keys[k5]);
+    for (int i = 1, p = slab + PAIR_BLOCK; i < dim; i++, p += PAIR_BLOCK) {
       FloatVector x = FloatVector.fromArray(F, panel, p);
       a0 = x.fma(FloatVector.broadcast(F, keys[k0 + i]), a0);
       a1 = x.fma(FloatVector.broadcast(F, keys[k1 + i]), a1);
