@@ -38,7 +38,7 @@ public final class BenchCommand implements Command {
     System.err.printf(
         "meft bench: %s run (%s)%n",
         config.name(),
-        flags.has("quick") ? "about a minute" : "several minutes to tens of minutes");
+        flags.has("quick") ? "under a minute" : "several minutes to tens of minutes");
     BenchReport report = Bench.run(config, budgetMb << 20, System.err);
     report.printTable(System.err);
     if (flags.has("json")) {
