@@ -3,6 +3,7 @@ package org.meft.store;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -57,6 +58,45 @@ class ExpertScoringTest {
               want, vector[pair * perExpert + r], 1e-4, "vector, token " + t + " row " + r);
           assertEquals(want, plain[pair * perExpert + r], 1e-4, "plain, token " + t + " row " + r);
         }
+      }
+    }
+  }
+
+  /**
+   * A score of zero is +0.0 even when every product is -0.0 (h = -0.0, keys positive), so that zero
+   * scores tie with each other in the top-K, for both kernels.
+   */
+  @ParameterizedTest(name = "{0} pairs")
+  @ValueSource(ints = {5, 16})
+  void zeroScoresArePositiveZero(int tokens) {
+    int rows = 48;
+    int dim = 19;
+    float[] h = new float[tokens * dim];
+    for (int i = 0; i < h.length; i++) {
+      h[i] = -0.0f;
+    }
+    float[] probeScores = new float[tokens];
+    int[] pairs = new int[tokens];
+    for (int t = 0; t < tokens; t++) {
+      pairs[t] = t;
+      probeScores[t] = 1f;
+    }
+    try (BufferAllocator root = new RootAllocator(HostStore.bytesNeeded(1, rows, dim));
+        HostStore store = HostStore.allocate(root, 1, rows, dim, 1f, 5)) {
+      float[] positive = new float[dim];
+      Arrays.fill(positive, 0.5f);
+      for (int r = 0; r < rows; r++) {
+        store.setKeyRow(0, r, positive);
+      }
+      float[] vector = new float[tokens * rows];
+      float[] plain = new float[tokens * rows];
+      VectorExpertScorer.create(new ScoringInputs(store, 0, h, 1, probeScores, rows, vector))
+          .score(0, pairs, 0, tokens);
+      new ExpertScorer(new ScoringInputs(store, 0, h, 1, probeScores, rows, plain))
+          .score(0, pairs, 0, tokens);
+      for (int i = 0; i < tokens * rows; i++) {
+        assertEquals(0, Float.floatToRawIntBits(vector[i]), "vector score " + i + " is +0.0");
+        assertEquals(0, Float.floatToRawIntBits(plain[i]), "plain score " + i + " is +0.0");
       }
     }
   }
