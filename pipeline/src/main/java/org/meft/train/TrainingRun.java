@@ -82,6 +82,7 @@ public final class TrainingRun {
     return run(model, spec, examples, outputDir, progress, null);
   }
 
+  @SuppressWarnings("try") // the lock is held for the run, never read
   private static TrainResult run(
       LanguageModel model,
       RunSpec spec,
@@ -89,82 +90,69 @@ public final class TrainingRun {
       Path outputDir,
       PrintStream progress,
       Trainer.StepListener afterStep) {
-    if (outputDir == null) {
-      return train(model, spec, examples, null, progress, afterStep);
-    }
-    try (RunLock lock = RunLock.acquire(outputDir)) {
-      return train(model, spec, examples, outputDir, progress, afterStep);
-    }
-  }
-
-  /** {@link #run}, with the run directory (if any) locked. */
-  private static TrainResult train(
-      LanguageModel model,
-      RunSpec spec,
-      List<TrainingExample> examples,
-      Path outputDir,
-      PrintStream progress,
-      Trainer.StepListener afterStep) {
-    String fingerprint = ModelFingerprint.of(model.llama());
-    Optional<Path> latest = Optional.empty();
-    if (outputDir != null) {
-      AdapterCheckpoint.removeIncomplete(outputDir);
-      latest = AdapterCheckpoint.latest(outputDir);
-    }
-    try (BufferAllocator allocator = new RootAllocator(spec.hostBudgetBytes());
-        NDManager resumeManager = model.manager().newSubManager()) {
-      TrainerSnapshot resume = null;
-      InstalledAdapters installed;
-      if (latest.isPresent()) {
-        checkSameRun(latest.get(), spec);
-        installed = AdapterCheckpoint.load(latest.get(), model.llama(), model.manager(), allocator);
-        resume = AdapterCheckpoint.readTrainerSnapshot(latest.get(), resumeManager);
-        String line = "resumed from " + latest.get() + " at step " + resume.state().step();
-        LOG.info(line);
-        if (progress != null) {
-          progress.println("meft train: " + line);
-        }
-      } else {
-        installed =
-            InstalledAdapters.install(
-                model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
+    try (RunLock lock = outputDir == null ? null : RunLock.acquire(outputDir)) {
+      String fingerprint = ModelFingerprint.of(model.llama());
+      Optional<Path> latest = Optional.empty();
+      if (outputDir != null) {
+        AdapterCheckpoint.removeIncomplete(outputDir);
+        latest = AdapterCheckpoint.latest(outputDir);
       }
-      try (InstalledAdapters adapters = installed) {
-        if (progress != null) {
-          progress.printf(
-              "meft train: %s on %d examples, %,d trainable parameters, host store %,d bytes%n",
-              spec.adapter().method(),
-              examples.size(),
-              adapters.trainableParameters(),
-              adapters.store() == null ? 0 : adapters.store().bytes());
+      try (BufferAllocator allocator = new RootAllocator(spec.hostBudgetBytes());
+          NDManager resumeManager = model.manager().newSubManager()) {
+        TrainerSnapshot resume = null;
+        InstalledAdapters installed;
+        if (latest.isPresent()) {
+          checkSameRun(latest.get(), spec);
+          installed =
+              AdapterCheckpoint.load(latest.get(), model.llama(), model.manager(), allocator);
+          resume = AdapterCheckpoint.readTrainerSnapshot(latest.get(), resumeManager);
+          String line = "resumed from " + latest.get() + " at step " + resume.state().step();
+          LOG.info(line);
+          if (progress != null) {
+            progress.println("meft train: " + line);
+          }
+        } else {
+          installed =
+              InstalledAdapters.install(
+                  model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
         }
-        Trainer.StepListener checkpoints =
-            outputDir == null
-                ? null
-                : (snapshot, soFar) -> {
-                  int step = snapshot.state().step();
-                  boolean due =
-                      step == spec.train().steps()
-                          || (spec.checkpointEvery() > 0 && step % spec.checkpointEvery() == 0);
-                  if (due) {
-                    Path written =
-                        AdapterCheckpoint.write(
-                            outputDir, spec, fingerprint, adapters, snapshot, soFar, allocator);
-                    LOG.info("checkpoint {}", written);
+        try (InstalledAdapters adapters = installed) {
+          if (progress != null) {
+            progress.printf(
+                "meft train: %s on %d examples, %,d trainable parameters, host store %,d bytes%n",
+                spec.adapter().method(),
+                examples.size(),
+                adapters.trainableParameters(),
+                adapters.store() == null ? 0 : adapters.store().bytes());
+          }
+          Trainer.StepListener checkpoints =
+              outputDir == null
+                  ? null
+                  : (snapshot, soFar) -> {
+                    int step = snapshot.state().step();
+                    boolean due =
+                        step == spec.train().steps()
+                            || (spec.checkpointEvery() > 0 && step % spec.checkpointEvery() == 0);
+                    if (due) {
+                      Path written =
+                          AdapterCheckpoint.write(
+                              outputDir, spec, fingerprint, adapters, snapshot, soFar, allocator);
+                      LOG.info("checkpoint {}", written);
+                    }
+                  };
+          if (afterStep != null) {
+            Trainer.StepListener first = checkpoints;
+            checkpoints =
+                (snapshot, soFar) -> {
+                  if (first != null) {
+                    first.afterStep(snapshot, soFar);
                   }
+                  afterStep.afterStep(snapshot, soFar);
                 };
-        if (afterStep != null) {
-          Trainer.StepListener first = checkpoints;
-          checkpoints =
-              (snapshot, soFar) -> {
-                if (first != null) {
-                  first.afterStep(snapshot, soFar);
-                }
-                afterStep.afterStep(snapshot, soFar);
-              };
+          }
+          return new Trainer(model.llama(), adapters, spec.train(), progress)
+              .train(examples, model.manager(), resume, checkpoints);
         }
-        return new Trainer(model.llama(), adapters, spec.train(), progress)
-            .train(examples, model.manager(), resume, checkpoints);
       }
     }
   }
