@@ -22,8 +22,8 @@ import org.meft.jobs.report.MarkdownTable;
 import org.meft.jobs.report.ReportJob;
 import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.TrainSweepJob;
+import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
-import org.meft.model.RandomLlama;
 
 /**
  * {@code bin/meft demo}: the main job on the embedded default, needing nothing but the repository.

@@ -10,7 +10,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
-import org.meft.model.LanguageModel;
+import org.meft.load.LanguageModel;
 
 /**
  * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set;

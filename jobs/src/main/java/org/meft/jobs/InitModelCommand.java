@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
-import org.meft.model.RandomLlama;
 
 /**
  * {@code bin/meft init-model}: writes a seeded random LLaMA of any shape as a Hugging Face folder.

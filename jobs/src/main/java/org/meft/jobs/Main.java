@@ -7,7 +7,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.meft.model.CheckpointException;
+import org.meft.format.CheckpointException;
 
 /**
  * The entry point behind {@code bin/meft COMMAND [flags]}. Exit codes: 0 success, 1 the command

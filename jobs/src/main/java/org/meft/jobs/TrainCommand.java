@@ -6,9 +6,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.meft.run.TrainingRun;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
-import org.meft.train.TrainingRun;
 
 /**
  * {@code bin/meft train}: trains one adapter on a JSONL file of prompt/target pairs; with {@code

@@ -16,7 +16,7 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.meft.model.BpeTokenizerTrainer;
+import org.meft.tokenizer.BpeTokenizerTrainer;
 
 /**
  * {@code bin/meft prepare} as users meet it: the summary table on stderr, one JSON object as the

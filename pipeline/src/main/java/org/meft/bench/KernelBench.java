@@ -14,8 +14,8 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.meft.retrieval.KeyRetrieval;
 import org.meft.store.HostStore;
-import org.meft.store.KeyRetrieval;
 import org.meft.store.Parallel;
 
 /**

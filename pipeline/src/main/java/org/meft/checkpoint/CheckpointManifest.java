@@ -14,7 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.meft.model.CheckpointException;
+import org.meft.format.CheckpointException;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainerState;
 

@@ -7,7 +7,7 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import org.meft.model.CheckpointException;
+import org.meft.format.CheckpointException;
 
 /**
  * An exclusive lock on a run directory, so that two processes never train into one (a second

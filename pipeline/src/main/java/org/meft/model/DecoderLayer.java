@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import org.meft.adapter.FfnAdapter;
 
 /**
  * One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+ A(norm(h))]},

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.meft.format.CheckpointException;
 
 /**
  * The shape of a LLaMA/Mistral decoder. Field names follow llama2.c; {@link #fromHuggingFace} maps

@@ -394,7 +394,8 @@ public final class HostStore implements AutoCloseable {
     l.setSteps(row, steps);
   }
 
-  void checkLayer(int layer) {
+  /** Throws naming the layer when it is not one of the store's. */
+  public void checkLayer(int layer) {
     layer(layer);
   }
 
@@ -406,7 +407,7 @@ public final class HostStore implements AutoCloseable {
   /**
    * Copies key {@code row}'s floats [col, col + len) of {@code layer} into {@code dst[off, ...)}.
    */
-  void readKeySlice(int layer, int row, int col, int len, float[] dst, int off) {
+  public void readKeySlice(int layer, int row, int col, int len, float[] dst, int off) {
     state[layer].keys.weight().get(row, col, len, dst, off);
   }
 

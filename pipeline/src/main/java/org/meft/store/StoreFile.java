@@ -24,7 +24,7 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.meft.model.CheckpointException;
+import org.meft.format.CheckpointException;
 
 /**
  * One layer of a {@link HostStore} as an Arrow IPC file (the random-access "file" format, {@code

@@ -6,8 +6,8 @@ package org.meft.store;
  * -Dmeft.scalarKernels} is not set. Each vector kernel has a plain-Java twin used otherwise, and
  * the tests hold the two to each other.
  */
-final class VectorApi {
-  static final boolean AVAILABLE =
+public final class VectorApi {
+  public static final boolean AVAILABLE =
       ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
           && !Boolean.getBoolean("meft.scalarKernels");
 

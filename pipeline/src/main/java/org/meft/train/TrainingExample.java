@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.meft.model.LlamaConfig;
-import org.meft.model.TextTokenizer;
+import org.meft.tokenizer.TextTokenizer;
 
 /**
  * One training sequence: BOS, prompt, target, EOS; the loss covers the target and EOS only.

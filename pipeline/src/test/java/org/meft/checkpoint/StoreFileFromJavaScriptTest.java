@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
-import org.meft.model.RandomLlama;
 
 /**
  * The host store files of a checkpoint open outside Java: the JavaScript Arrow library (npm package

@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import org.junit.jupiter.api.Test;
+import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
-import org.meft.model.RandomLlama;
 
 class GeneratorTest {
   private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 2, 4, 2, 64, 24);

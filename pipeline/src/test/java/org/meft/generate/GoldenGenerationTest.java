@@ -8,7 +8,7 @@ import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.meft.model.LanguageModel;
+import org.meft.load.LanguageModel;
 import org.meft.testing.Shared;
 
 /** Greedy decoding reproduces llama2.c run.c's output for stories260K, through both loaders. */

@@ -14,6 +14,7 @@ import ai.djl.training.ParameterStore;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.meft.load.RandomLlama;
 import org.meft.testing.Overwrite;
 
 /** Autograd through the whole decoder agrees with central finite differences, in float64. */

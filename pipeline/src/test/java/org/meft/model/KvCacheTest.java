@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
+import org.meft.load.RandomLlama;
 
 /** Decoding with the KV cache equals recomputing the whole sequence at every step. */
 class KvCacheTest {

@@ -17,7 +17,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.meft.model.CheckpointException;
+import org.meft.format.CheckpointException;
 
 /** A store layer survives an Arrow IPC round trip bit for bit; damaged files are refused. */
 class StoreFileTest {

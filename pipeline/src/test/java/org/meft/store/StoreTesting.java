@@ -7,7 +7,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 
 /** Helpers shared by the store tests. */
-final class StoreTesting {
+public final class StoreTesting {
   private StoreTesting() {}
 
   /** A direct, native-order buffer holding {@code values}. */
@@ -25,7 +25,7 @@ final class StoreTesting {
   }
 
   /** Runs {@code task} on a fork-join pool of {@code threads} threads. */
-  static <T> T onThreads(int threads, Callable<T> task) throws Exception {
+  public static <T> T onThreads(int threads, Callable<T> task) throws Exception {
     ForkJoinPool pool = new ForkJoinPool(threads);
     try {
       return pool.submit(task).get();

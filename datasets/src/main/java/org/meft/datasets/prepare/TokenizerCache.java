@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.meft.model.TextTokenizer;
+import org.meft.tokenizer.TextTokenizer;
 
 /**
  * DJL's Hugging Face tokenizers, loaded at most once per JVM (a Spark executor, or the driver in

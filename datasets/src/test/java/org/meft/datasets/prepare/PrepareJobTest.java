@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.meft.datasets.StableHash;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
-import org.meft.model.TextTokenizer;
+import org.meft.tokenizer.TextTokenizer;
 
 /**
  * The preparation job on the hand-written fixtures, which hold good records and one of each kind of

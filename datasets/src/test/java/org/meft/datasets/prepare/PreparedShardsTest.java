@@ -17,7 +17,7 @@ import org.meft.datasets.Split;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
 import org.meft.model.LlamaConfig;
-import org.meft.model.TextTokenizer;
+import org.meft.tokenizer.TextTokenizer;
 import org.meft.train.TrainingExample;
 
 /** Prepared shards read back without Spark agree with Spark's own reading of the same files. */

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
-import org.meft.model.TextTokenizer;
+import org.meft.tokenizer.TextTokenizer;
 
 /**
  * The tokenizing stage as a Spark ML Transformer: its params, persistence, schema, and ids equal to

@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.stream.Stream;
-import org.meft.model.BpeTokenizerTrainer;
+import org.meft.tokenizer.BpeTokenizerTrainer;
 
 /**
  * Test inputs: the hand-written fixtures (official layouts, good and bad records), the shared

@@ -17,7 +17,7 @@ import org.meft.generate.Sampler;
 import org.meft.jobs.TaskFailures;
 import org.meft.jobs.TaskThreads;
 import org.meft.jobs.train.TaskPlace;
-import org.meft.model.LanguageModel;
+import org.meft.load.LanguageModel;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**

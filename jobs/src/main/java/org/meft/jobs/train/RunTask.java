@@ -18,11 +18,11 @@ import org.meft.datasets.prepare.PreparedRecord;
 import org.meft.datasets.prepare.PreparedShards;
 import org.meft.jobs.TaskFailures;
 import org.meft.jobs.TaskThreads;
-import org.meft.model.LanguageModel;
+import org.meft.load.LanguageModel;
+import org.meft.run.TrainingRun;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.TrainingExample;
-import org.meft.train.TrainingRun;
 
 /**
  * What one Spark task does for one run of a sweep: read the dataset's prepared train shards, train

@@ -20,10 +20,10 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
-import org.meft.adapter.FfnAdapter;
+import org.meft.model.FfnAdapter;
 import org.meft.model.Scalar;
+import org.meft.retrieval.KeyRetrieval;
 import org.meft.store.HostStore;
-import org.meft.store.KeyRetrieval;
 
 /**
  * The MEFT sparse adapter of one layer (DESIGN.md, "The method"). K, V [N, D] stay in the host

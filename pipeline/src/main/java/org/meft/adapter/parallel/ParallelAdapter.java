@@ -14,7 +14,7 @@ import ai.djl.util.PairList;
 import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
-import org.meft.adapter.FfnAdapter;
+import org.meft.model.FfnAdapter;
 
 /**
  * The dense parallel FFN adapter: {@code A(h) = ReLU(h K^T) V} with K, V [N, D] trainable on the

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.load;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -7,6 +7,10 @@ import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Random;
+import org.meft.format.CheckpointException;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.BpeTokenizerTrainer;
 
 /**
  * A randomly initialised LLaMA of any shape, for tests, benchmarks and the embedded default: the

@@ -1,4 +1,4 @@
-package org.meft.train;
+package org.meft.run;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -23,10 +23,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.CheckpointManifest;
 import org.meft.checkpoint.RunLock;
-import org.meft.model.CheckpointException;
-import org.meft.model.LanguageModel;
+import org.meft.format.CheckpointException;
+import org.meft.load.LanguageModel;
+import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
-import org.meft.model.RandomLlama;
+import org.meft.train.RunSpec;
+import org.meft.train.TrainResult;
 
 /**
  * A run killed after a checkpoint and started again resumes there and ends exactly where the

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.format;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,7 +28,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
-import org.meft.model.SafetensorsFile.TensorInfo;
+import org.meft.format.SafetensorsFile.TensorInfo;
 
 class SafetensorsTest {
 

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -20,7 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.meft.model.SafetensorsFile.TensorInfo;
+import org.meft.format.SafetensorsFile.TensorInfo;
 
 /**
  * The weights of a Hugging Face model folder: either {@code model.safetensors.index.json} (whose

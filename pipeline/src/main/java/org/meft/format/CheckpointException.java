@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.format;
 
 import java.nio.file.Path;
 

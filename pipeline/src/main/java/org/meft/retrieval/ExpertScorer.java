@@ -1,6 +1,7 @@
-package org.meft.store;
+package org.meft.retrieval;
 
 import java.util.Arrays;
+import org.meft.store.HostStore;
 
 /**
  * {@link ExpertScoring} in plain Java, for JVMs without the Vector API. The keys are read in tiles

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,7 +1,9 @@
-package org.meft.store;
+package org.meft.retrieval;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
+import org.meft.store.HostStore;
+import org.meft.store.VectorApi;
 
 /**
  * {@link ExpertScoring} with the JDK Vector API, a register-blocked matrix product {@code scores

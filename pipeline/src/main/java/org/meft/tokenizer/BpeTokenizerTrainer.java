@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.tokenizer;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;

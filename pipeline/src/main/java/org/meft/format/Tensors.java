@@ -1,10 +1,10 @@
-package org.meft.model;
+package org.meft.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
 /** Small helpers for moving tensors between files and the engine. */
-final class Tensors {
+public final class Tensors {
   private Tensors() {}
 
   /**
@@ -13,7 +13,7 @@ final class Tensors {
    * outlive it. {@code toType(sameType, true)} would return an alias in DJL's PyTorch engine, hence
    * {@code duplicate()}.
    */
-  static NDArray ownedCopy(NDArray view, DataType dataType) {
+  public static NDArray ownedCopy(NDArray view, DataType dataType) {
     try (view) {
       return view.getDataType() == dataType ? view.duplicate() : view.toType(dataType, true);
     }

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.load;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -10,7 +10,13 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.meft.format.CheckpointException;
+import org.meft.format.Tensors;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
 
 /**
  * Reads a llama2.c checkpoint ({@code run.c}'s legacy format): 7 int32 (dim, hidden_dim, n_layers,
@@ -117,45 +123,43 @@ public final class Llama2cCheckpoint {
     return c.tiedEmbeddings() ? count : count + c.vocabSize() * d;
   }
 
+  /** The file's tensors, in its order: each kind for every layer before the next kind. */
+  private static final List<String> LAYER_WEIGHTS =
+      List.of(
+          "input_layernorm",
+          "self_attn.q_proj",
+          "self_attn.k_proj",
+          "self_attn.v_proj",
+          "self_attn.o_proj",
+          "post_attention_layernorm",
+          "mlp.gate_proj",
+          "mlp.down_proj",
+          "mlp.up_proj");
+
   private static void loadWeights(
       Path file, ByteBuffer data, Llama model, NDManager manager, DataType dataType) {
     LlamaConfig c = model.config();
-    int d = c.dim();
-    int kv = c.kvDim();
-    int f = c.hiddenDim();
+    Map<String, Llama.Weight> weights = new HashMap<>();
+    model.weights().forEach(w -> weights.put(w.name(), w));
     Reader reader = new Reader(data, manager, dataType);
-    model.tokEmbeddings.setArray(reader.next(new Shape(c.vocabSize(), d)));
-    for (DecoderLayer layer : model.layers) {
-      layer.attentionNorm.weight.setArray(reader.next(new Shape(d)));
+    reader.read(weights.get("model.embed_tokens.weight"));
+    for (String kind : LAYER_WEIGHTS) {
+      for (int layer = 0; layer < c.nLayers(); layer++) {
+        Llama.Weight w = weights.get("model.layers." + layer + "." + kind + ".weight");
+        NDArray array = reader.next(w.shape());
+        // llama2.c stores q and k with interleaved rotary pairs; the model rotates halves.
+        if (kind.equals("self_attn.q_proj")) {
+          array = toRotateHalf(array, c.nHeads());
+        } else if (kind.equals("self_attn.k_proj")) {
+          array = toRotateHalf(array, c.nKvHeads());
+        }
+        w.parameter().setArray(array);
+      }
     }
-    for (DecoderLayer layer : model.layers) {
-      layer.attention.wq.setArray(toRotateHalf(reader.next(new Shape(d, d)), c.nHeads()));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.attention.wk.setArray(toRotateHalf(reader.next(new Shape(kv, d)), c.nKvHeads()));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.attention.wv.setArray(reader.next(new Shape(kv, d)));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.attention.wo.setArray(reader.next(new Shape(d, d)));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.ffnNorm.weight.setArray(reader.next(new Shape(d)));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.feedForward.w1.setArray(reader.next(new Shape(f, d)));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.feedForward.w2.setArray(reader.next(new Shape(d, f)));
-    }
-    for (DecoderLayer layer : model.layers) {
-      layer.feedForward.w3.setArray(reader.next(new Shape(f, d)));
-    }
-    model.norm.weight.setArray(reader.next(new Shape(d)));
+    reader.read(weights.get("model.norm.weight"));
     reader.skip((long) c.maxSeqLen() * c.headDim()); // freq_cis_real, freq_cis_imag
-    if (model.output != null) {
-      model.output.setArray(reader.next(new Shape(c.vocabSize(), d)));
+    if (weights.containsKey("lm_head.weight")) {
+      reader.read(weights.get("lm_head.weight"));
     }
   }
 
@@ -183,6 +187,10 @@ public final class Llama2cCheckpoint {
       this.data = data;
       this.manager = manager;
       this.dataType = dataType;
+    }
+
+    void read(Llama.Weight weight) {
+      weight.parameter().setArray(next(weight.shape()));
     }
 
     NDArray next(Shape shape) {

@@ -1,4 +1,6 @@
-package org.meft.store;
+package org.meft.retrieval;
+
+import org.meft.store.VectorApi;
 
 /**
  * Scores (token, probe) pairs that probe the same expert against that expert's keys: {@code

@@ -1,4 +1,6 @@
-package org.meft.store;
+package org.meft.retrieval;
+
+import org.meft.store.HostStore;
 
 /**
  * What one scoring pass of {@link KeyRetrieval} reads and writes: layer {@code layer} of the store,

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.load;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
@@ -8,6 +8,10 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.meft.format.CheckpointException;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.TextTokenizer;
 
 /**
  * A loaded model with its tokenizer and the manager that owns its weights; closing it frees them.

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.load;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
 import org.meft.testing.Overwrite;
 import org.meft.testing.Shared;
 

@@ -1,4 +1,4 @@
-package org.meft.adapter;
+package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.training.ParameterStore;

@@ -1,4 +1,4 @@
-package org.meft.train;
+package org.meft.run;
 
 import ai.djl.ndarray.NDManager;
 import java.io.PrintStream;
@@ -15,8 +15,13 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.ModelFingerprint;
 import org.meft.checkpoint.RunLock;
-import org.meft.model.CheckpointException;
-import org.meft.model.LanguageModel;
+import org.meft.format.CheckpointException;
+import org.meft.load.LanguageModel;
+import org.meft.train.RunSpec;
+import org.meft.train.TrainResult;
+import org.meft.train.Trainer;
+import org.meft.train.TrainerSnapshot;
+import org.meft.train.TrainingExample;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,4 +1,4 @@
-package org.meft.model;
+package org.meft.load;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -11,6 +11,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.meft.format.CheckpointException;
+import org.meft.format.SafetensorsFolder;
+import org.meft.format.SafetensorsWriter;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
 
 /**
  * Reads a Hugging Face LLaMA/Mistral folder: {@code config.json} and the weights in {@code

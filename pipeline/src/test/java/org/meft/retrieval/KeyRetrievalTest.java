@@ -1,4 +1,4 @@
-package org.meft.store;
+package org.meft.retrieval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,6 +11,8 @@ import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
+import org.meft.store.HostStore;
+import org.meft.store.StoreTesting;
 
 /** Key-Experts retrieval against a brute-force reference: score every probed row, sort. */
 class KeyRetrievalTest {

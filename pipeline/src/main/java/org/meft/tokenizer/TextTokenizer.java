@@ -1,10 +1,11 @@
-package org.meft.model;
+package org.meft.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.meft.format.CheckpointException;
 
 /**
  * A Hugging Face {@code tokenizer.json} through DJL's tokenizer. Encoding never adds special

@@ -1,4 +1,4 @@
-package org.meft.store;
+package org.meft.retrieval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +9,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.meft.store.HostStore;
+import org.meft.store.VectorApi;
 
 /**
  * Both scoring kernels, the Vector API one and the plain-Java fallback, against dot products in

@@ -1,4 +1,4 @@
-package org.meft.store;
+package org.meft.retrieval;
 
 /**
  * The k best (row, score) pairs offered so far: a bounded binary heap in primitive arrays whose

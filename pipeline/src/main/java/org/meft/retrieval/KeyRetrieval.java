@@ -1,4 +1,7 @@
-package org.meft.store;
+package org.meft.retrieval;
+
+import org.meft.store.HostStore;
+import org.meft.store.Parallel;
 
 /**
  * Key-Experts retrieval on the host (DESIGN.md, step 2). The N key rows of a layer are split into E
