@@ -9,10 +9,15 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
@@ -24,6 +29,8 @@ import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.TrainSweepJob;
 import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
+import org.meft.settings.Setting;
+import org.meft.train.RunSpec;
 
 /**
  * {@code bin/meft demo}: the main job on the embedded default, needing nothing but the repository.
@@ -144,22 +151,29 @@ public final class DemoCommand implements Command {
   static String sweep(Path model, boolean real) {
     StringBuilder runs = new StringBuilder();
     for (String dataset : Datasets.names()) {
-      for (String method : List.of("meft", "parallel", "lora")) {
-        String parameters =
-            switch (method) {
-              case "meft" ->
-                  real
-                      ? "\"adapter-size\": 2048, \"top-k\": 32, \"probes\": 8, \"max-rows\": 512"
-                      : "\"adapter-size\": 256, \"top-k\": 16, \"probes\": 4, \"max-rows\": 128";
-              // The same N as meft's: the device memory of all N rows against the active ones.
-              case "parallel" -> real ? "\"adapter-size\": 2048" : "\"adapter-size\": 256";
-              default -> "\"lora-rank\": 8";
-            };
+      for (AdapterMethod method : AdapterMethods.all()) {
+        Optional<Map<String, String>> settings = method.demoSettings(real);
+        if (settings.isEmpty()) {
+          continue;
+        }
+        StringBuilder parameters = new StringBuilder();
+        new TreeMap<>(settings.get())
+            .forEach(
+                (key, value) ->
+                    parameters
+                        .append(parameters.isEmpty() ? "" : ", ")
+                        .append('"')
+                        .append(key)
+                        .append("\": ")
+                        .append(
+                            RunSpec.setting(key).kind() == Setting.Kind.TEXT
+                                ? '"' + value + '"'
+                                : value));
         runs.append(runs.isEmpty() ? "" : ",\n")
             .append("    {\"dataset\": \"")
             .append(dataset)
             .append("\", \"method\": \"")
-            .append(method)
+            .append(method.name())
             .append("\", ")
             .append(parameters)
             .append("}");

@@ -4,9 +4,13 @@ import java.io.PrintStream;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterMethods;
 import org.meft.run.TrainingRun;
+import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 
@@ -22,19 +26,36 @@ public final class TrainCommand implements Command {
 
   @Override
   public String summary() {
-    return "train an adapter (meft, parallel, lora, full) on prompt/target pairs";
+    return "train an adapter ("
+        + String.join(", ", AdapterMethods.names())
+        + ") on prompt/target pairs";
   }
 
+  /** The required flags on the first line, then every setting with its default and help. */
   @Override
   public String usage() {
-    return "--model PATH --data FILE.jsonl --method meft|parallel|lora|full --steps N"
-        + " --batch-size B --lr LR [--output DIR --checkpoint-every 0 --tokenizer FILE"
-        + " --adapter-size 4096 --top-k 64 --experts ceil(sqrt N) --probes 8 --max-rows 1024"
-        + " --key-init 0.02 --lora-rank 16 --lora-alpha 32 --lora-dropout 0"
-        + " --lora-targets q,k,v,o --layers all --accumulation 1 --warmup steps/10"
-        + " --min-lr-ratio 0.1 --weight-decay 0 --beta1 0.9 --beta2 0.999 --eps 1e-8 --clip 1.0"
-        + " --max-length 256 --seed 42 --log-every 10 --max-bad-steps 5 --host-budget-mb 16384"
-        + " --json]";
+    StringBuilder usage = new StringBuilder();
+    for (Setting s : RunSpec.COMMON) {
+      if (s.required()) {
+        usage.append(s.usage()).append(' ');
+      }
+    }
+    usage.append("[options]\n");
+    option(usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
+    option(usage, "--json", "print the result as one JSON line on stdout");
+    RunSpec.COMMON.forEach(s -> option(usage, s.usage(), s.helpText()));
+    for (AdapterMethod method : AdapterMethods.all()) {
+      if (!method.settings().isEmpty()) {
+        usage.append(" --method ").append(method.name()).append(": ");
+        usage.append(method.description()).append('\n');
+        method.settings().forEach(s -> option(usage, s.usage(), s.helpText()));
+      }
+    }
+    return usage.toString().stripTrailing();
+  }
+
+  private static void option(StringBuilder usage, String flag, String help) {
+    usage.append(String.format(Locale.ROOT, "   %-36s %s%n", flag, help));
   }
 
   @Override

@@ -85,7 +85,7 @@ class TrainCommandTest {
   void badConfigurationsAreRefusedBeforeTrainingNamingTheField() throws Exception {
     assertRefused(
         train("--method", "meft", "--top-k", "65", "--max-rows", "64"),
-        "top-k: 65 exceeds adapter-size 64");
+        "top-k must be in [1, adapter-size=64], got 65");
     assertRefused(
         train("--method", "meft", "--top-k", "8", "--experts", "4", "--probes", "5"), "probes");
     assertRefused(train("--method", "meft", "--layers", "0,7"), "index 7");

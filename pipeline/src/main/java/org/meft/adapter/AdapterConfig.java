@@ -1,13 +1,22 @@
 package org.meft.adapter;
 
+import java.util.Map;
+
 /**
- * One adapter method's configuration (MeftConfig, ParallelConfig, LoraConfig, FullConfig); each
- * validates itself in its constructor.
+ * One adapter method's configuration (MeftConfig, ParallelConfig, LoraConfig, FullConfig): an
+ * immutable record that validates itself in its constructor, naming the setting as the user wrote
+ * it.
  */
 public interface AdapterConfig {
-  /** The method's name on the command line: meft, parallel, lora or full. */
-  String method();
+  /** The registered method this configures. */
+  AdapterMethod method();
 
   /** The layers the adapter goes into. */
   LayerSelection layers();
+
+  /**
+   * The method's own settings ({@link AdapterMethod#settings()}), every default written out, as
+   * {@link AdapterMethod#configure} reads them back.
+   */
+  Map<String, String> settings();
 }

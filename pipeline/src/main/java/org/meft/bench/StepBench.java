@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
@@ -123,7 +124,7 @@ public final class StepBench {
       Sample step = Sample.of(deltas(timed, mark -> mark.nanos() / 1e9));
       int adapterSize = adapterSize(adapter);
       return new StepResult(
-          adapter.method(),
+          adapter.method().name(),
           adapterSize,
           step,
           config.tokensPerStep() / step.median(),
@@ -180,14 +181,10 @@ public final class StepBench {
     return sum / values.length;
   }
 
+  /** N of the FFN adapters (meft, parallel); 0 for the others. */
   private static int adapterSize(AdapterConfig adapter) {
-    if (adapter instanceof MeftConfig meft) {
-      return meft.adapterSize();
-    }
-    if (adapter instanceof ParallelConfig parallel) {
-      return parallel.adapterSize();
-    }
-    return 0;
+    return Integer.parseInt(
+        adapter.settings().getOrDefault(AdapterSettings.ADAPTER_SIZE.name(), "0"));
   }
 
   /** Batch-size many sequences per step of seqLen + 1 random tokens, the loss on all but BOS. */

@@ -44,6 +44,18 @@ public final class DecoderLayer extends AbstractBlock {
     this.ffnAdapter = adapter;
   }
 
+  /**
+   * Installs (or, with null, removes) a delta on one of the layer's projections: q, k, v, o of the
+   * attention, gate, up, down of the FFN.
+   */
+  public void setDelta(String projection, LinearDelta delta) {
+    switch (projection) {
+      case "q", "k", "v", "o" -> attention.setDelta(projection, delta);
+      case "gate", "up", "down" -> feedForward.setDelta(projection, delta);
+      default -> throw new IllegalArgumentException("no projection '" + projection + "'");
+    }
+  }
+
   public Attention attention() {
     return attention;
   }

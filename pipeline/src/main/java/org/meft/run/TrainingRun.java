@@ -125,7 +125,7 @@ public final class TrainingRun {
           if (progress != null) {
             progress.printf(
                 "meft train: %s on %d examples, %,d trainable parameters, host store %,d bytes%n",
-                spec.adapter().method(),
+                spec.adapter().method().name(),
                 examples.size(),
                 adapters.trainableParameters(),
                 adapters.store() == null ? 0 : adapters.store().bytes());

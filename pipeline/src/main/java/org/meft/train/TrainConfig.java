@@ -1,7 +1,15 @@
 package org.meft.train;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
+import org.meft.settings.SettingValues;
+
 /**
- * Optimisation settings of one run; every default is here ({@link #defaults}).
+ * Optimisation settings of one run; each is declared once, with its default, range and help, in
+ * {@link #SETTINGS}.
  *
  * @param steps optimizer steps
  * @param batchSize examples per micro-batch
@@ -36,49 +44,127 @@ public record TrainConfig(
     int logEvery,
     int maxBadSteps) {
 
+  public static final Setting STEPS =
+      Setting.required("steps", Setting.Kind.INTEGER, Range.atLeast(1), "optimizer steps");
+  public static final Setting BATCH_SIZE =
+      Setting.required(
+          "batch-size", Setting.Kind.INTEGER, Range.atLeast(1), "examples per micro-batch");
+  public static final Setting ACCUMULATION =
+      Setting.integer("accumulation", 1, Range.atLeast(1), "micro-batches per optimizer step");
+  public static final Setting LR =
+      Setting.required("lr", Setting.Kind.NUMBER, Range.above(0), "peak learning rate");
+  public static final Setting WARMUP =
+      Setting.derived(
+          "warmup", Setting.Kind.INTEGER, "steps/10", Range.atLeast(0), "linear warm-up steps");
+  public static final Setting MIN_LR_RATIO =
+      Setting.number(
+          "min-lr-ratio", 0.1f, Range.closed(0, 1), "the cosine decay ends at this fraction");
+  public static final Setting WEIGHT_DECAY =
+      Setting.number("weight-decay", 0f, Range.atLeast(0), "decoupled (AdamW) weight decay");
+  public static final Setting BETA1 =
+      Setting.number("beta1", 0.9f, Range.closedOpen(0, 1), "AdamW first-moment decay");
+  public static final Setting BETA2 =
+      Setting.number("beta2", 0.999f, Range.closedOpen(0, 1), "AdamW second-moment decay");
+  public static final Setting EPS = Setting.number("eps", 1e-8f, Range.above(0), "AdamW epsilon");
+  public static final Setting CLIP =
+      Setting.number("clip", 1f, Range.atLeast(0), "global gradient-norm clip (0: none)");
+  public static final Setting MAX_LENGTH =
+      Setting.integer(
+          "max-length", 256, Range.atLeast(2), "longest example in tokens (prompts cut in front)");
+  public static final Setting SEED =
+      Setting.integer("seed", 42, Range.ANY, "data order, initialisation and dropout");
+  public static final Setting LOG_EVERY =
+      Setting.integer("log-every", 10, Range.atLeast(0), "a progress line every N steps (0: none)");
+  public static final Setting MAX_BAD_STEPS =
+      Setting.integer(
+          "max-bad-steps", 5, Range.atLeast(1), "stop after N non-finite steps in a row");
+
+  /** Every optimisation setting, in the order they are written. */
+  public static final List<Setting> SETTINGS =
+      List.of(
+          STEPS,
+          BATCH_SIZE,
+          ACCUMULATION,
+          LR,
+          WARMUP,
+          MIN_LR_RATIO,
+          WEIGHT_DECAY,
+          BETA1,
+          BETA2,
+          EPS,
+          CLIP,
+          MAX_LENGTH,
+          SEED,
+          LOG_EVERY,
+          MAX_BAD_STEPS);
+
   public TrainConfig {
-    atLeast("steps", steps, 1);
-    atLeast("batchSize", batchSize, 1);
-    atLeast("accumulation", accumulation, 1);
-    atLeast("warmupSteps", warmupSteps, 0);
-    atLeast("maxLength", maxLength, 2);
-    atLeast("logEvery", logEvery, 0);
-    atLeast("maxBadSteps", maxBadSteps, 1);
-    if (!(learningRate > 0)) {
-      throw new IllegalArgumentException("learningRate must be > 0, got " + learningRate);
-    }
-    inUnit("minLearningRateRatio", minLearningRateRatio, true);
-    inUnit("beta1", beta1, false);
-    inUnit("beta2", beta2, false);
-    if (!(weightDecay >= 0) || !(eps > 0) || !(clipNorm >= 0)) {
-      throw new IllegalArgumentException(
-          "weightDecay and clipNorm must be >= 0 and eps > 0, got "
-              + weightDecay
-              + ", "
-              + clipNorm
-              + ", "
-              + eps);
-    }
+    STEPS.check(steps);
+    BATCH_SIZE.check(batchSize);
+    ACCUMULATION.check(accumulation);
+    LR.check(learningRate);
+    WARMUP.check(warmupSteps);
+    MIN_LR_RATIO.check(minLearningRateRatio);
+    WEIGHT_DECAY.check(weightDecay);
+    BETA1.check(beta1);
+    BETA2.check(beta2);
+    EPS.check(eps);
+    CLIP.check(clipNorm);
+    MAX_LENGTH.check(maxLength);
+    LOG_EVERY.check(logEvery);
+    MAX_BAD_STEPS.check(maxBadSteps);
+  }
+
+  /** Reads {@link #SETTINGS}; steps, batch-size and lr are required, the rest have defaults. */
+  public static TrainConfig read(SettingValues values) {
+    int steps = values.integer(STEPS);
+    return new TrainConfig(
+        steps,
+        values.integer(BATCH_SIZE),
+        values.integer(ACCUMULATION),
+        values.number(LR),
+        values.integer(WARMUP, steps / 10),
+        values.number(MIN_LR_RATIO),
+        values.number(WEIGHT_DECAY),
+        values.number(BETA1),
+        values.number(BETA2),
+        values.number(EPS),
+        values.number(CLIP),
+        values.integer(MAX_LENGTH),
+        values.longInteger(SEED),
+        values.integer(LOG_EVERY),
+        values.integer(MAX_BAD_STEPS));
   }
 
   /** steps, batch size and learning rate as given; everything else at its default. */
   public static TrainConfig defaults(int steps, int batchSize, float learningRate) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        1,
-        learningRate,
-        steps / 10,
-        0.1f,
-        0f,
-        0.9f,
-        0.999f,
-        1e-8f,
-        1f,
-        256,
-        42,
-        10,
-        5);
+    return read(
+        new SettingValues(
+            Map.of(
+                STEPS.name(), Integer.toString(steps),
+                BATCH_SIZE.name(), Integer.toString(batchSize),
+                LR.name(), Float.toString(learningRate))));
+  }
+
+  /** {@link #SETTINGS} as written, every default written out; {@link #read} gives it back. */
+  public Map<String, String> settings() {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put(STEPS.name(), Integer.toString(steps));
+    s.put(BATCH_SIZE.name(), Integer.toString(batchSize));
+    s.put(ACCUMULATION.name(), Integer.toString(accumulation));
+    s.put(LR.name(), Float.toString(learningRate));
+    s.put(WARMUP.name(), Integer.toString(warmupSteps));
+    s.put(MIN_LR_RATIO.name(), Float.toString(minLearningRateRatio));
+    s.put(WEIGHT_DECAY.name(), Float.toString(weightDecay));
+    s.put(BETA1.name(), Float.toString(beta1));
+    s.put(BETA2.name(), Float.toString(beta2));
+    s.put(EPS.name(), Float.toString(eps));
+    s.put(CLIP.name(), Float.toString(clipNorm));
+    s.put(MAX_LENGTH.name(), Integer.toString(maxLength));
+    s.put(SEED.name(), Long.toString(seed));
+    s.put(LOG_EVERY.name(), Integer.toString(logEvery));
+    s.put(MAX_BAD_STEPS.name(), Integer.toString(maxBadSteps));
+    return s;
   }
 
   public TrainConfig withSeed(long newSeed) {
@@ -127,18 +213,5 @@ public record TrainConfig(
     double progress = (double) (step - warmupSteps) / Math.max(1, steps - warmupSteps);
     double cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)));
     return (float) (learningRate * (minLearningRateRatio + (1 - minLearningRateRatio) * cosine));
-  }
-
-  private static void atLeast(String field, int value, int min) {
-    if (value < min) {
-      throw new IllegalArgumentException(field + " must be >= " + min + ", got " + value);
-    }
-  }
-
-  private static void inUnit(String field, float value, boolean closed) {
-    if (!(value >= 0 && (closed ? value <= 1 : value < 1))) {
-      throw new IllegalArgumentException(
-          field + " must be in [0, 1" + (closed ? "]" : ")") + ", got " + value);
-    }
   }
 }

@@ -249,7 +249,7 @@ public final class Trainer {
     phaseMs.put("host_update", updateNanos / 1e6 / steps);
     double seconds = run.nanos() / 1e9;
     return new TrainResult(
-        adapters.config().method(),
+        adapters.config().method().name(),
         state.losses(),
         state.step(),
         state.skippedSteps(),

@@ -15,6 +15,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -84,7 +85,8 @@ class ActiveTokensTest {
                   Arrays.copyOfRange(values, row * SHAPE.dim(), (row + 1) * SHAPE.dim()));
         }
       } else {
-        Overwrite.floats(adapters.parallelAdapter(layer).values().getArray(), values);
+        Overwrite.floats(
+            adapters.adapters(ParallelAdapters.class).adapter(layer).values().getArray(), values);
       }
     }
   }

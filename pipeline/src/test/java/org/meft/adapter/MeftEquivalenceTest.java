@@ -16,6 +16,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelAdapter;
+import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -71,7 +72,7 @@ class MeftEquivalenceTest {
               parallelRun.losses().get(step), meftRun.losses().get(step), 1e-5f, "loss " + step);
         }
         for (int layer = 0; layer < SHAPE.nLayers(); layer++) {
-          ParallelAdapter adapter = parallel.parallelAdapter(layer);
+          ParallelAdapter adapter = parallel.adapters(ParallelAdapters.class).adapter(layer);
           float[] keys = adapter.keys().getArray().toFloatArray();
           float[] values = adapter.values().getArray().toFloatArray();
           for (int row = 0; row < N; row++) {
@@ -112,7 +113,7 @@ class MeftEquivalenceTest {
         float parallelLoss = backward(parallelModel, parallel, manager);
         assertEquals(parallelLoss, meftLoss, 1e-5f, "loss");
         for (int layer = 0; layer < SHAPE.nLayers(); layer++) {
-          ParallelAdapter adapter = parallel.parallelAdapter(layer);
+          ParallelAdapter adapter = parallel.adapters(ParallelAdapters.class).adapter(layer);
           float[] keyGrads = adapter.keys().getArray().getGradient().toFloatArray();
           float[] valueGrads = adapter.values().getArray().getGradient().toFloatArray();
           for (int row = 0; row < N; row++) {
@@ -156,7 +157,8 @@ class MeftEquivalenceTest {
       for (int row = 0; row < N; row++) {
         System.arraycopy(store.keyRow(layer, row), 0, keys, row * SHAPE.dim(), SHAPE.dim());
       }
-      Overwrite.floats(parallel.parallelAdapter(layer).keys().getArray(), keys);
+      Overwrite.floats(
+          parallel.adapters(ParallelAdapters.class).adapter(layer).keys().getArray(), keys);
     }
   }
 
@@ -170,7 +172,8 @@ class MeftEquivalenceTest {
       for (int row = 0; row < N; row++) {
         store.setValueRow(layer, row, slice(values, row));
       }
-      Overwrite.floats(parallel.parallelAdapter(layer).values().getArray(), values);
+      Overwrite.floats(
+          parallel.adapters(ParallelAdapters.class).adapter(layer).values().getArray(), values);
     }
   }
 

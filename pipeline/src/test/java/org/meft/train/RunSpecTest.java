@@ -71,7 +71,7 @@ class RunSpecTest {
 
   @Test
   void badSettingsAreRefusedNamingTheSetting() {
-    refused(settings("meft", "top-k", "5000"), "top-k: 5000 exceeds adapter-size 4096");
+    refused(settings("meft", "top-k", "5000"), "top-k must be in [1, adapter-size=4096], got 5000");
     refused(settings("meft", "probes", "99"), "probes must be in [1, experts=64], got 99");
     refused(settings("meft", "max-rows", "10"), "max-rows must be in [top-k=64");
     refused(settings("meft", "lr", "fast"), "lr: expected a number, got 'fast'");

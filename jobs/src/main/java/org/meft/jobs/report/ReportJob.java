@@ -12,6 +12,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructField;
+import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -94,7 +95,7 @@ public final class ReportJob {
                 + " ORDER BY "
                 + order("m.dataset", Datasets.names())
                 + ", "
-                + order("m.method", List.of("meft", "parallel", "lora", "full"))
+                + order("m.method", AdapterMethods.names())
                 + ", m.run_id");
     results.coalesce(1).write().parquet(output.resolve(RESULTS).toString());
     List<Row> rows = spark.read().parquet(output.resolve(RESULTS).toString()).collectAsList();

@@ -92,7 +92,7 @@ public final class RunMetrics {
     List<Object> values = new ArrayList<>();
     values.add(context.run().id());
     values.add(context.run().dataset());
-    values.add(context.spec().adapter().method());
+    values.add(context.spec().adapter().method().name());
     values.add(integerOrNull(settings.get("adapter-size")));
     values.add(integerOrNull(settings.get("lora-rank")));
     values.add(context.spec().baseModel().toString());

@@ -1,8 +1,18 @@
 package org.meft.adapter.lora;
 
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.LayerSelection;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
+import org.meft.settings.SettingValues;
 
 /**
  * LoRA: {@code W' = W + (alpha / r) B A} on chosen projections, A [r, in] ~ N(0, 1/r), B [out, r]
@@ -17,31 +27,61 @@ import org.meft.adapter.LayerSelection;
 public record LoraConfig(
     int rank, float alpha, float dropout, Set<String> projections, LayerSelection layers)
     implements AdapterConfig {
-  public static final Set<String> ALL_PROJECTIONS =
-      Set.of("q", "k", "v", "o", "gate", "up", "down");
+
+  /** Every projection LoRA can go on, in the model's order. */
+  public static final List<String> ALL_PROJECTIONS =
+      List.of("q", "k", "v", "o", "gate", "up", "down");
+
+  public static final Setting RANK =
+      Setting.integer("lora-rank", 16, Range.atLeast(1), "r, the rank of B A");
+  public static final Setting ALPHA =
+      Setting.number("lora-alpha", 32, Range.above(0), "the scale is alpha / r");
+  public static final Setting DROPOUT =
+      Setting.number("lora-dropout", 0, Range.closedOpen(0, 1), "dropout on the branch's input");
+  public static final Setting TARGETS =
+      Setting.text(
+          "lora-targets", "q,k,v,o", "projections among " + String.join(",", ALL_PROJECTIONS));
+
+  static final List<Setting> SETTINGS = List.of(RANK, ALPHA, DROPOUT, TARGETS);
 
   public LoraConfig {
-    if (rank < 1) {
-      throw new IllegalArgumentException("lora rank must be >= 1, got " + rank);
-    }
-    if (!(alpha > 0)) {
-      throw new IllegalArgumentException("lora alpha must be > 0, got " + alpha);
-    }
-    if (!(dropout >= 0 && dropout < 1)) {
-      throw new IllegalArgumentException("lora dropout must be in [0, 1), got " + dropout);
-    }
+    RANK.check(rank);
+    ALPHA.check(alpha);
+    DROPOUT.check(dropout);
     if (projections.isEmpty() || !ALL_PROJECTIONS.containsAll(projections)) {
       throw new IllegalArgumentException(
-          "lora projections must be a non-empty subset of "
-              + ALL_PROJECTIONS
+          TARGETS.name()
+              + " must be a non-empty subset of "
+              + String.join(",", ALL_PROJECTIONS)
               + ", got "
-              + projections);
+              + String.join(",", projections));
     }
     projections = Set.copyOf(projections);
   }
 
+  static LoraConfig read(SettingValues values, LayerSelection layers) {
+    return new LoraConfig(
+        values.integer(RANK),
+        values.number(ALPHA),
+        values.number(DROPOUT),
+        new LinkedHashSet<>(Arrays.asList(values.text(TARGETS).split(",", -1))),
+        layers);
+  }
+
   @Override
-  public String method() {
-    return "lora";
+  public AdapterMethod method() {
+    return AdapterMethods.named(LoraMethod.NAME);
+  }
+
+  @Override
+  public Map<String, String> settings() {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put(RANK.name(), Integer.toString(rank));
+    s.put(ALPHA.name(), Float.toString(alpha));
+    s.put(DROPOUT.name(), Float.toString(dropout));
+    s.put(
+        TARGETS.name(),
+        String.join(",", ALL_PROJECTIONS.stream().filter(projections::contains).toList()));
+    return s;
   }
 }

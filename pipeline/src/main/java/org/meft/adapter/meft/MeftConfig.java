@@ -1,7 +1,18 @@
 package org.meft.adapter.meft;
 
+import static org.meft.adapter.AdapterSettings.ADAPTER_SIZE;
+import static org.meft.adapter.AdapterSettings.KEY_INIT;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.LayerSelection;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
+import org.meft.settings.SettingValues;
 
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
@@ -26,34 +37,60 @@ public record MeftConfig(
     LayerSelection layers)
     implements AdapterConfig {
 
+  /** The cap on rows per layer per step when adapter-size allows more. */
+  private static final int MAX_ROWS_CAP = 1024;
+
+  public static final Setting TOP_K =
+      Setting.integer("top-k", 64, Range.atLeast(1), "K, rows each token keeps (<= adapter-size)");
+  public static final Setting EXPERTS =
+      Setting.derived(
+          "experts",
+          Setting.Kind.INTEGER,
+          "ceil(sqrt(N))",
+          Range.atLeast(1),
+          "E, groups of consecutive rows the router scores (<= adapter-size)");
+  public static final Setting PROBES =
+      Setting.integer("probes", 8, Range.atLeast(1), "P, experts each token searches (<= experts)");
+  public static final Setting MAX_ROWS =
+      Setting.derived(
+          "max-rows",
+          Setting.Kind.INTEGER,
+          "min(N, " + MAX_ROWS_CAP + ")",
+          Range.atLeast(1),
+          "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
+
+  static final List<Setting> SETTINGS =
+      List.of(ADAPTER_SIZE, TOP_K, EXPERTS, PROBES, MAX_ROWS, KEY_INIT);
+
   public MeftConfig {
-    if (adapterSize < 1) {
-      throw new IllegalArgumentException("adapterSize must be >= 1, got " + adapterSize);
-    }
-    if (topK < 1 || topK > adapterSize) {
-      throw new IllegalArgumentException(
-          "topK must be in [1, adapterSize=" + adapterSize + "], got " + topK);
-    }
-    if (experts < 1 || experts > adapterSize) {
-      throw new IllegalArgumentException(
-          "experts must be in [1, adapterSize=" + adapterSize + "], got " + experts);
-    }
-    if (probes < 1 || probes > experts) {
-      throw new IllegalArgumentException(
-          "probes must be in [1, experts=" + experts + "], got " + probes);
-    }
+    ADAPTER_SIZE.check(adapterSize);
+    atMost(TOP_K, topK, ADAPTER_SIZE, adapterSize);
+    atMost(EXPERTS, experts, ADAPTER_SIZE, adapterSize);
+    atMost(PROBES, probes, EXPERTS, experts);
     if (maxRows < topK || maxRows > adapterSize) {
       throw new IllegalArgumentException(
-          "maxRows must be in [topK="
+          MAX_ROWS.name()
+              + " must be in [top-k="
               + topK
-              + ", adapterSize="
+              + ", adapter-size="
               + adapterSize
               + "], got "
               + maxRows);
     }
-    if (!(keyInit > 0)) {
-      throw new IllegalArgumentException("keyInit must be > 0, got " + keyInit);
-    }
+    KEY_INIT.check(keyInit);
+  }
+
+  /** Every setting at its default but N, E derived from it. */
+  static MeftConfig read(SettingValues values, LayerSelection layers) {
+    int n = values.integer(ADAPTER_SIZE);
+    return new MeftConfig(
+        n,
+        values.integer(TOP_K),
+        values.integer(EXPERTS, defaultExperts(n)),
+        values.integer(PROBES),
+        values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
+        values.number(KEY_INIT),
+        layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -67,7 +104,33 @@ public record MeftConfig(
   }
 
   @Override
-  public String method() {
-    return "meft";
+  public AdapterMethod method() {
+    return AdapterMethods.named(MeftMethod.NAME);
+  }
+
+  @Override
+  public Map<String, String> settings() {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put(ADAPTER_SIZE.name(), Integer.toString(adapterSize));
+    s.put(TOP_K.name(), Integer.toString(topK));
+    s.put(EXPERTS.name(), Integer.toString(experts));
+    s.put(PROBES.name(), Integer.toString(probes));
+    s.put(MAX_ROWS.name(), Integer.toString(maxRows));
+    s.put(KEY_INIT.name(), Float.toString(keyInit));
+    return s;
+  }
+
+  /** {@code value} in [1, bound], the bound being another setting's value. */
+  private static void atMost(Setting setting, int value, Setting bound, int boundValue) {
+    if (value < 1 || value > boundValue) {
+      throw new IllegalArgumentException(
+          setting.name()
+              + " must be in [1, "
+              + bound.name()
+              + "="
+              + boundValue
+              + "], got "
+              + value);
+    }
   }
 }

@@ -1,7 +1,17 @@
 package org.meft.adapter.parallel;
 
+import static org.meft.adapter.AdapterSettings.ADAPTER_SIZE;
+import static org.meft.adapter.AdapterSettings.KEY_INIT;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.LayerSelection;
+import org.meft.settings.Setting;
+import org.meft.settings.SettingValues;
 
 /**
  * The dense parallel FFN adapter (the paper's Parallel Adapter baseline): {@code A(h) = ReLU(h K^T)
@@ -13,17 +23,28 @@ import org.meft.adapter.LayerSelection;
  */
 public record ParallelConfig(int adapterSize, float keyInit, LayerSelection layers)
     implements AdapterConfig {
+
+  static final List<Setting> SETTINGS = List.of(ADAPTER_SIZE, KEY_INIT);
+
   public ParallelConfig {
-    if (adapterSize < 1) {
-      throw new IllegalArgumentException("adapterSize must be >= 1, got " + adapterSize);
-    }
-    if (!(keyInit > 0)) {
-      throw new IllegalArgumentException("keyInit must be > 0, got " + keyInit);
-    }
+    ADAPTER_SIZE.check(adapterSize);
+    KEY_INIT.check(keyInit);
+  }
+
+  static ParallelConfig read(SettingValues values, LayerSelection layers) {
+    return new ParallelConfig(values.integer(ADAPTER_SIZE), values.number(KEY_INIT), layers);
   }
 
   @Override
-  public String method() {
-    return "parallel";
+  public AdapterMethod method() {
+    return AdapterMethods.named(ParallelMethod.NAME);
+  }
+
+  @Override
+  public Map<String, String> settings() {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put(ADAPTER_SIZE.name(), Integer.toString(adapterSize));
+    s.put(KEY_INIT.name(), Float.toString(keyInit));
+    return s;
   }
 }

@@ -1,0 +1,50 @@
+package org.meft.adapter.full;
+
+import ai.djl.nn.Parameter;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.meft.adapter.Adapters;
+import org.meft.adapter.InstallContext;
+import org.meft.model.Llama;
+
+/**
+ * The base weights of one model made trainable: those of the chosen layers and every weight outside
+ * the layers, under their Hugging Face names. Closing freezes the model again; the trained values
+ * stay (full fine-tuning changes the model in place).
+ */
+public final class FullAdapters implements Adapters {
+  private static final String LAYER_PREFIX = "model.layers.";
+  private final Llama model;
+  private final Map<String, Parameter> parameters;
+
+  private FullAdapters(Llama model, Map<String, Parameter> parameters) {
+    this.model = model;
+    this.parameters = parameters;
+  }
+
+  static FullAdapters install(Llama model, List<Integer> layers, InstallContext context) {
+    Map<String, Parameter> parameters = new LinkedHashMap<>();
+    for (Llama.Weight weight : model.weights()) {
+      boolean inLayer = weight.name().startsWith(LAYER_PREFIX);
+      int layer = inLayer ? Integer.parseInt(weight.name().split("\\.")[2]) : -1;
+      if (!inLayer || layers.contains(layer)) {
+        weight.parameter().freeze(false);
+        parameters.put(weight.name(), weight.parameter());
+        context.meters().resident(4L * Float.BYTES * weight.shape().size()); // w, grad, 2 moments
+      }
+    }
+    return new FullAdapters(model, Collections.unmodifiableMap(parameters));
+  }
+
+  @Override
+  public Map<String, Parameter> deviceParameters() {
+    return parameters;
+  }
+
+  @Override
+  public void close() {
+    model.freezeParameters(true);
+  }
+}

@@ -1,0 +1,122 @@
+package org.meft.adapter.meft;
+
+import ai.djl.nn.Parameter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.meft.adapter.Adapters;
+import org.meft.adapter.InstallContext;
+import org.meft.model.Llama;
+import org.meft.store.HostStore;
+
+/**
+ * The meft adapters of one model: a {@link MeftAdapter} beside each chosen layer's FFN, their rows
+ * in one {@link HostStore} (store layer i is the i-th chosen layer). Device parameters: {@code
+ * layers.L.meft.router} [E, D]; their AdamW moments live in host memory.
+ */
+public final class MeftAdapters implements Adapters {
+  private final Llama model;
+  private final List<Integer> layers;
+  private final List<MeftAdapter> adapters;
+  private final HostStore store;
+  private final Map<String, Parameter> parameters;
+
+  private MeftAdapters(
+      Llama model,
+      List<Integer> layers,
+      List<MeftAdapter> adapters,
+      HostStore store,
+      Map<String, Parameter> parameters) {
+    this.model = model;
+    this.layers = layers;
+    this.adapters = adapters;
+    this.store = store;
+    this.parameters = parameters;
+  }
+
+  static MeftAdapters install(
+      Llama model, MeftConfig config, List<Integer> layers, InstallContext context) {
+    int dim = model.config().dim();
+    HostStore store =
+        context.initialise()
+            ? HostStore.allocate(
+                context.allocator(),
+                layers.size(),
+                config.adapterSize(),
+                dim,
+                config.keyInit(),
+                context.seed())
+            : HostStore.allocateZeroed(
+                context.allocator(), layers.size(), config.adapterSize(), dim);
+    List<MeftAdapter> adapters = new ArrayList<>();
+    Map<String, Parameter> parameters = new LinkedHashMap<>();
+    try {
+      for (int i = 0; i < layers.size(); i++) {
+        MeftAdapter adapter =
+            new MeftAdapter(
+                config,
+                store,
+                i,
+                context.manager(),
+                context.allocator(),
+                context.meters(),
+                context.activeTokens());
+        adapters.add(adapter);
+        model.layers().get(layers.get(i)).setFfnAdapter(adapter);
+        parameters.put("layers." + layers.get(i) + ".meft.router", adapter.router());
+      }
+    } catch (RuntimeException e) {
+      layers.forEach(layer -> model.layers().get(layer).setFfnAdapter(null));
+      adapters.forEach(MeftAdapter::close);
+      store.close();
+      throw e;
+    }
+    return new MeftAdapters(
+        model, layers, adapters, store, Collections.unmodifiableMap(parameters));
+  }
+
+  /** The adapter of the i-th chosen layer. */
+  public MeftAdapter adapter(int i) {
+    return adapters.get(i);
+  }
+
+  @Override
+  public Map<String, Parameter> deviceParameters() {
+    return parameters;
+  }
+
+  /**
+   * The routers: MEFT keeps optimizer state on the host; only G and its gradient are on the device.
+   */
+  @Override
+  public Set<Parameter> hostMomentParameters() {
+    return new HashSet<>(parameters.values());
+  }
+
+  @Override
+  public HostStore store() {
+    return store;
+  }
+
+  @Override
+  public void collectGradients() {
+    adapters.forEach(MeftAdapter::collectGradients);
+  }
+
+  @Override
+  public void discardGradients() {
+    adapters.forEach(MeftAdapter::discardPending);
+    store.discardGradients();
+  }
+
+  @Override
+  public void close() {
+    layers.forEach(layer -> model.layers().get(layer).setFfnAdapter(null));
+    adapters.forEach(MeftAdapter::close);
+    store.close();
+  }
+}
