@@ -78,100 +78,151 @@ public final class Trainer {
           "cannot resume at step " + start.step() + " of a run of " + config.steps() + " steps");
     }
     Map<String, Parameter> named = adapters.namedDeviceParameters();
-    List<Parameter> parameters = adapters.deviceParameters();
-    HostStore store = adapters.store();
-    AdapterMeters meters = adapters.meters();
-    List<Float> losses = new ArrayList<>(start.losses());
-    DataOrder order = new DataOrder(examples, config.seed());
-    order.skip(start.examplesDrawn());
-    int skipped = start.skippedSteps();
-    int badInARow = start.badInARow();
-    long tokens = start.tokens();
-    long tokensBefore = tokens;
-    long deviceNanos = 0;
-    long updateNanos = 0;
-    int optimizerStep = start.optimizerStep();
-    long begin = System.nanoTime();
+    Counters run = new Counters(start, new DataOrder(examples, config.seed()));
     try (NDManager manager = parent.newSubManager();
-        DeviceAdamW optimizer = new DeviceAdamW(manager, adapters.hostMomentParameters(), meters)) {
+        DeviceAdamW optimizer =
+            new DeviceAdamW(manager, adapters.hostMomentParameters(), adapters.meters())) {
       if (resume != null) {
         optimizer.restore(named, resume.optimizer(), start.optimizerStep());
       }
       ParameterStore ps = new ParameterStore(manager, false);
       for (int step = start.step(); step < config.steps(); step++) {
-        // Seeded per step (dropout), so that a run resumed at any step draws the same numbers.
-        Engine.getInstance().setRandomSeed(Long.hashCode(config.seed() * 1_000_003L + step));
-        float lr = config.learningRateAt(step);
-        long phasesBefore = adapterNanos(meters);
-        long deviceStart = System.nanoTime();
-        Pass pass = forwardBackward(order, ps, manager);
-        double loss = pass.loss();
-        tokens += pass.tokens();
-        deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
-
-        double deviceNorm = squaredNorm(parameters);
-        double hostNorm = store == null ? 0 : store.gradientSquaredNorm();
-        double squaredNorm = deviceNorm + hostNorm;
-        if (!Double.isFinite(loss) || !Double.isFinite(squaredNorm)) {
-          LOG.warn(
-              "step {} skipped: loss {}, squared gradient norm {} on the device, {} on the host",
-              step + 1,
-              loss,
-              deviceNorm,
-              hostNorm);
-          zeroGradients(parameters);
-          adapters.discardGradients();
-          losses.add(Float.NaN);
-          skipped++;
-          if (++badInARow >= config.maxBadSteps()) {
-            throw new IllegalStateException(
-                "training diverged: "
-                    + badInARow
-                    + " steps in a row had a non-finite loss or gradient (last at step "
-                    + (step + 1)
-                    + "); lower --lr or raise maxBadSteps");
-          }
-        } else {
-          badInARow = 0;
-          losses.add((float) loss);
-          long updateStart = System.nanoTime();
-          update(parameters, store, Math.sqrt(squaredNorm), lr, optimizer);
-          optimizerStep = optimizer.stepCount();
-          updateNanos += System.nanoTime() - updateStart;
-          logProgress(step, start.step(), loss, lr, tokens - tokensBefore, begin);
+        StepOutcome outcome = step(step, run, ps, manager, optimizer);
+        if (outcome.applied()) {
+          logProgress(step, run, outcome);
         }
         if (listener != null) {
-          long elapsed = System.nanoTime() - begin;
-          TrainerState state =
-              new TrainerState(
-                  step + 1,
-                  order.drawn(),
-                  skipped,
-                  badInARow,
-                  tokens,
-                  start.trainNanos() + elapsed,
-                  optimizerStep,
-                  losses);
-          Run run = new Run(step + 1 - start.step(), tokens - tokensBefore, elapsed);
+          long elapsed = run.elapsed();
+          TrainerState state = run.state(step + 1, elapsed);
           listener.afterStep(
-              new TrainerSnapshot(state, optimizer.state(named)),
-              result(state, run, deviceNanos, updateNanos));
+              new TrainerSnapshot(state, optimizer.state(named)), result(state, run, elapsed));
         }
       }
     }
-    long elapsed = System.nanoTime() - begin;
-    TrainerState end =
-        new TrainerState(
-            config.steps(),
-            order.drawn(),
-            skipped,
-            badInARow,
-            tokens,
-            start.trainNanos() + elapsed,
-            optimizerStep,
-            losses);
-    Run run = new Run(config.steps() - start.step(), tokens - tokensBefore, elapsed);
-    return result(end, run, deviceNanos, updateNanos);
+    long elapsed = run.elapsed();
+    return result(run.state(config.steps(), elapsed), run, elapsed);
+  }
+
+  /**
+   * The counters of one {@link #train} call as it goes: a mutable {@link TrainerState}, plus the
+   * phase times of this call's steps.
+   */
+  private static final class Counters {
+    final TrainerState start;
+    final DataOrder order;
+    final List<Float> losses;
+    int skipped;
+    int badInARow;
+    long tokens;
+    int optimizerStep;
+    long deviceNanos;
+    long updateNanos;
+    final long begin;
+
+    Counters(TrainerState start, DataOrder order) {
+      this.start = start;
+      this.order = order;
+      order.skip(start.examplesDrawn());
+      losses = new ArrayList<>(start.losses());
+      skipped = start.skippedSteps();
+      badInARow = start.badInARow();
+      tokens = start.tokens();
+      optimizerStep = start.optimizerStep();
+      begin = System.nanoTime();
+    }
+
+    long elapsed() {
+      return System.nanoTime() - begin;
+    }
+
+    /** Tokens processed by this call. */
+    long tokensThisCall() {
+      return tokens - start.tokens();
+    }
+
+    /**
+     * The trainer's state after {@code steps} steps, {@code elapsed} nanoseconds into this call.
+     */
+    TrainerState state(int steps, long elapsed) {
+      return new TrainerState(
+          steps,
+          order.drawn(),
+          skipped,
+          badInARow,
+          tokens,
+          start.trainNanos() + elapsed,
+          optimizerStep,
+          losses);
+    }
+  }
+
+  /** What one step did: its loss and learning rate, and whether the update was applied. */
+  private record StepOutcome(double loss, float lr, boolean applied) {}
+
+  /**
+   * One optimizer step: forward and backward over its micro-batches, then the clipped update, or a
+   * skip when the loss or the gradient norm is not finite.
+   */
+  private StepOutcome step(
+      int step, Counters run, ParameterStore ps, NDManager manager, DeviceAdamW optimizer) {
+    // Seeded per step (dropout), so that a run resumed at any step draws the same numbers.
+    Engine.getInstance().setRandomSeed(Long.hashCode(config.seed() * 1_000_003L + step));
+    float lr = config.learningRateAt(step);
+    AdapterMeters meters = adapters.meters();
+    long phasesBefore = adapterNanos(meters);
+    long deviceStart = System.nanoTime();
+    Pass pass = forwardBackward(run.order, ps, manager);
+    double loss = pass.loss();
+    run.tokens += pass.tokens();
+    run.deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
+
+    List<Parameter> parameters = adapters.deviceParameters();
+    HostStore store = adapters.store();
+    double deviceNorm = squaredNorm(parameters);
+    double hostNorm = store == null ? 0 : store.gradientSquaredNorm();
+    double squaredNorm = deviceNorm + hostNorm;
+    if (!Double.isFinite(loss) || !Double.isFinite(squaredNorm)) {
+      skip(step, run, parameters, loss, deviceNorm, hostNorm);
+      return new StepOutcome(loss, lr, false);
+    }
+    run.badInARow = 0;
+    run.losses.add((float) loss);
+    long updateStart = System.nanoTime();
+    update(parameters, store, Math.sqrt(squaredNorm), lr, optimizer);
+    run.optimizerStep = optimizer.stepCount();
+    run.updateNanos += System.nanoTime() - updateStart;
+    return new StepOutcome(loss, lr, true);
+  }
+
+  /**
+   * Drops a step's gradients (its loss is NaN in the record); too many such steps in a row stop the
+   * run.
+   */
+  private void skip(
+      int step,
+      Counters run,
+      List<Parameter> parameters,
+      double loss,
+      double deviceNorm,
+      double hostNorm) {
+    LOG.warn(
+        "step {} skipped: loss {}, squared gradient norm {} on the device, {} on the host",
+        step + 1,
+        loss,
+        deviceNorm,
+        hostNorm);
+    zeroGradients(parameters);
+    adapters.discardGradients();
+    run.losses.add(Float.NaN);
+    run.skipped++;
+    if (++run.badInARow >= config.maxBadSteps()) {
+      throw new IllegalStateException(
+          "training diverged: "
+              + run.badInARow
+              + " steps in a row had a non-finite loss or gradient (last at step "
+              + (step + 1)
+              + "); lower --lr or raise maxBadSteps");
+    }
   }
 
   /** The summed loss and the tokens of one step's micro-batches. */
@@ -232,28 +283,27 @@ public final class Trainer {
     zeroGradients(parameters);
   }
 
-  /** The steps, tokens and time of this call (not of earlier processes of a resumed run). */
-  private record Run(int steps, long tokens, long nanos) {}
-
   /**
-   * The metrics: losses over the whole run; speed, bytes moved and phase times per step over the
-   * steps of this call (a resumed process measures only its own steps).
+   * The metrics at {@code state}, {@code elapsed} nanoseconds into this call: losses over the whole
+   * run; speed, bytes moved and phase times per step over the steps of this call (a resumed process
+   * measures only its own steps).
    */
-  private TrainResult result(TrainerState state, Run run, long deviceNanos, long updateNanos) {
+  private TrainResult result(TrainerState state, Counters run, long elapsed) {
     AdapterMeters meters = adapters.meters();
     HostStore store = adapters.store();
-    int steps = Math.max(1, run.steps());
+    int stepsThisCall = state.step() - run.start.step();
+    int steps = Math.max(1, stepsThisCall);
     Map<String, Double> phaseMs = new LinkedHashMap<>();
     meters.phaseNanos().forEach((phase, nanos) -> phaseMs.put(phase, nanos / 1e6 / steps));
-    phaseMs.put("device_forward_backward", deviceNanos / 1e6 / steps);
-    phaseMs.put("host_update", updateNanos / 1e6 / steps);
-    double seconds = run.nanos() / 1e9;
+    phaseMs.put("device_forward_backward", run.deviceNanos / 1e6 / steps);
+    phaseMs.put("host_update", run.updateNanos / 1e6 / steps);
+    double seconds = elapsed / 1e9;
     return new TrainResult(
         adapters.config().method().name(),
         state.losses(),
         state.step(),
         state.skippedSteps(),
-        run.steps() == 0 || seconds == 0 ? 0 : run.tokens() / seconds,
+        stepsThisCall == 0 || seconds == 0 ? 0 : run.tokensThisCall() / seconds,
         adapters.trainableParameters(),
         meters.deviceBytesPeak(),
         store == null ? 0 : store.bytes(),
@@ -304,19 +354,24 @@ public final class Trainer {
     }
   }
 
-  private void logProgress(
-      int step, int firstStep, double loss, float lr, long tokens, long begin) {
+  private void logProgress(int step, Counters run, StepOutcome outcome) {
     int done = step + 1;
     if (progress == null
         || config.logEvery() == 0
         || (done % config.logEvery() != 0 && done != config.steps())) {
       return;
     }
-    double elapsed = (System.nanoTime() - begin) / 1e9;
-    long eta = Math.round(elapsed / (done - firstStep) * (config.steps() - done));
+    double elapsed = run.elapsed() / 1e9;
+    long eta = Math.round(elapsed / (done - run.start.step()) * (config.steps() - done));
     progress.printf(
         "step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s  ETA %d:%02d%n",
-        done, config.steps(), loss, lr, tokens / elapsed, eta / 60, eta % 60);
+        done,
+        config.steps(),
+        outcome.loss(),
+        outcome.lr(),
+        run.tokensThisCall() / elapsed,
+        eta / 60,
+        eta % 60);
   }
 
   /**

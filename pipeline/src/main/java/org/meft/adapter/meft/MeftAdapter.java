@@ -16,6 +16,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
@@ -27,21 +28,24 @@ import org.meft.store.HostStore;
 
 /**
  * The MEFT sparse adapter of one layer (DESIGN.md, "The method"). K, V [N, D] stay in the host
- * store; per forward pass:
+ * store; {@link #forward} runs the method's steps, each a method below:
  *
  * <pre>
- *   1. route (device):   g = h G^T [M, E]; each token keeps its top-P experts, weights w = softmax
- *                        over those P logits
- *   2. retrieve (host):  s_i = w_e(i) * (h . k_i) over the probed experts' rows; top-K per token
- *   3. select (host):    S = union of the tokens' rows, capped at maxRows by best score
- *   4. gather:           K_S, V_S [S, D] host -> device
- *   5. compute (device): o[t, i] = (h_t . k_j) c[t, i] for token t's i-th row j, c its expert's w
- *                        A(h) = ReLU(o) V_S, o scattered to [M, S] (zero where t did not choose j)
+ *   1. route (device):    g = h G^T [M, E]; each token keeps its top-P experts, weights w = softmax
+ *                         over those P logits
+ *   2. retrieve (host):   s_i = w_e(i) * (h . k_i) over the probed experts' rows; top-K per token;
+ *                         S = the union of the tokens' rows, capped at maxRows by best score
+ *   3. gather:            K_S, V_S [S, D] host -> device
+ *   4. compute (device):  o[t, i] = (h_t . k_j) c[t, i] for token t's i-th row j, c its expert's w
+ *                         A(h) = ReLU(o) V_S, o scattered to [M, S] (zero where t did not choose j);
+ *                         {@link #meftAdapter}, the formula on its own
+ *   5. scatter (backward): {@link #collectGradients()} sends the gradients of K_S, V_S to the
+ *                         store, whose sparse AdamW updates exactly those rows
  * </pre>
  *
- * After backward, {@link #collectGradients()} sends the gradients of K_S, V_S to the store, whose
- * sparse AdamW updates exactly those rows. With E = P = 1 and K = maxRows = N this is the dense
- * parallel adapter: w = 1 and every token uses every row.
+ * The meters (bytes across the bus, device bytes held) are counted in one place, {@code
+ * meterForward} and {@code meterScatter}, not in the math. With E = P = 1 and K = maxRows = N this
+ * is the dense parallel adapter: w = 1 and every token uses every row.
  */
 public final class MeftAdapter extends AbstractBlock implements FfnAdapter, AutoCloseable {
   final Parameter router; // G [E, D]
@@ -117,38 +121,103 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
-    NDManager manager = n.getManager();
     NDArray all = n.reshape(-1, dim); // [B*T, D]
     NDArray h = activeTokens.select(all); // [M, D]
+    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training));
+    Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
+    Rows rows = timed(AdapterMeters.GATHER, () -> gather(n.getManager(), route, retrieval));
+    meterForward(route.tokens(), rows.count());
+    if (training) {
+      rows.keys().setRequiresGradient(true);
+      rows.values().setRequiresGradient(true);
+      pending.add(new Pending(rows.ids(), rows.count(), rows.keys(), rows.values()));
+    }
+    NDArray c = choiceWeights(route.weights(), rows.slots()); // [M, K]
+    NDArray a = meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
+    return activeTokens.expand(a, all).reshape(n.getShape());
+  }
+
+  /**
+   * Step 1's result: each token's P probed experts and their weights w (on the device for the
+   * adapter's output, on the host for retrieval), and h on the host.
+   *
+   * @param tokens M
+   * @param weights w [M, P] on the device
+   * @param experts the probed experts [M, P]
+   * @param expertWeights w [M, P] on the host
+   * @param h the tokens [M, D] on the host, row-major
+   */
+  private record Route(
+      int tokens, NDArray weights, int[] experts, float[] expertWeights, float[] h) {}
+
+  /** Step 1, the Key-Experts router: g = h G^T [M, E], each token's top-P experts and weights. */
+  private Route route(ParameterStore ps, NDArray h, boolean training) {
     int m = (int) h.getShape().get(0);
     int p = config.probes();
-    int k = config.topK();
-
-    long start = System.nanoTime();
     NDArray logits =
-        Linear.linear(h, ps.getValue(router, n.getDevice(), training)).head(); // [M, E]
+        Linear.linear(h, ps.getValue(router, h.getDevice(), training)).head(); // [M, E]
     NDList top = logits.topK(p, -1, true, true);
     // w = P softmax(top-P logits): the weights average 1 over the probes, so the adapter's output
     // scale does not shrink as P grows (with P = 1, w = 1: the dense adapter).
     NDArray weights = top.get(0).softmax(-1).mul(Scalar.of(h, p)); // [M, P]
-    int[] probeExperts = top.get(1).toType(DataType.INT32, false).toIntArray();
-    float[] probeWeights = weights.toFloatArray();
-    float[] hHost = h.toType(DataType.FLOAT32, false).toFloatArray();
-    meters.deviceToHost(
-        (long) m * dim * Float.BYTES + (long) m * p * (Integer.BYTES + Float.BYTES));
-    long routed = System.nanoTime();
-    meters.time(AdapterMeters.ROUTE, routed - start);
+    int[] experts = top.get(1).toType(DataType.INT32, false).toIntArray();
+    float[] expertWeights = weights.toFloatArray();
+    float[] hostH = h.toType(DataType.FLOAT32, false).toFloatArray();
+    return new Route(m, weights, experts, expertWeights, hostH);
+  }
 
+  /** Step 2's result: each token's top-K rows, and S, the rows that go to the device. */
+  private record Retrieval(KeyRetrieval.Result chosen, RowSelection selection) {}
+
+  /**
+   * Step 2, on the host: each token scores only its probed experts' keys, s_i = w_e(i) (h . k_i),
+   * and keeps its top K; S is the union of their rows, capped at maxRows by best score.
+   */
+  private Retrieval retrieve(Route route) {
     KeyRetrieval.Result chosen =
         KeyRetrieval.topK(
-            store, storeLayer, hHost, m, probeExperts, probeWeights, p, config.experts(), k);
+            store,
+            storeLayer,
+            route.h(),
+            route.tokens(),
+            route.experts(),
+            route.expertWeights(),
+            config.probes(),
+            config.experts(),
+            config.topK());
     RowSelection selection =
         RowSelection.of(chosen.rows(), chosen.scores(), config.adapterSize(), config.maxRows());
-    int s = selection.count();
-    long retrieved = System.nanoTime();
-    meters.time(AdapterMeters.RETRIEVE, retrieved - routed);
+    return new Retrieval(chosen, selection);
+  }
 
-    // Rows 0..S-1 are K_S, V_S; row S is zero, the column of every choice the cap removed.
+  /**
+   * Step 3's result, on the device: K_S, V_S and each token's choices.
+   *
+   * @param ids the store rows of S, ascending
+   * @param count S
+   * @param keys K_S [S+1, D], row S zero: the column of every choice the cap removed
+   * @param values V_S [S+1, D], row S zero
+   * @param flat the chosen entries of h K_S^T [M*K]: t*(S+1) + j, j = S when capped out
+   * @param columns their columns j [M, K]
+   * @param slots the probe of j's expert among t's P probes [M, K], P when capped out
+   */
+  private record Rows(
+      int[] ids,
+      int count,
+      NDArray keys,
+      NDArray values,
+      NDArray flat,
+      NDArray columns,
+      NDArray slots) {}
+
+  /**
+   * Step 3: gathers K_S, V_S from the host store and moves them, with the choices, to the device.
+   */
+  private Rows gather(NDManager manager, Route route, Retrieval retrieval) {
+    RowSelection selection = retrieval.selection();
+    int s = selection.count();
+    int m = route.tokens();
+    int k = config.topK();
     long bytes = (long) (s + 1) * dim * Float.BYTES;
     ByteBuffer keysOut = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     ByteBuffer valuesOut = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
@@ -159,43 +228,11 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     NDArray keysS = manager.create(keysOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
     NDArray valuesS =
         manager.create(valuesOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
-    long[][] choices = choices(selection, chosen, probeExperts, m);
-    NDArray flat = manager.create(choices[0]); // [M*K] t*(S+1) + j, j = S when capped out
-    NDArray columns = manager.create(choices[1], new Shape(m, k)); // [M, K] j
-    NDArray slots = manager.create(choices[2], new Shape(m, k)); // [M, K] probe of j's expert, or P
-    meters.hostToDevice(2 * bytes + 3L * m * k * Long.BYTES);
-    meters.rows(s);
-    meters.time(AdapterMeters.GATHER, System.nanoTime() - retrieved);
-    if (training) {
-      keysS.setRequiresGradient(true);
-      valuesS.setRequiresGradient(true);
-      pending.add(new Pending(selection.rows(), s, keysS, valuesS));
-    }
-
-    // Held until backward: K_S, V_S and their gradients; the dense ReLU(o) [M, S+1] (kept by the
-    // last product); the [M, K] choices, weights and activations; A(h). h K_S^T [M, S+1] lives only
-    // until the chosen entries are read out of it (indexing keeps its shape, not its values).
-    long denseBytes = (long) m * (s + 1) * Float.BYTES;
-    meters.pass(
-        4L * bytes
-            + denseBytes
-            + (long) m * k * (3 * Long.BYTES + 4 * Float.BYTES)
-            + (long) m * dim * Float.BYTES);
-    meters.transientBytes(denseBytes);
-    // c[t, i] = w[t, slot[t, i]], the router weight of the expert of token t's i-th row.
-    NDArray padded = weights.concat(manager.zeros(new Shape(m, 1), weights.getDataType()), 1);
-    NDArray c = padded.gather(slots, 1); // [M, K]
-    NDArray dots; // [M, K] h_t . k_j for token t's chosen rows j
-    try (NDArray scores = Linear.linear(h, keysS).head(); // [M, S+1]
-        NDArray scoresFlat = scores.reshape(-1)) {
-      dots = scoresFlat.get(new NDIndex("{}", flat)).reshape(m, k);
-    }
-    NDArray o = dots.mul(c); // [M, K]
-    NDArray a; // [M, S+1]: ReLU(o) at each token's chosen columns, zero elsewhere
-    try (NDArray zeros = manager.zeros(new Shape(m, s + 1))) {
-      a = zeros.scatter(columns, Activation.relu(o), 1);
-    }
-    return activeTokens.expand(a.matMul(valuesS), all).reshape(n.getShape());
+    long[][] choices = choices(selection, retrieval.chosen(), route.experts(), m);
+    NDArray flat = manager.create(choices[0]);
+    NDArray columns = manager.create(choices[1], new Shape(m, k));
+    NDArray slots = manager.create(choices[2], new Shape(m, k));
+    return new Rows(selection.rows(), s, keysS, valuesS, flat, columns, slots);
   }
 
   /**
@@ -232,6 +269,50 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return new long[][] {flat, columns, slots};
   }
 
+  /**
+   * c[t, i] = w[t, slot[t, i]], the router weight of the expert of token t's i-th row; 0 where the
+   * slot is P (the cap removed the row). weights [M, P], slots [M, K] -> c [M, K].
+   */
+  private static NDArray choiceWeights(NDArray weights, NDArray slots) {
+    long m = weights.getShape().get(0);
+    NDArray padded =
+        weights.concat(weights.getManager().zeros(new Shape(m, 1), weights.getDataType()), 1);
+    return padded.gather(slots, 1);
+  }
+
+  /**
+   * Step 4, the adapter on its gathered rows: {@code A(h) = ReLU(o) V_S}, with {@code o[t, j] = (h
+   * K_S^T)[t, j] c[t, i]} at token t's i-th chosen column j and zero at the columns t did not
+   * choose. Only the M K chosen entries of h K_S^T are read; the rest of the product is freed at
+   * once.
+   *
+   * @param h the tokens [M, D]
+   * @param keysS K_S [S+1, D] (row S zero: the column of every choice the row cap removed)
+   * @param valuesS V_S [S+1, D]
+   * @param flat the chosen entries of h K_S^T, flattened: t (S+1) + j [M*K]
+   * @param columns their columns j [M, K]
+   * @param c the router weight of each choice's expert [M, K] (0 for a removed choice)
+   * @return A(h) [M, D]
+   */
+  public static NDArray meftAdapter(
+      NDArray h, NDArray keysS, NDArray valuesS, NDArray flat, NDArray columns, NDArray c) {
+    long m = h.getShape().get(0);
+    long k = columns.getShape().get(1);
+    NDArray dots; // [M, K] h_t . k_j for token t's chosen rows j
+    // h K_S^T [M, S+1] lives only until the chosen entries are read out of it (indexing keeps its
+    // shape for backward, not its values).
+    try (NDArray scores = Linear.linear(h, keysS).head(); // [M, S+1]
+        NDArray scoresFlat = scores.reshape(-1)) {
+      dots = scoresFlat.get(new NDIndex("{}", flat)).reshape(m, k);
+    }
+    NDArray o = dots.mul(c); // [M, K]
+    NDArray a; // [M, S+1]: ReLU(o) at each token's chosen columns, zero elsewhere
+    try (NDArray zeros = h.getManager().zeros(new Shape(m, keysS.getShape().get(0)))) {
+      a = zeros.scatter(columns, Activation.relu(o), 1);
+    }
+    return a.matMul(valuesS);
+  }
+
   /** After a backward pass: adds the gradients of every pending K_S, V_S into the host store. */
   public void collectGradients() {
     long start = System.nanoTime();
@@ -239,7 +320,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       ByteBuffer keyGrads = step.keys().getGradient().toByteBuffer();
       ByteBuffer valueGrads = step.values().getGradient().toByteBuffer();
       store.accumulateGradients(storeLayer, step.rows(), step.count(), keyGrads, valueGrads);
-      meters.deviceToHost(2L * step.count() * dim * Float.BYTES);
+      meterScatter(step.count());
     }
     pending.clear();
     meters.time(AdapterMeters.SCATTER, System.nanoTime() - start);
@@ -248,6 +329,45 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   /** Forgets pending gradients (a skipped step). */
   public void discardPending() {
     pending.clear();
+  }
+
+  /** Times one step of the method into the phase {@code phase}. */
+  private <T> T timed(String phase, Supplier<T> step) {
+    long start = System.nanoTime();
+    T result = step.get();
+    meters.time(phase, System.nanoTime() - start);
+    return result;
+  }
+
+  /**
+   * The meters of one forward pass over M tokens and S rows: the bus bytes each way, the rows
+   * moved, and the device bytes the pass holds.
+   */
+  private void meterForward(int m, int s) {
+    int p = config.probes();
+    int k = config.topK();
+    long rowsBytes = (long) (s + 1) * dim * Float.BYTES; // K_S or V_S, with the zero row
+    long denseBytes = (long) m * (s + 1) * Float.BYTES; // h K_S^T or ReLU(o) scattered [M, S+1]
+    // Route: h [M, D], each token's P experts (int32) and weights, to the host.
+    meters.deviceToHost(
+        (long) m * dim * Float.BYTES + (long) m * p * (Integer.BYTES + Float.BYTES));
+    // Gather: K_S, V_S and the three [M, K] int64 choice arrays (flat, columns, slots).
+    meters.hostToDevice(2 * rowsBytes + 3L * m * k * Long.BYTES);
+    meters.rows(s);
+    // Held until backward: K_S, V_S and their gradients; the dense ReLU(o) [M, S+1] (kept by the
+    // last product); the [M, K] choices, weights and activations; A(h). h K_S^T [M, S+1] lives only
+    // until the chosen entries are read out of it, on top of what is held.
+    meters.pass(
+        4L * rowsBytes
+            + denseBytes
+            + (long) m * k * (3 * Long.BYTES + 4 * Float.BYTES)
+            + (long) m * dim * Float.BYTES);
+    meters.transientBytes(denseBytes);
+  }
+
+  /** The meters of step 5: the gradients of K_S, V_S [S, D] go to the host. */
+  private void meterScatter(int s) {
+    meters.deviceToHost(2L * s * dim * Float.BYTES);
   }
 
   @Override
