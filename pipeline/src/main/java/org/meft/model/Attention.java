@@ -20,6 +20,7 @@ import java.util.Map;
  * <pre>
  *   q = RoPE(x wq^T), k = RoPE(x wk^T), v = x wv^T
  *   out = softmax(q k^T / sqrt(Dh) + causal mask) v wo^T
+ *   (each x W^T plus its projection's delta, when one is installed)
  * </pre>
  */
 public final class Attention extends AbstractBlock {
@@ -55,10 +56,10 @@ public final class Attention extends AbstractBlock {
     int h = config.nHeads();
     int hKv = config.nKvHeads();
     int dh = config.headDim();
-    NDArray q =
-        rope.apply(Linear.linear(x, value(ps, wq, x, training)).head().reshape(b, t, h, dh));
-    NDArray k =
-        rope.apply(Linear.linear(x, value(ps, wk, x, training)).head().reshape(b, t, hKv, dh));
+    // q [B, T, H, Dh], k and v [B, T, Hkv, Dh]: x W^T plus the projection's delta (LoRA), if any;
+    // q and k are rotated after the delta.
+    NDArray q = rope.apply(project(ps, x, "q", wq, training).reshape(b, t, h, dh));
+    NDArray k = rope.apply(project(ps, x, "k", wk, training).reshape(b, t, hKv, dh));
     NDArray v = project(ps, x, "v", wv, training).reshape(b, t, hKv, dh);
 
     k = k.transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]
