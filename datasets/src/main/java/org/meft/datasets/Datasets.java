@@ -3,16 +3,17 @@ package org.meft.datasets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.meft.datasets.gsm8k.Gsm8k;
-import org.meft.datasets.nq.NaturalQuestions;
-import org.meft.datasets.squad.Squad;
-import org.meft.datasets.toolbench.ToolBench;
+import java.util.ServiceLoader;
 
-/** The datasets, by name: the one registry that readers, jobs and reports look them up in. */
+/**
+ * The datasets, by name: the one registry that readers, jobs and reports look them up in. A dataset
+ * is registered by one line naming its class in {@code
+ * META-INF/services/org.meft.datasets.Dataset}, read through the class loader that loaded {@link
+ * Dataset}.
+ */
 public final class Datasets {
-  /** Every dataset, in the order of tables and output. */
-  public static final List<Dataset> ALL =
-      List.of(new NaturalQuestions(), new Squad(), new Gsm8k(), new ToolBench());
+  /** Every dataset, in the order of tables and output (the order of registration). */
+  public static final List<Dataset> ALL = load();
 
   private Datasets() {}
 
@@ -37,6 +38,18 @@ public final class Datasets {
     List<String> names = new ArrayList<>();
     ALL.forEach(dataset -> names.add(dataset.name()));
     return names;
+  }
+
+  private static List<Dataset> load() {
+    List<Dataset> all = new ArrayList<>();
+    ServiceLoader.load(Dataset.class, Dataset.class.getClassLoader()).forEach(all::add);
+    if (all.isEmpty()) {
+      throw new IllegalStateException(
+          "no dataset registered: META-INF/services/"
+              + Dataset.class.getName()
+              + " is missing from the class path");
+    }
+    return List.copyOf(all);
   }
 
   /** The position of {@code dataset} in {@link #ALL}, for stable ordering. */

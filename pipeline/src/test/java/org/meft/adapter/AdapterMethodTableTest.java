@@ -25,9 +25,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -78,6 +80,24 @@ class AdapterMethodTableTest {
         arguments("lora up", lora("up")),
         arguments("lora down", lora("down")),
         arguments("lora all", lora("q", "k", "v", "o", "gate", "up", "down")));
+  }
+
+  /** A registered method without a line in the table fails here. */
+  @Test
+  void everyRegisteredMethodAndEveryLoraTargetIsInTheTable() {
+    Set<String> methods = new TreeSet<>();
+    Set<String> loraTargets = new TreeSet<>();
+    cases()
+        .map(c -> (AdapterConfig) c.get()[1])
+        .forEach(
+            config -> {
+              methods.add(config.method().name());
+              if (config instanceof LoraConfig lora && lora.projections().size() == 1) {
+                loraTargets.addAll(lora.projections());
+              }
+            });
+    assertEquals(new TreeSet<>(AdapterMethods.names()), methods);
+    assertEquals(new TreeSet<>(LoraConfig.ALL_PROJECTIONS), loraTargets);
   }
 
   private static LoraConfig lora(String... projections) {

@@ -11,7 +11,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.Split;
 import org.meft.datasets.prepare.PreparedShards;
-import org.meft.jobs.TaskFailures;
+import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**

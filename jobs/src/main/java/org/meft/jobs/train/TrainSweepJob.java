@@ -19,7 +19,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.prepare.PreparedShards;
-import org.meft.jobs.TaskFailures;
+import org.meft.jobs.task.TaskFailures;
 
 /**
  * The training sweep on Spark: one task per run, all runs one stage, so runs train in parallel

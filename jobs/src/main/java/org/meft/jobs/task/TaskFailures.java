@@ -1,4 +1,4 @@
-package org.meft.jobs;
+package org.meft.jobs.task;
 
 import java.util.function.Supplier;
 import org.apache.spark.SparkException;

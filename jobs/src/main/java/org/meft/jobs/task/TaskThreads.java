@@ -1,4 +1,4 @@
-package org.meft.jobs;
+package org.meft.jobs.task;
 
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
