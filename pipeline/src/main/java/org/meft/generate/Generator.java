@@ -12,6 +12,7 @@ import org.meft.load.LanguageModel;
 import org.meft.model.KvCache;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.SequenceLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,13 +45,27 @@ public final class Generator {
 
   private Generator() {}
 
-  /** Encodes {@code prompt} with BOS in front, generates, and returns the ids. */
+  /**
+   * Generates from the evaluation prompt of {@code prompt} ({@link SequenceLayout#prompt}): BOS and
+   * the prompt's ids, prompt tokens dropped from the front so that the prompt and {@code
+   * maxNewTokens} fit the model's positions, as the evaluation job does.
+   */
   public static Generation generate(
       LanguageModel model, String prompt, int maxNewTokens, Sampler sampler) {
     long[] text = model.tokenizer().encode(prompt);
-    long[] ids = new long[text.length + 1];
-    ids[0] = model.config().bosId();
-    System.arraycopy(text, 0, ids, 1, text.length);
+    SequenceLayout layout = SequenceLayout.of(model.config());
+    long[] ids =
+        layout.prompt(text, SequenceLayout.promptBudget(model.config().maxSeqLen(), maxNewTokens));
+    int dropped = text.length - (ids.length - (layout.hasBos() ? 1 : 0));
+    if (dropped > 0) {
+      LOG.warn(
+          "the prompt's first {} of {} tokens are dropped to leave room for {} new tokens in the"
+              + " model's {} positions",
+          dropped,
+          text.length,
+          maxNewTokens,
+          model.config().maxSeqLen());
+    }
     return generate(model.llama(), model.manager(), ids, maxNewTokens, sampler);
   }
 

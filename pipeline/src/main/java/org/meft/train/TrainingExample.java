@@ -10,38 +10,59 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.SequenceLayout;
 import org.meft.tokenizer.TextTokenizer;
 
 /**
- * One training sequence: BOS, prompt, target, EOS; the loss covers the target and EOS only.
+ * One training sequence, laid out by {@link SequenceLayout}: {@code [BOS] prompt target [EOS]}; the
+ * loss covers the target and EOS only.
  *
  * @param tokens the ids
  * @param lossMask true where the token is predicted in the loss (target tokens and EOS)
  */
 public record TrainingExample(long[] tokens, boolean[] lossMask) {
 
-  /** Tokenizes one pair; an over-long example loses prompt tokens from the front, never target. */
+  /**
+   * Tokenizes one pair with the model's {@link SequenceLayout#of layout}; an over-long example
+   * loses prompt tokens from the front, never target.
+   *
+   * @throws IllegalArgumentException when BOS, the target and EOS alone are longer than {@code
+   *     maxLength}, or when there is nothing to train (an empty target and no EOS id)
+   */
   public static TrainingExample of(
       String prompt, String target, TextTokenizer tokenizer, LlamaConfig config, int maxLength) {
-    long[] promptIds = tokenizer.encode(prompt);
-    long[] targetIds = tokenizer.encode(target);
-    int targetLength = targetIds.length + 1; // + EOS
-    if (targetLength + 1 > maxLength) {
+    return of(
+        SequenceLayout.of(config)
+            .pack(tokenizer.encode(prompt), tokenizer.encode(target), maxLength),
+        maxLength);
+  }
+
+  /**
+   * The example of a sequence {@link SequenceLayout#pack packed} within {@code maxLength}.
+   *
+   * @throws IllegalArgumentException when it does not fit, or trains no token
+   */
+  public static TrainingExample of(SequenceLayout.Packed sequence, int maxLength) {
+    if (!sequence.fits()) {
       throw new IllegalArgumentException(
-          "target of " + targetLength + " tokens does not fit maxLength " + maxLength);
+          "the target needs "
+              + sequence.length()
+              + " tokens with BOS and EOS, more than maxLength "
+              + maxLength);
     }
-    int keptPrompt = Math.min(promptIds.length, maxLength - 1 - targetLength);
-    long[] tokens = new long[1 + keptPrompt + targetLength];
-    boolean[] mask = new boolean[tokens.length];
-    tokens[0] = config.bosId();
-    System.arraycopy(promptIds, promptIds.length - keptPrompt, tokens, 1, keptPrompt);
-    System.arraycopy(targetIds, 0, tokens, 1 + keptPrompt, targetIds.length);
-    tokens[tokens.length - 1] = config.eosIds().isEmpty() ? config.bosId() : config.eosIds().get(0);
-    Arrays.fill(mask, 1 + keptPrompt, tokens.length, true);
-    return new TrainingExample(tokens, mask);
+    // The trainer predicts position t from t - 1: position 0 is never trained.
+    boolean trains = false;
+    for (int t = 1; t < sequence.lossMask().length; t++) {
+      trains |= sequence.lossMask()[t];
+    }
+    if (!trains) {
+      throw new IllegalArgumentException(
+          "nothing to train: no target or EOS token after the first position (an empty target"
+              + " and no EOS id)");
+    }
+    return new TrainingExample(sequence.ids(), sequence.lossMask());
   }
 
   /**

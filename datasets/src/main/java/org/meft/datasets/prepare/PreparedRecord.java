@@ -2,6 +2,7 @@ package org.meft.datasets.prepare;
 
 import java.util.List;
 import java.util.Optional;
+import org.meft.tokenizer.SequenceLayout;
 import org.meft.train.TrainingExample;
 
 /**
@@ -9,7 +10,8 @@ import org.meft.train.TrainingExample;
  *
  * @param id the record's id, unique within its dataset
  * @param references the acceptable answers (or gold API lines), for the metric
- * @param inputIds {@code [BOS] prompt target [EOS]}, possibly with prompt tokens cut from the front
+ * @param inputIds {@code [BOS] prompt target [EOS]} ({@link SequenceLayout}), possibly with prompt
+ *     tokens cut from the front
  * @param lossMask 1 at target and EOS positions, 0 at BOS and prompt positions
  */
 public record PreparedRecord(String id, List<String> references, int[] inputIds, byte[] lossMask) {
@@ -39,47 +41,58 @@ public record PreparedRecord(String id, List<String> references, int[] inputIds,
     return length;
   }
 
-  /** BOS and the prompt as token ids: what a model decodes from at evaluation. */
-  public long[] promptIds() {
-    return promptIds(Integer.MAX_VALUE);
-  }
-
   /**
-   * BOS and the prompt in at most {@code maxLength} tokens (at least 1): prompt tokens are dropped
-   * from the front, as in training, so that the question and the answer cue stay.
+   * The record's prompt and target ids, read back by {@code layout}, the model's: its sequence must
+   * begin with the layout's BOS and end with its EOS (when it has them).
+   *
+   * @throws IllegalArgumentException naming the record when it was prepared with other special
+   *     tokens
    */
-  public long[] promptIds(int maxLength) {
-    int prompt = promptLength();
-    int length = Math.max(1, Math.min(prompt, maxLength));
-    int dropped = prompt - length;
-    long[] ids = new long[length];
-    ids[0] = inputIds[0];
-    for (int i = 1; i < length; i++) {
-      ids[i] = inputIds[i + dropped];
+  public SequenceLayout.Parts parts(SequenceLayout layout) {
+    long[] ids = new long[inputIds.length];
+    boolean[] mask = new boolean[inputIds.length];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = inputIds[i];
+      mask[i] = lossMask[i] != 0;
     }
-    return ids;
+    try {
+      return layout.unpack(ids, mask);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "record "
+              + id
+              + ": "
+              + e.getMessage()
+              + ": it was prepared with other special tokens than the model's; prepare the data"
+              + " again with the model's tokenizer",
+          e);
+    }
   }
 
   /**
-   * The training sequence within {@code maxLength} tokens: prompt tokens are dropped from the front
-   * (BOS stays), never target tokens, as {@link TokenSequence} does; empty when BOS, the target and
-   * EOS alone are longer.
+   * The evaluation prompt, {@code [BOS] prompt} in at most {@code maxLength} tokens, by {@link
+   * SequenceLayout#prompt}: prompt tokens are dropped from the front, as in training, so that the
+   * question and the answer cue stay.
    */
-  public Optional<TrainingExample> toTrainingExample(int maxLength) {
-    int prompt = promptLength();
-    int fixed = inputIds.length - prompt + 1; // BOS, target, EOS
-    if (fixed > maxLength) {
+  public long[] promptIds(SequenceLayout layout, int maxLength) {
+    return layout.prompt(parts(layout).prompt(), maxLength);
+  }
+
+  /**
+   * The training sequence within {@code maxLength} tokens, {@link SequenceLayout#pack packed} again
+   * from the record's prompt and target: prompt tokens are dropped from the front (BOS stays),
+   * never target tokens; empty when BOS, the target and EOS alone are longer.
+   */
+  public Optional<TrainingExample> toTrainingExample(SequenceLayout layout, int maxLength) {
+    SequenceLayout.Parts parts = parts(layout);
+    SequenceLayout.Packed packed = layout.pack(parts.prompt(), parts.target(), maxLength);
+    if (!packed.fits()) {
       return Optional.empty();
     }
-    int dropped = Math.max(0, inputIds.length - maxLength);
-    int length = inputIds.length - dropped;
-    long[] tokens = new long[length];
-    boolean[] mask = new boolean[length];
-    tokens[0] = inputIds[0];
-    for (int i = 1; i < length; i++) {
-      tokens[i] = inputIds[i + dropped];
-      mask[i] = lossMask[i + dropped] != 0;
+    try {
+      return Optional.of(TrainingExample.of(packed, maxLength));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("record " + id + ": " + e.getMessage(), e);
     }
-    return Optional.of(new TrainingExample(tokens, mask));
   }
 }

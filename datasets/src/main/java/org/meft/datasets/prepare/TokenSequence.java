@@ -1,13 +1,15 @@
 package org.meft.datasets.prepare;
 
+import org.meft.tokenizer.SequenceLayout;
+
 /**
- * One training sequence: {@code [BOS] prompt target [EOS]} as token ids, with the loss mask that
- * selects the target (and EOS, so the model learns to stop), within a maximum length.
+ * One training sequence as a prepared shard stores it: {@link SequenceLayout#pack}'s {@code [BOS]
+ * prompt target [EOS]}, with the loss mask that selects the target (and EOS, so the model learns to
+ * stop), within a maximum length, as Spark's {@code array<int>} and {@code array<tinyint>}.
  *
- * <p>When the whole does not fit, tokens are dropped from the start of the prompt (after BOS),
- * never from the target: the end of a prompt (the question, the cue {@code Answer:}) matters most
- * to the answer. When the target with BOS and EOS alone is longer than the maximum, the sequence
- * does not {@link #fits fit} and has no ids.
+ * <p>The rule (front truncation of the prompt, never of the target; BOS and EOS only when given) is
+ * {@link SequenceLayout}'s, the one training and evaluation apply: when the target with BOS and EOS
+ * alone is longer than the maximum, the sequence does not {@link #fits fit} and has no ids.
  *
  * @param ids the token ids, {@code length} of them; null when it does not fit
  * @param lossMask 1 at target and EOS positions, 0 at BOS and prompt positions; null when it does
@@ -28,31 +30,20 @@ public record TokenSequence(int[] ids, byte[] lossMask, int length, boolean trun
    * tokenizer merges), with {@code bos} and {@code eos} ids (-1: none), into {@code maxLength}.
    */
   public static TokenSequence of(long[] prompt, long[] target, int bos, int eos, int maxLength) {
-    int head = bos >= 0 ? 1 : 0;
-    int tail = eos >= 0 ? 1 : 0;
-    int fixed = head + target.length + tail;
-    if (fixed > maxLength) {
-      return new TokenSequence(null, null, fixed, false);
+    return of(new SequenceLayout(bos, eos).pack(prompt, target, maxLength));
+  }
+
+  /** The shard's form of a packed sequence. */
+  public static TokenSequence of(SequenceLayout.Packed packed) {
+    if (!packed.fits()) {
+      return new TokenSequence(null, null, packed.length(), false);
     }
-    int keptPrompt = Math.min(prompt.length, maxLength - fixed);
-    int length = fixed + keptPrompt;
-    int[] ids = new int[length];
-    byte[] mask = new byte[length];
-    int at = 0;
-    if (head == 1) {
-      ids[at++] = bos;
+    int[] ids = new int[packed.length()];
+    byte[] mask = new byte[packed.length()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = Math.toIntExact(packed.ids()[i]);
+      mask[i] = (byte) (packed.lossMask()[i] ? 1 : 0);
     }
-    for (int i = prompt.length - keptPrompt; i < prompt.length; i++) {
-      ids[at++] = (int) prompt[i];
-    }
-    for (long id : target) {
-      mask[at] = 1;
-      ids[at++] = (int) id;
-    }
-    if (tail == 1) {
-      mask[at] = 1;
-      ids[at] = eos;
-    }
-    return new TokenSequence(ids, mask, length, keptPrompt < prompt.length);
+    return new TokenSequence(ids, mask, packed.length(), packed.truncated());
   }
 }

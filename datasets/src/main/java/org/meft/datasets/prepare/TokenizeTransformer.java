@@ -22,15 +22,17 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.meft.tokenizer.SequenceLayout;
 import scala.collection.immutable.Seq;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.runtime.AbstractFunction1;
 
 /**
  * A Spark ML {@code Transformer} that tokenizes a prompt and a target column into one training
- * sequence per row ({@link TokenSequence}): {@code [BOS] prompt target [EOS]} as {@code array<int>}
- * ids, an {@code array<tinyint>} loss mask (1 on target and EOS), the {@code int} length and a
- * {@code boolean} truncated flag, appended to the input columns.
+ * sequence per row ({@link TokenSequence}, by {@link SequenceLayout}'s rule, the one training and
+ * evaluation apply): {@code [BOS] prompt target [EOS]} as {@code array<int>} ids, an {@code
+ * array<tinyint>} loss mask (1 on target and EOS), the {@code int} length and a {@code boolean}
+ * truncated flag, appended to the input columns.
  *
  * <p>The tokenizer is DJL's Hugging Face tokenizer over {@code tokenizerPath}, which must be
  * readable where the tasks run; it is loaded once per executor JVM ({@link TokenizerCache}), not
@@ -346,8 +348,8 @@ public final class TokenizeTransformer extends Transformer implements DefaultPar
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
       TokenizerCache.Entry tokenizer = TokenizerCache.get(tokenizerPath);
-      int bos = tokenizer.idOf(bosToken);
-      int eos = tokenizer.idOf(eosToken);
+      SequenceLayout layout =
+          new SequenceLayout(tokenizer.idOf(bosToken), tokenizer.idOf(eosToken));
       return new Iterator<>() {
         private Row next = advance();
 
@@ -371,11 +373,10 @@ public final class TokenizeTransformer extends Transformer implements DefaultPar
                 row.isNullAt(targetIndex)
                     ? new TokenSequence(null, null, 0, false)
                     : TokenSequence.of(
-                        tokenizer.encode(prompt),
-                        tokenizer.encode(row.getString(targetIndex)),
-                        bos,
-                        eos,
-                        maxLength);
+                        layout.pack(
+                            tokenizer.encode(prompt),
+                            tokenizer.encode(row.getString(targetIndex)),
+                            maxLength));
             if (!sequence.fits()) {
               if (handleInvalid.equals("skip")) {
                 continue;

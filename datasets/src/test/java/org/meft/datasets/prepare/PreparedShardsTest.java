@@ -17,11 +17,15 @@ import org.meft.datasets.Split;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
 import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.SequenceLayout;
 import org.meft.tokenizer.TextTokenizer;
 import org.meft.train.TrainingExample;
 
 /** Prepared shards read back without Spark agree with Spark's own reading of the same files. */
 class PreparedShardsTest {
+  /** The layout of the test tokenizer's LLaMA: BOS 1, EOS 2. */
+  private static final SequenceLayout LLAMA = new SequenceLayout(1, 2);
+
   @TempDir static Path dir;
   static SparkSession spark;
   static Path prepared;
@@ -76,7 +80,7 @@ class PreparedShardsTest {
           }
           assertArrayEquals(expected, record.lossMask());
           assertTrue(record.promptLength() >= 1 && record.promptLength() < ids.size());
-          assertEquals(record.promptLength(), record.promptIds().length);
+          assertEquals(record.promptLength(), record.promptIds(LLAMA, Integer.MAX_VALUE).length);
         }
       }
     }
@@ -103,10 +107,11 @@ class PreparedShardsTest {
                       config,
                       maxLength);
             } catch (IllegalArgumentException tooLong) {
-              assertTrue(records.get(i).toTrainingExample(maxLength).isEmpty());
+              assertTrue(records.get(i).toTrainingExample(LLAMA, maxLength).isEmpty());
               continue;
             }
-            TrainingExample actual = records.get(i).toTrainingExample(maxLength).orElseThrow();
+            TrainingExample actual =
+                records.get(i).toTrainingExample(LLAMA, maxLength).orElseThrow();
             assertArrayEquals(expected.tokens(), actual.tokens(), dataset + " " + maxLength);
             assertArrayEquals(expected.lossMask(), actual.lossMask(), dataset + " " + maxLength);
           }
@@ -123,14 +128,30 @@ class PreparedShardsTest {
             List.of("x"),
             new int[] {1, 10, 11, 12, 20, 21, 2},
             new byte[] {0, 0, 0, 0, 1, 1, 1});
-    TrainingExample cut = record.toTrainingExample(5).orElseThrow();
+    TrainingExample cut = record.toTrainingExample(LLAMA, 5).orElseThrow();
     assertArrayEquals(new long[] {1, 12, 20, 21, 2}, cut.tokens());
     assertArrayEquals(new boolean[] {false, false, true, true, true}, cut.lossMask());
-    assertEquals(7, record.toTrainingExample(7).orElseThrow().tokens().length);
-    assertTrue(record.toTrainingExample(3).isEmpty(), "BOS + target + EOS need 4");
-    assertArrayEquals(new long[] {1, 10, 11, 12}, record.promptIds());
-    assertArrayEquals(new long[] {1, 11, 12}, record.promptIds(3));
-    assertArrayEquals(new long[] {1}, record.promptIds(0));
+    assertEquals(7, record.toTrainingExample(LLAMA, 7).orElseThrow().tokens().length);
+    assertTrue(record.toTrainingExample(LLAMA, 3).isEmpty(), "BOS + target + EOS need 4");
+    assertArrayEquals(new long[] {1, 10, 11, 12}, record.promptIds(LLAMA, Integer.MAX_VALUE));
+    assertArrayEquals(new long[] {1, 11, 12}, record.promptIds(LLAMA, 3));
+    assertArrayEquals(new long[] {1}, record.promptIds(LLAMA, 0));
+  }
+
+  @Test
+  void aRecordWithoutBosIsCutInItsPromptNotAfterItsFirstToken() {
+    SequenceLayout noBos = new SequenceLayout(SequenceLayout.NONE, 2);
+    PreparedRecord record =
+        new PreparedRecord(
+            "r", List.of("x"), new int[] {10, 11, 12, 20, 21, 2}, new byte[] {0, 0, 0, 1, 1, 1});
+    assertArrayEquals(
+        new long[] {12, 20, 21, 2}, record.toTrainingExample(noBos, 4).orElseThrow().tokens());
+    assertTrue(record.toTrainingExample(noBos, 3).isPresent(), "target + EOS need 3");
+    assertArrayEquals(new long[] {11, 12}, record.promptIds(noBos, 2));
+    IllegalArgumentException other =
+        assertThrows(IllegalArgumentException.class, () -> record.toTrainingExample(LLAMA, 8));
+    assertTrue(other.getMessage().startsWith("record r: "), other.getMessage());
+    assertTrue(other.getMessage().contains("prepare the data again"), other.getMessage());
   }
 
   @Test

@@ -1,5 +1,6 @@
 package org.meft.datasets.prepare;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -9,7 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import org.apache.spark.SparkException;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.sql.Dataset;
@@ -23,7 +26,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.datasets.testing.Fixtures;
 import org.meft.datasets.testing.LocalSpark;
+import org.meft.model.LlamaConfig;
+import org.meft.tokenizer.SequenceLayout;
 import org.meft.tokenizer.TextTokenizer;
+import org.meft.train.TrainingExample;
 
 /**
  * The tokenizing stage as a Spark ML Transformer: its params, persistence, schema, and ids equal to
@@ -128,6 +134,102 @@ class TokenizeTransformerTest {
         assertEquals(7, row.getInt(2), "other columns pass through");
       }
     }
+  }
+
+  /**
+   * One record, three paths, one rule ({@link SequenceLayout}): the prepared row, the training
+   * example the trainer makes from the same text (JSONL) or from the prepared row (a sweep), and
+   * the evaluation prompt from the row or from the text give the same ids, with and without BOS and
+   * EOS, cut or not.
+   */
+  @Test
+  void preparationTrainingAndEvaluationAgree() {
+    String[][] examples = {
+      {"Question: who wrote hamlet?\nAnswer:", "William Shakespeare"},
+      {"", "Only a target"},
+      {"A long prompt " + "that goes on and on ".repeat(40), "The end"},
+    };
+    List<Row> rows = new ArrayList<>();
+    for (String[] example : examples) {
+      rows.add(RowFactory.create(example[0], example[1]));
+    }
+    StructType schema =
+        new StructType().add("prompt", DataTypes.StringType).add("target", DataTypes.StringType);
+    Dataset<Row> frame = spark.createDataFrame(rows, schema);
+    LlamaConfig model = LlamaConfig.of(32, 64, 1, 4, 2, 512, 512);
+    LlamaConfig modelWithoutEos =
+        new LlamaConfig(32, 64, 1, 4, 2, 8, 512, 512, 1e-5f, 1e4f, true, 1, List.of());
+    TokenizerCache.Entry cache = TokenizerCache.get(tokenizer);
+    assertEquals(
+        SequenceLayout.of(model), new SequenceLayout(cache.idOf("<s>"), cache.idOf("</s>")));
+    int repacked = 0;
+    try (TextTokenizer reference = TextTokenizer.open(Path.of(tokenizer))) {
+      for (String[] special : new String[][] {{"<s>", "</s>"}, {"<s>", ""}, {"", "</s>"}}) {
+        SequenceLayout layout = new SequenceLayout(cache.idOf(special[0]), cache.idOf(special[1]));
+        for (int maxLength : new int[] {512, 24}) {
+          String where = layout + " maxLength " + maxLength;
+          List<Row> prepared =
+              new TokenizeTransformer()
+                  .setTokenizerPath(tokenizer)
+                  .setBosToken(special[0])
+                  .setEosToken(special[1])
+                  .setMaxLength(maxLength)
+                  .transform(frame)
+                  .collectAsList();
+          assertEquals(examples.length, prepared.size());
+          for (Row row : prepared) {
+            long[] prompt = reference.encode(row.getString(0));
+            long[] target = reference.encode(row.getString(1));
+            // The trainer's example from the text (a JSONL line).
+            TrainingExample fromText =
+                layout.hasBos()
+                    ? TrainingExample.of(
+                        row.getString(0),
+                        row.getString(1),
+                        reference,
+                        layout.hasEos() ? model : modelWithoutEos,
+                        maxLength)
+                    : TrainingExample.of(layout.pack(prompt, target, maxLength), maxLength);
+            List<Integer> ids = row.getList(2);
+            List<Byte> mask = row.getList(3);
+            int[] shardIds = ids.stream().mapToInt(Integer::intValue).toArray();
+            byte[] shardMask = new byte[mask.size()];
+            for (int i = 0; i < shardMask.length; i++) {
+              shardMask[i] = mask.get(i);
+            }
+            long[] expectedIds = fromText.tokens();
+            assertArrayEquals(
+                expectedIds, Arrays.stream(shardIds).asLongStream().toArray(), "shard, " + where);
+            for (int i = 0; i < shardMask.length; i++) {
+              assertEquals(fromText.lossMask()[i], shardMask[i] == 1, where + " mask at " + i);
+            }
+            // The trainer's example from the prepared row, at the same or a shorter length.
+            PreparedRecord record = new PreparedRecord("r", List.of("x"), shardIds, shardMask);
+            for (int trainLength : new int[] {maxLength, 16}) {
+              SequenceLayout.Packed again = layout.pack(prompt, target, trainLength);
+              Optional<TrainingExample> fromShard = record.toTrainingExample(layout, trainLength);
+              assertEquals(again.fits(), fromShard.isPresent(), where + " to " + trainLength);
+              if (again.fits()) {
+                repacked++;
+                assertArrayEquals(
+                    again.ids(), fromShard.get().tokens(), where + " to " + trainLength);
+                assertArrayEquals(again.lossMask(), fromShard.get().lossMask(), where);
+              }
+            }
+            // The evaluation prompt: the training sequence's head, from the row or the text.
+            int kept = fromText.tokens().length - target.length - (layout.hasEos() ? 1 : 0);
+            assertArrayEquals(
+                Arrays.copyOf(fromText.tokens(), kept),
+                record.promptIds(layout, Integer.MAX_VALUE),
+                where);
+            int budget = SequenceLayout.promptBudget(64, 56);
+            assertArrayEquals(
+                layout.prompt(prompt, budget), record.promptIds(layout, budget), where);
+          }
+        }
+      }
+    }
+    assertTrue(repacked > 3 * 2 * examples.length, "some fit 16 tokens too: " + repacked);
   }
 
   @Test

@@ -18,11 +18,13 @@ import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.task.TaskThreads;
 import org.meft.jobs.train.TaskPlace;
 import org.meft.load.LanguageModel;
+import org.meft.tokenizer.SequenceLayout;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * What one evaluation task does: load the base model and the run's adapter once, then decode every
- * example of its slice greedily with the KV cache, from BOS and the prompt.
+ * example of its slice greedily with the KV cache, from BOS and the prompt ({@link
+ * SequenceLayout#prompt}, front-truncated so that the prompt and the new tokens fit the model).
  */
 public final class PredictTask {
   private PredictTask() {}
@@ -64,9 +66,11 @@ public final class PredictTask {
         BufferAllocator allocator = new RootAllocator(budget);
         InstalledAdapters adapters =
             AdapterCheckpoint.load(runDir, model.llama(), model.manager(), allocator)) {
-      int promptBudget = Math.max(1, model.config().maxSeqLen() - slice.maxNewTokens());
+      SequenceLayout layout = SequenceLayout.of(model.config());
+      int promptBudget =
+          SequenceLayout.promptBudget(model.config().maxSeqLen(), slice.maxNewTokens());
       for (PreparedRecord record : records) {
-        long[] prompt = record.promptIds(promptBudget);
+        long[] prompt = record.promptIds(layout, promptBudget);
         Generator.Generation generation =
             Generator.generate(
                 model.llama(), model.manager(), prompt, slice.maxNewTokens(), Sampler.greedy());

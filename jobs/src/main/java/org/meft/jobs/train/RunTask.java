@@ -20,6 +20,7 @@ import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.task.TaskThreads;
 import org.meft.load.LanguageModel;
 import org.meft.run.TrainingRun;
+import org.meft.tokenizer.SequenceLayout;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.TrainingExample;
@@ -96,9 +97,10 @@ public final class RunTask {
         LanguageModel.load(
             spec.baseModel(), spec.tokenizer(), DataType.FLOAT32, place.djlDevice())) {
       int maxLength = Math.min(spec.train().maxLength(), model.config().maxSeqLen());
+      SequenceLayout layout = SequenceLayout.of(model.config());
       List<TrainingExample> examples = new ArrayList<>(records.size());
       for (PreparedRecord record : records) {
-        Optional<TrainingExample> example = record.toTrainingExample(maxLength);
+        Optional<TrainingExample> example = record.toTrainingExample(layout, maxLength);
         example.ifPresent(examples::add);
       }
       int tooLong = records.size() - examples.size();
