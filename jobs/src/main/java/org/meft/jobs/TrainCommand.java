@@ -60,9 +60,13 @@ public final class TrainCommand implements Command {
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Set<String> valued = new HashSet<>(RunSpec.SETTINGS);
+    Set<String> valued = new HashSet<>();
+    Set<String> switches = new HashSet<>(Set.of("json"));
+    for (String name : RunSpec.SETTINGS) {
+      (RunSpec.setting(name).kind() == Setting.Kind.BOOLEAN ? switches : valued).add(name);
+    }
     valued.add("output");
-    Flags flags = Flags.parse(name(), args, valued, Set.of("json"));
+    Flags flags = Flags.parse(name(), args, valued, switches);
     Map<String, String> settings = new HashMap<>(flags.asMap());
     settings.remove("output");
     settings.remove("json");

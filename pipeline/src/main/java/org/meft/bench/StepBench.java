@@ -106,7 +106,8 @@ public final class StepBench {
             config.seqLen() + 1,
             SEED,
             1,
-            5);
+            5,
+            false);
     try (NDManager adapterManager = manager.newSubManager();
         InstalledAdapters installed =
             InstalledAdapters.install(model, adapter, adapterManager, allocator, SEED)) {

@@ -25,7 +25,9 @@ public record Setting(
   public enum Kind {
     INTEGER,
     NUMBER,
-    TEXT
+    TEXT,
+    /** true or false; a flag without a value on the command line. */
+    BOOLEAN
   }
 
   public Setting {
@@ -40,6 +42,11 @@ public record Setting(
 
   public static Setting number(String name, float defaultValue, Range range, String help) {
     return new Setting(name, Kind.NUMBER, Float.toString(defaultValue), null, range, help);
+  }
+
+  /** A switch, off unless given. */
+  public static Setting flag(String name, String help) {
+    return new Setting(name, Kind.BOOLEAN, "false", null, Range.ANY, help);
   }
 
   public static Setting text(String name, String defaultValue, String help) {
@@ -85,6 +92,9 @@ public record Setting(
    * derived: {@link #helpText} then gives the rule), for usage lines.
    */
   public String usage() {
+    if (kind == Kind.BOOLEAN) {
+      return "--" + name;
+    }
     String shown =
         defaultValue != null ? defaultValue : name.toUpperCase(Locale.ROOT).replace('-', '_');
     return "--" + name + " " + shown;

@@ -64,6 +64,15 @@ public record SettingValues(Map<String, String> values) {
     }
   }
 
+  /** A switch: true or false (a flag given without a value reads as true). */
+  public boolean bool(Setting setting) {
+    String value = text(setting);
+    if (value.equals("true") || value.equals("false")) {
+      return Boolean.parseBoolean(value);
+    }
+    throw malformed(setting, "true or false");
+  }
+
   /** A size written in MiB (fractions allowed), as bytes. */
   public long mebibytes(Setting setting) {
     String value = text(setting);

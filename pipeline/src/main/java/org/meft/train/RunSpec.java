@@ -17,6 +17,7 @@ import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.LayerSelection;
+import org.meft.model.BaseDtype;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
@@ -36,6 +37,7 @@ import org.meft.settings.SettingValues;
  * @param train the optimisation settings
  * @param hostBudgetBytes the limit of the allocator that holds the host store
  * @param checkpointEvery a checkpoint every this many steps; 0: only at the end
+ * @param baseDtype the type the frozen base weights are held and multiplied in
  */
 public record RunSpec(
     Path baseModel,
@@ -44,7 +46,8 @@ public record RunSpec(
     AdapterConfig adapter,
     TrainConfig train,
     long hostBudgetBytes,
-    int checkpointEvery) {
+    int checkpointEvery,
+    BaseDtype baseDtype) {
 
   public static final Setting MODEL =
       Setting.required(
@@ -68,6 +71,12 @@ public record RunSpec(
           Setting.Kind.TEXT,
           Range.ANY,
           "the adapter method: " + String.join("|", AdapterMethods.names()));
+  public static final Setting BASE_DTYPE =
+      Setting.text(
+          "base-dtype",
+          BaseDtype.AUTO.toString(),
+          "the frozen base weights' type: f32, f16, bf16, or auto (the checkpoint's own on a GPU,"
+              + " f32 on the CPU)");
   public static final Setting HOST_BUDGET_MB =
       Setting.number(
           "host-budget-mb", 16384, Range.above(0), "limit of the host store's off-heap memory");
@@ -85,8 +94,13 @@ public record RunSpec(
   public static final Set<String> SETTINGS = allSettings();
 
   public RunSpec {
-    if (baseModel == null || data == null || adapter == null || train == null) {
-      throw new IllegalArgumentException("a run needs model, data, an adapter and a train config");
+    if (baseModel == null
+        || data == null
+        || adapter == null
+        || train == null
+        || baseDtype == null) {
+      throw new IllegalArgumentException(
+          "a run needs model, data, an adapter, a train config and a base dtype");
     }
     if (hostBudgetBytes <= 0) {
       throw new IllegalArgumentException(
@@ -125,7 +139,8 @@ public record RunSpec(
         method.configure(values, new LayerSelection(values.text(AdapterSettings.LAYERS))),
         TrainConfig.read(values),
         values.mebibytes(HOST_BUDGET_MB),
-        values.integer(CHECKPOINT_EVERY));
+        values.integer(CHECKPOINT_EVERY),
+        BaseDtype.parse(values.text(BASE_DTYPE)));
   }
 
   /** This run as settings, every default written out; {@code fromSettings} gives it back. */
@@ -141,6 +156,7 @@ public record RunSpec(
     s.putAll(train.settings());
     s.put(HOST_BUDGET_MB.name(), SettingValues.mebibytesText(hostBudgetBytes));
     s.put(CHECKPOINT_EVERY.name(), Integer.toString(checkpointEvery));
+    s.put(BASE_DTYPE.name(), baseDtype.toString());
     s.putAll(adapter.settings());
     return s;
   }
@@ -153,9 +169,11 @@ public record RunSpec(
             (key, value) ->
                 json.add(
                     key,
-                    setting(key).kind() == Setting.Kind.TEXT
-                        ? new JsonPrimitive(value)
-                        : new JsonPrimitive(new BigDecimal(value))));
+                    switch (setting(key).kind()) {
+                      case TEXT -> new JsonPrimitive(value);
+                      case BOOLEAN -> new JsonPrimitive(Boolean.parseBoolean(value));
+                      case INTEGER, NUMBER -> new JsonPrimitive(new BigDecimal(value));
+                    }));
     return json;
   }
 
@@ -189,16 +207,17 @@ public record RunSpec(
   }
 
   private static String scalar(String key, JsonElement value) {
-    if (!value.isJsonPrimitive() || value.getAsJsonPrimitive().isBoolean()) {
+    if (!value.isJsonPrimitive()) {
       throw new IllegalArgumentException(key + ": expected a string or a number, got " + value);
     }
-    return value.getAsString();
+    return value.getAsString(); // a boolean reads as true/false, which only switches accept
   }
 
   private static List<Setting> common() {
     List<Setting> common = new ArrayList<>(List.of(MODEL, TOKENIZER, DATA, METHOD));
     common.add(AdapterSettings.LAYERS);
     common.addAll(TrainConfig.SETTINGS);
+    common.add(BASE_DTYPE);
     common.add(HOST_BUDGET_MB);
     common.add(CHECKPOINT_EVERY);
     return List.copyOf(common);

@@ -26,6 +26,8 @@ import org.meft.settings.SettingValues;
  * @param seed data order, initialisation and dropout
  * @param logEvery a progress line every this many steps (0: none)
  * @param maxBadSteps stop after this many consecutive non-finite steps
+ * @param recomputeActivations keep only each decoder layer's input for backward and recompute the
+ *     layer there (gradient checkpointing)
  */
 public record TrainConfig(
     int steps,
@@ -42,7 +44,8 @@ public record TrainConfig(
     int maxLength,
     long seed,
     int logEvery,
-    int maxBadSteps) {
+    int maxBadSteps,
+    boolean recomputeActivations) {
 
   public static final Setting STEPS =
       Setting.required("steps", Setting.Kind.INTEGER, Range.atLeast(1), "optimizer steps");
@@ -79,6 +82,11 @@ public record TrainConfig(
       Setting.integer(
           "max-bad-steps", 5, Range.atLeast(1), "stop after N non-finite steps in a row");
 
+  public static final Setting RECOMPUTE_ACTIVATIONS =
+      Setting.flag(
+          "recompute-activations",
+          "keep only each layer's input for backward, recompute the layer there");
+
   /** Every optimisation setting, in the order they are written. */
   public static final List<Setting> SETTINGS =
       List.of(
@@ -96,7 +104,8 @@ public record TrainConfig(
           MAX_LENGTH,
           SEED,
           LOG_EVERY,
-          MAX_BAD_STEPS);
+          MAX_BAD_STEPS,
+          RECOMPUTE_ACTIVATIONS);
 
   public TrainConfig {
     STEPS.check(steps);
@@ -133,7 +142,8 @@ public record TrainConfig(
         values.integer(MAX_LENGTH),
         values.longInteger(SEED),
         values.integer(LOG_EVERY),
-        values.integer(MAX_BAD_STEPS));
+        values.integer(MAX_BAD_STEPS),
+        values.bool(RECOMPUTE_ACTIVATIONS));
   }
 
   /** steps, batch size and learning rate as given; everything else at its default. */
@@ -164,6 +174,7 @@ public record TrainConfig(
     s.put(SEED.name(), Long.toString(seed));
     s.put(LOG_EVERY.name(), Integer.toString(logEvery));
     s.put(MAX_BAD_STEPS.name(), Integer.toString(maxBadSteps));
+    s.put(RECOMPUTE_ACTIVATIONS.name(), Boolean.toString(recomputeActivations));
     return s;
   }
 
@@ -183,7 +194,8 @@ public record TrainConfig(
         maxLength,
         newSeed,
         logEvery,
-        maxBadSteps);
+        maxBadSteps,
+        recomputeActivations);
   }
 
   public TrainConfig withSchedule(int newWarmupSteps, float newMinRatio, float newClipNorm) {
@@ -202,7 +214,8 @@ public record TrainConfig(
         maxLength,
         seed,
         logEvery,
-        maxBadSteps);
+        maxBadSteps,
+        recomputeActivations);
   }
 
   /** The learning rate at optimizer step {@code step} (0-based): linear warm-up, cosine decay. */

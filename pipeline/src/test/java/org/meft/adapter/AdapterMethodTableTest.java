@@ -41,6 +41,7 @@ import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.ModelFingerprint;
 import org.meft.load.RandomLlama;
+import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
@@ -189,7 +190,15 @@ class AdapterMethodTableTest {
       String fingerprint = ModelFingerprint.of(model);
       TrainConfig train = TrainConfig.defaults(1, 1, 1e-2f);
       RunSpec spec =
-          new RunSpec(Path.of("model"), null, Path.of("data.jsonl"), config, train, 64L << 20, 1);
+          new RunSpec(
+              Path.of("model"),
+              null,
+              Path.of("data.jsonl"),
+              config,
+              train,
+              64L << 20,
+              1,
+              BaseDtype.F32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
         setNonZero(adapters);

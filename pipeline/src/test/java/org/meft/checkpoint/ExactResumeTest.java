@@ -29,6 +29,7 @@ import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
+import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
@@ -74,7 +75,14 @@ class ExactResumeTest {
 
   static RunSpec spec(AdapterConfig adapter) {
     return new RunSpec(
-        Path.of("model"), null, Path.of("data.jsonl"), adapter, train(), 64L << 20, 3);
+        Path.of("model"),
+        null,
+        Path.of("data.jsonl"),
+        adapter,
+        train(),
+        64L << 20,
+        3,
+        BaseDtype.F32);
   }
 
   /** Final state of a run: every device parameter and every store value, by name. */

@@ -25,7 +25,7 @@ class DeviceAdamWTest {
   private static final int ROWS = 3;
   private static final int COLS = 5;
   private static final TrainConfig CONFIG =
-      new TrainConfig(4, 1, 1, 0.1f, 0, 1f, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, 16, 1, 0, 5);
+      new TrainConfig(4, 1, 1, 0.1f, 0, 1f, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, 16, 1, 0, 5, false);
 
   /** The gradient of step s: loss = sum(w * x_s), so g = x_s, different every step. */
   private static float[] gradient(int step) {
