@@ -11,6 +11,7 @@ import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.load.LanguageModel;
+import org.meft.model.BaseDtype;
 
 /**
  * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set;
@@ -31,7 +32,7 @@ public final class GenerateCommand implements Command {
   @Override
   public String usage() {
     return "--model PATH [--tokenizer tokenizer.json] [--adapter DIR] --prompt TEXT"
-        + " --max-new-tokens N [--temperature T --top-p P --seed S]";
+        + " --max-new-tokens N [--temperature T --top-p P --seed S] [--base-dtype auto|f32|f16|bf16]";
   }
 
   @Override
@@ -48,7 +49,8 @@ public final class GenerateCommand implements Command {
                 "max-new-tokens",
                 "temperature",
                 "top-p",
-                "seed"),
+                "seed",
+                "base-dtype"),
             Set.of());
     String prompt = flags.required("prompt");
     flags.required("max-new-tokens");
@@ -58,8 +60,15 @@ public final class GenerateCommand implements Command {
     }
     Sampler sampler = sampler(flags);
     Path adapter = flags.path("adapter");
+    BaseDtype baseDtype;
+    try {
+      baseDtype = BaseDtype.parse(flags.string("base-dtype", BaseDtype.AUTO.toString()));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
     try (LanguageModel model =
-        LanguageModel.load(Path.of(flags.required("model")), flags.path("tokenizer"))) {
+        LanguageModel.load(
+            Path.of(flags.required("model")), flags.path("tokenizer"), baseDtype, null)) {
       if (adapter == null) {
         print(model, prompt, maxNewTokens, sampler, out);
         return 0;

@@ -393,8 +393,9 @@ public final class SafetensorsFile implements AutoCloseable {
    * Reads tensor {@code name} into a new array of {@code manager} converted to {@code computeType}.
    * The array owns its memory: it does not alias the file and outlives this object.
    *
-   * <p>BF16 tensors are widened to float32 in Java: DJL's PyTorch engine has no bfloat16 type (any
-   * bfloat16 array aborts the JVM), so {@code computeType} cannot be BFLOAT16 either.
+   * <p>BF16 tensors are widened to float32 in Java, then cast natively: DJL's PyTorch engine has no
+   * bfloat16 type (any bfloat16 array aborts the JVM), so {@code computeType} cannot be BFLOAT16
+   * either.
    *
    * @param computeType FLOAT32, FLOAT16 or FLOAT64
    * @throws IllegalArgumentException if {@code computeType} is not one of those
@@ -402,6 +403,15 @@ public final class SafetensorsFile implements AutoCloseable {
    *     fails
    */
   public NDArray load(String name, NDManager manager, DataType computeType) {
+    return load(name, manager, computeType, new ReadBuffers());
+  }
+
+  /**
+   * As {@link #load(String, NDManager, DataType)}, reading through {@code buffers}: host memory
+   * beyond the result is then at most the largest tensor read, three times over for BF16 (its bytes
+   * and their float32 widening), however many tensors are loaded.
+   */
+  public NDArray load(String name, NDManager manager, DataType computeType, ReadBuffers buffers) {
     if (computeType != DataType.FLOAT32
         && computeType != DataType.FLOAT16
         && computeType != DataType.FLOAT64) {
@@ -429,34 +439,69 @@ public final class SafetensorsFile implements AutoCloseable {
     if (!channel.isOpen()) {
       throw new IllegalStateException(path + " is closed");
     }
-    ByteBuffer bytes;
+    // A positional read, not a mapping: mapped pages count as the process's memory until the
+    // garbage collector unmaps them, which over a sharded checkpoint can be all of it.
+    ByteBuffer bytes = buffers.raw((int) info.byteLength());
     try {
-      bytes =
-          channel.map(FileChannel.MapMode.READ_ONLY, dataStart + info.begin(), info.byteLength());
+      readFully(channel, bytes, dataStart + info.begin());
     } catch (IOException e) {
       throw new CheckpointException(path, name, "cannot read data: " + e, e);
     }
-    bytes.order(ByteOrder.LITTLE_ENDIAN);
+    bytes.flip();
     DataType arrayType = stored;
     if (widen) {
-      bytes = bf16ToF32(bytes);
+      bytes = bf16ToF32(bytes, buffers.wide((int) arrayBytes));
       arrayType = DataType.FLOAT32;
     } else if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
       bytes = swapBytes(bytes, stored.getNumOfBytes());
     }
-    // The array over `bytes` is a zero-copy view of the mapping or of a GC-managed buffer: copy it
-    // into memory the engine owns, so that closing the manager frees it.
+    // The array over `bytes` is a zero-copy view of a reused buffer: copy it into memory the
+    // engine owns, so that closing the manager frees it.
     NDArray result =
         Tensors.ownedCopy(manager.create(bytes, info.djlShape(), arrayType), computeType);
     result.setName(name);
     return result;
   }
 
+  /**
+   * Two direct buffers reused from one tensor read to the next (the file bytes, and BF16's float32
+   * widening), grown to the largest tensor read. Not thread-safe: one per loading thread.
+   */
+  public static final class ReadBuffers {
+    private ByteBuffer raw;
+    private ByteBuffer wide;
+
+    /** A cleared little-endian buffer of {@code bytes} bytes. */
+    ByteBuffer raw(int bytes) {
+      raw = fit(raw, bytes, ByteOrder.LITTLE_ENDIAN);
+      return raw;
+    }
+
+    /** A cleared native-order buffer of {@code bytes} bytes. */
+    ByteBuffer wide(int bytes) {
+      wide = fit(wide, bytes, ByteOrder.nativeOrder());
+      return wide;
+    }
+
+    private static ByteBuffer fit(ByteBuffer buffer, int bytes, ByteOrder order) {
+      if (buffer == null || buffer.capacity() < bytes) {
+        buffer = ByteBuffer.allocateDirect(bytes);
+      }
+      buffer.clear().limit(bytes);
+      return buffer.slice().order(order);
+    }
+  }
+
   /** Widens little-endian bfloat16 values into a new native-order direct buffer of float32. */
   static ByteBuffer bf16ToF32(ByteBuffer bf16) {
+    return bf16ToF32(bf16, ByteBuffer.allocateDirect(bf16.remaining() * 2));
+  }
+
+  /** As {@link #bf16ToF32(ByteBuffer)}, into {@code out} (twice bf16's remaining bytes). */
+  static ByteBuffer bf16ToF32(ByteBuffer bf16, ByteBuffer out) {
     ShortBuffer in = bf16.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
     int n = in.remaining();
-    ByteBuffer out = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder());
+    out.order(ByteOrder.nativeOrder());
     IntBuffer bits = out.asIntBuffer();
     // No bulk buffer op widens; a bfloat16 is the upper half of the float32 with the same value.
     for (int i = 0; i < n; i++) {

@@ -43,6 +43,7 @@ public final class SafetensorsFolder implements AutoCloseable {
 
   private final Map<String, SafetensorsFile> fileOf;
   private final List<SafetensorsFile> files;
+  private final SafetensorsFile.ReadBuffers buffers = new SafetensorsFile.ReadBuffers();
 
   private SafetensorsFolder(
       Path folder, Path source, Map<String, SafetensorsFile> fileOf, List<SafetensorsFile> files) {
@@ -208,7 +209,7 @@ public final class SafetensorsFolder implements AutoCloseable {
               + " does not match config.json, expected "
               + Arrays.toString(expectedShape.getShape()));
     }
-    return file.load(name, manager, computeType);
+    return file.load(name, manager, computeType, buffers);
   }
 
   private SafetensorsFile fileFor(String name) {

@@ -41,6 +41,18 @@ public final class HuggingFaceCheckpoint {
   }
 
   /**
+   * The type the folder's weights are stored in (that of its embedding), or null when the folder
+   * has no readable weights (loading then names the problem).
+   */
+  public static DataType storedType(Path folder) {
+    try (SafetensorsFolder weights = SafetensorsFolder.open(folder)) {
+      return DataType.fromSafetensors(weights.info("model.embed_tokens.weight").dtype());
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
    * Writes {@code model} as a Hugging Face folder: {@code config.json} and the weights in {@code
    * storeType}, in one {@code model.safetensors} or, when {@code maxShardBytes > 0}, in shards of
    * at most that size with an index. The tokenizer files are the caller's.

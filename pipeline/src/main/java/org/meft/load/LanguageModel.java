@@ -1,6 +1,7 @@
 package org.meft.load;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
@@ -9,15 +10,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.meft.format.CheckpointException;
+import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.tokenizer.TextTokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A loaded model with its tokenizer and the manager that owns its weights; closing it frees them.
  * Every base parameter starts frozen: training code unfreezes what it trains.
  */
 public final class LanguageModel implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LanguageModel.class);
   private final NDManager manager;
   private final Llama llama;
   private final TextTokenizer tokenizer;
@@ -71,6 +76,26 @@ public final class LanguageModel implements AutoCloseable {
 
   public static LanguageModel load(Path path, Path tokenizer) {
     return load(path, tokenizer, DataType.FLOAT32);
+  }
+
+  /**
+   * As {@link #load(Path, Path, DataType, Device)}, with the base weights in {@code baseDtype}
+   * resolved against the checkpoint's own type and {@code device} ({@link BaseDtype#resolve}). BF16
+   * becomes F16 with a warning: DJL (0.35.1 and 0.36.0) aborts the JVM on any bfloat16 array.
+   */
+  public static LanguageModel load(Path path, Path tokenizer, BaseDtype baseDtype, Device device) {
+    Device target = device != null ? device : Engine.getInstance().defaultDevice();
+    DataType stored = Files.isDirectory(path) ? HuggingFaceCheckpoint.storedType(path) : null;
+    BaseDtype resolved = baseDtype.resolve(target.isGpu(), stored);
+    if (resolved == BaseDtype.BF16) {
+      LOG.warn(
+          "base-dtype bf16 is held as f16: DJL's PyTorch engine aborts on bfloat16 arrays. f16"
+              + " keeps 3 more mantissa bits but its range ends at 65504 (bf16's at 3.4e38): a"
+              + " weight or activation beyond it becomes inf; use --base-dtype f32 if losses or"
+              + " logits turn inf or NaN");
+      resolved = BaseDtype.F16;
+    }
+    return load(path, tokenizer, resolved.dataType(), device);
   }
 
   private static void refuseUnsupportedFile(Path file) {

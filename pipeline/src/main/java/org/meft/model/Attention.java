@@ -22,6 +22,8 @@ import java.util.Map;
  *   out = softmax(q k^T / sqrt(Dh) + causal mask) v wo^T
  *   (each x W^T plus its projection's delta, when one is installed)
  * </pre>
+ *
+ * <p>Products run in the weights' type; the softmax runs in float32.
  */
 public final class Attention extends AbstractBlock {
   final Parameter wq; // q_proj [H*Dh, D]
@@ -77,10 +79,13 @@ public final class Attention extends AbstractBlock {
         qGrouped
             .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))
             .div(Scalar.of(x, (float) Math.sqrt(dh))); // [B, Hkv, G, T, Tall]
+    // The softmax runs in float32, its probabilities go back to the base's type for the product.
+    NDArray scores32 = Precision.toFloat32(scores);
     if (t > 1) {
-      scores = scores.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores));
+      scores32 = scores32.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores32));
     }
-    NDArray attended = scores.softmax(-1).matMul(v.expandDims(2)); // [B, Hkv, G, T, Dh]
+    NDArray probabilities = Precision.cast(scores32.softmax(-1), x.getDataType());
+    NDArray attended = probabilities.matMul(v.expandDims(2)); // [B, Hkv, G, T, Dh]
     NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
     return project(ps, merged, "o", wo, training);
   }

@@ -18,7 +18,9 @@ import java.util.List;
 /**
  * A LLaMA/Mistral decoder: token embedding, {@code nLayers} pre-norm decoder layers, final RMSNorm
  * and an output head (the embedding itself when tied). Input token ids [B, T] (int32 or int64),
- * output logits [B, T, V].
+ * output logits [B, T, V] in float32 whatever the weights' type (the residual stream and the
+ * products run in the weights' type; see {@link RmsNorm} and {@link Attention} for what stays
+ * float32).
  *
  * <p>Parameters are declared without shapes and set by a loader through {@link #weights()}, which
  * names each one as the Hugging Face checkpoint does and gives the shape the config implies.
@@ -117,7 +119,7 @@ public final class Llama extends AbstractBlock {
     }
     x = norm.forward(ps, new NDList(x), training).head();
     NDArray head = output == null ? embeddings : ps.getValue(output, tokens.getDevice(), training);
-    return Linear.linear(x, head).head();
+    return Precision.toFloat32(Linear.linear(x, head).head());
   }
 
   @Override
@@ -130,6 +132,19 @@ public final class Llama extends AbstractBlock {
   public Shape[] getOutputShapes(Shape[] inputShapes) {
     Shape tokens = inputShapes[0];
     return new Shape[] {new Shape(tokens.get(0), tokens.get(1), config.vocabSize())};
+  }
+
+  /**
+   * Bytes held by the base weights, counted from each loaded tensor's size and type (a tied head
+   * counted once).
+   */
+  public long weightBytes() {
+    long bytes = 0;
+    for (Weight weight : weights()) {
+      NDArray array = weight.parameter().getArray();
+      bytes += array.size() * array.getDataType().getNumOfBytes();
+    }
+    return bytes;
   }
 
   /** The data type of the loaded weights (the compute type). */

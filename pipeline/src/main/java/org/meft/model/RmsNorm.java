@@ -8,7 +8,10 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
-/** Root-mean-square layer norm: {@code y = w * (x / sqrt(mean(x^2) + eps))} over the last axis. */
+/**
+ * Root-mean-square layer norm: {@code y = w * (x / sqrt(mean(x^2) + eps))} over the last axis. The
+ * statistics and the product are computed in float32 whatever x's type; y has x's type.
+ */
 public final class RmsNorm extends AbstractBlock {
   final Parameter weight; // [D]
   private final float eps;
@@ -19,10 +22,12 @@ public final class RmsNorm extends AbstractBlock {
         addParameter(Parameter.builder().setName("weight").setType(Parameter.Type.GAMMA).build());
   }
 
-  /** x [..., D], w [D] -> [..., D]. */
+  /** x [..., D], w [D] -> [..., D], in x's type. */
   public static NDArray rmsNorm(NDArray x, NDArray w, float eps) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(Scalar.of(x, eps)).sqrt();
-    return x.div(rms).mul(w);
+    NDArray x32 = Precision.toFloat32(x);
+    NDArray rms = x32.square().mean(new int[] {-1}, true).add(Scalar.of(x32, eps)).sqrt();
+    // A half w promotes the float32 product to float32.
+    return Precision.cast(x32.div(rms).mul(w), x.getDataType());
   }
 
   @Override

@@ -40,7 +40,8 @@ public final class TrainingRun {
    * PrintStream)}.
    */
   public static TrainResult run(RunSpec spec, Path outputDir, PrintStream progress) {
-    try (LanguageModel model = LanguageModel.load(spec.baseModel(), spec.tokenizer())) {
+    try (LanguageModel model =
+        LanguageModel.load(spec.baseModel(), spec.tokenizer(), spec.baseDtype(), null)) {
       return run(model, spec, outputDir, progress);
     }
   }

@@ -8,6 +8,7 @@ import java.util.Map;
  * What a run measured. {@code finalLoss} is the mean over the last 10% of steps.
  *
  * @param losses the loss of every optimizer step (NaN for skipped ones)
+ * @param deviceBaseBytes bytes held by the frozen base weights, from the loaded tensors' types
  */
 public record TrainResult(
     String method,
@@ -17,6 +18,7 @@ public record TrainResult(
     double tokensPerSecond,
     long trainableParams,
     long deviceAdapterBytesPeak,
+    long deviceBaseBytes,
     long hostStoreBytes,
     double hostToDeviceBytesPerStep,
     double deviceToHostBytesPerStep,
@@ -50,6 +52,7 @@ public record TrainResult(
     json.addProperty("tokens_per_second", tokensPerSecond);
     json.addProperty("trainable_params", trainableParams);
     json.addProperty("device_adapter_bytes_peak", deviceAdapterBytesPeak);
+    json.addProperty("device_base_bytes", deviceBaseBytes);
     json.addProperty("host_store_bytes", hostStoreBytes);
     json.addProperty("h2d_bytes_per_step", hostToDeviceBytesPerStep);
     json.addProperty("d2h_bytes_per_step", deviceToHostBytesPerStep);

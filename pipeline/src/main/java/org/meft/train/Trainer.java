@@ -306,6 +306,7 @@ public final class Trainer {
         stepsThisCall == 0 || seconds == 0 ? 0 : run.tokensThisCall() / seconds,
         adapters.trainableParameters(),
         meters.deviceBytesPeak(),
+        model.weightBytes(),
         store == null ? 0 : store.bytes(),
         (double) meters.hostToDeviceBytes() / steps,
         (double) meters.deviceToHostBytes() / steps,

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
@@ -179,6 +180,54 @@ class AdapterMethodTableTest {
     }
   }
 
+  /** The methods trained over a half-precision base (full fine-tuning refuses one). */
+  static Stream<Arguments> halfBaseCases() {
+    return cases().filter(c -> Set.of("meft", "parallel", "lora q").contains(c.get()[0]));
+  }
+
+  /**
+   * (c') Over an f16 base, every trainable parameter still gets a finite non-zero float32 gradient:
+   * the casts between the base's type and the adapters' float32 are differentiable.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("halfBaseCases")
+  void everyTrainableParameterGetsAFiniteGradientThroughAnF16Base(
+      String name, AdapterConfig config) {
+    try (NDManager manager = NDManager.newBaseManager();
+        BufferAllocator allocator = new RootAllocator(64L << 20)) {
+      Llama model = RandomLlama.create(SHAPE, MODEL_SEED, manager, DataType.FLOAT16);
+      try (InstalledAdapters adapters =
+          InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
+        setNonZero(adapters);
+        Gradients gradients = backward(model, adapters, manager, name);
+        assertTrue(gradients.zero().isEmpty(), name + ": no gradient reaches " + gradients.zero());
+        assertTrue(gradients.nonFinite().isEmpty(), name + ": non-finite " + gradients.nonFinite());
+        for (Parameter parameter : adapters.deviceParameters()) {
+          assertEquals(DataType.FLOAT32, parameter.getArray().getDataType(), name);
+        }
+      }
+    }
+  }
+
+  @Test
+  void fullFineTuningRefusesAHalfBase() {
+    try (NDManager manager = NDManager.newBaseManager();
+        BufferAllocator allocator = new RootAllocator(64L << 20)) {
+      Llama model = RandomLlama.create(SHAPE, MODEL_SEED, manager, DataType.FLOAT16);
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  InstalledAdapters.install(
+                      model,
+                      new FullConfig(new LayerSelection("last:1")),
+                      manager,
+                      allocator,
+                      ADAPTER_SEED));
+      assertTrue(e.getMessage().contains("--base-dtype f32"), e.getMessage());
+    }
+  }
+
   /** (d) A checkpoint loaded into a fresh copy of the base model computes the same logits. */
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
@@ -253,7 +302,10 @@ class AdapterMethodTableTest {
    * those whose gradient is zero, and the frozen base weights that have a gradient at all.
    */
   private record Gradients(
-      Map<String, Long> nonZero, List<String> zero, List<String> frozenWithGradient) {}
+      Map<String, Long> nonZero,
+      List<String> zero,
+      List<String> frozenWithGradient,
+      List<String> nonFinite) {}
 
   /** Mean cross-entropy of TOKENS' next tokens, backward, and a survey of the gradients. */
   private static Gradients backward(
@@ -271,13 +323,18 @@ class AdapterMethodTableTest {
     }
     Map<String, Long> nonZero = new LinkedHashMap<>();
     List<String> zero = new ArrayList<>();
+    List<String> nonFinite = new ArrayList<>();
     Set<Parameter> trainable = Collections.newSetFromMap(new IdentityHashMap<>());
     for (Map.Entry<String, Parameter> e : adapters.namedDeviceParameters().entrySet()) {
       trainable.add(e.getValue());
       NDArray array = e.getValue().getArray();
       boolean any;
       try (NDArray gradient = array.getGradient()) {
-        any = anyNonZero(gradient.toFloatArray());
+        float[] values = gradient.toFloatArray();
+        any = anyNonZero(values);
+        if (!allFinite(values)) {
+          nonFinite.add(e.getKey());
+        }
       }
       record(e.getKey(), array.size(), any, nonZero, zero);
     }
@@ -289,6 +346,10 @@ class AdapterMethodTableTest {
         for (int row = 0; row < store.rows(); row++) {
           keys |= anyNonZero(store.keyGradientRow(layer, row));
           values |= anyNonZero(store.valueGradientRow(layer, row));
+          if (!allFinite(store.keyGradientRow(layer, row))
+              || !allFinite(store.valueGradientRow(layer, row))) {
+            nonFinite.add("store." + layer + ".row " + row);
+          }
         }
         long size = (long) store.rows() * store.dim();
         record("store." + layer + ".keys", size, keys, nonZero, zero);
@@ -301,7 +362,7 @@ class AdapterMethodTableTest {
         frozenWithGradient.add(weight.name());
       }
     }
-    return new Gradients(nonZero, zero, frozenWithGradient);
+    return new Gradients(nonZero, zero, frozenWithGradient, nonFinite);
   }
 
   private static void record(
@@ -311,6 +372,15 @@ class AdapterMethodTableTest {
     } else {
       not.add(name);
     }
+  }
+
+  private static boolean allFinite(float[] values) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean anyNonZero(float[] values) {

@@ -1,6 +1,5 @@
 package org.meft.jobs.evaluate;
 
-import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +18,7 @@ import org.meft.jobs.task.TaskThreads;
 import org.meft.jobs.train.TaskPlace;
 import org.meft.load.LanguageModel;
 import org.meft.tokenizer.SequenceLayout;
+import org.meft.train.RunSpec;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -55,13 +55,14 @@ public final class PredictTask {
         PreparedShards.read(Path.of(slice.shard()), slice.offset(), slice.count());
     Path runDir = Path.of(slice.runDir());
     TaskThreads.limitToTaskCores();
-    long budget = AdapterCheckpoint.readManifest(runDir).run().hostBudgetBytes();
+    RunSpec run = AdapterCheckpoint.readManifest(runDir).run();
+    long budget = run.hostBudgetBytes();
     List<Row> rows = new ArrayList<>(records.size());
     try (LanguageModel model =
             LanguageModel.load(
                 Path.of(slice.model()),
                 slice.tokenizer() == null ? null : Path.of(slice.tokenizer()),
-                DataType.FLOAT32,
+                run.baseDtype(),
                 TaskPlace.current().djlDevice());
         BufferAllocator allocator = new RootAllocator(budget);
         InstalledAdapters adapters =

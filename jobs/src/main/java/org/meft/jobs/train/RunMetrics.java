@@ -38,6 +38,7 @@ public final class RunMetrics {
     fields.put("tokens_per_second", DataTypes.DoubleType);
     fields.put("trainable_params", DataTypes.LongType);
     fields.put("device_adapter_bytes_peak", DataTypes.LongType);
+    fields.put("device_base_bytes", DataTypes.LongType);
     fields.put("host_store_bytes", DataTypes.LongType);
     fields.put("h2d_bytes_per_step", DataTypes.DoubleType);
     fields.put("d2h_bytes_per_step", DataTypes.DoubleType);

@@ -1,6 +1,5 @@
 package org.meft.jobs.train;
 
-import ai.djl.ndarray.types.DataType;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -95,7 +94,7 @@ public final class RunTask {
             .orElse(0);
     try (LanguageModel model =
         LanguageModel.load(
-            spec.baseModel(), spec.tokenizer(), DataType.FLOAT32, place.djlDevice())) {
+            spec.baseModel(), spec.tokenizer(), spec.baseDtype(), place.djlDevice())) {
       int maxLength = Math.min(spec.train().maxLength(), model.config().maxSeqLen());
       SequenceLayout layout = SequenceLayout.of(model.config());
       List<TrainingExample> examples = new ArrayList<>(records.size());

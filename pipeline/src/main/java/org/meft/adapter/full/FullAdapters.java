@@ -1,5 +1,6 @@
 package org.meft.adapter.full;
 
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -25,6 +26,13 @@ public final class FullAdapters implements Adapters {
   }
 
   static FullAdapters install(Llama model, List<Integer> layers, InstallContext context) {
+    if (model.dataType() != DataType.FLOAT32) {
+      // The weights would be trained and their AdamW moments kept in half precision.
+      throw new IllegalArgumentException(
+          "method full trains the base weights, which must then be float32: base-dtype is "
+              + model.dataType()
+              + "; use --base-dtype f32");
+    }
     Map<String, Parameter> parameters = new LinkedHashMap<>();
     for (Llama.Weight weight : model.weights()) {
       boolean inLayer = weight.name().startsWith(LAYER_PREFIX);

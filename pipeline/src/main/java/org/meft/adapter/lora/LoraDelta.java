@@ -9,6 +9,7 @@ import ai.djl.training.ParameterStore;
 import java.util.Random;
 import org.meft.adapter.AdapterMeters;
 import org.meft.model.LinearDelta;
+import org.meft.model.Precision;
 import org.meft.model.Scalar;
 
 /** One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. */
@@ -52,14 +53,19 @@ final class LoraDelta implements LinearDelta {
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
     meters.pass(Float.BYTES * tokens * (rank + out)); // x A^T and the branch's output
-    NDArray input = x;
+    NDArray input = Precision.toFloat32(x); // the branch runs in float32 over any base
     if (training && dropout > 0) {
-      NDArray keep = x.getManager().randomUniform(0, 1, x.getShape()).gte(dropout);
-      input = x.mul(keep.toType(x.getDataType(), false)).mul(Scalar.of(x, 1 / (1 - dropout)));
+      NDArray keep = input.getManager().randomUniform(0, 1, input.getShape()).gte(dropout);
+      input =
+          input
+              .mul(keep.toType(input.getDataType(), false))
+              .mul(Scalar.of(input, 1 / (1 - dropout)));
     }
     NDArray low = Linear.linear(input, ps.getValue(a, x.getDevice(), training)).head();
-    return Linear.linear(low, ps.getValue(b, x.getDevice(), training))
-        .head()
-        .mul(Scalar.of(x, scale));
+    NDArray delta =
+        Linear.linear(low, ps.getValue(b, x.getDevice(), training))
+            .head()
+            .mul(Scalar.of(low, scale));
+    return Precision.cast(delta, x.getDataType()); // added to the projection in its type
   }
 }

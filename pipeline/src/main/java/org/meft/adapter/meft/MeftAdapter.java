@@ -22,6 +22,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.model.FfnAdapter;
+import org.meft.model.Precision;
 import org.meft.model.Scalar;
 import org.meft.retrieval.KeyRetrieval;
 import org.meft.store.HostStore;
@@ -121,7 +122,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
-    NDArray all = n.reshape(-1, dim); // [B*T, D]
+    NDArray all = Precision.toFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
     Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training));
     Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
@@ -134,7 +135,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     }
     NDArray c = choiceWeights(route.weights(), rows.slots()); // [M, K]
     NDArray a = meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
-    return activeTokens.expand(a, all).reshape(n.getShape());
+    // Added to the residual stream in its type.
+    return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());
   }
 
   /**

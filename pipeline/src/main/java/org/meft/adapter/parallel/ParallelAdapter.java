@@ -15,6 +15,7 @@ import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.model.FfnAdapter;
+import org.meft.model.Precision;
 
 /**
  * The dense parallel FFN adapter: {@code A(h) = ReLU(h K^T) V} with K, V [N, D] trainable on the
@@ -74,14 +75,15 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     NDArray k = ps.getValue(keys, n.getDevice(), training);
     NDArray v = ps.getValue(values, n.getDevice(), training);
     long d = k.getShape().get(1);
-    NDArray all = n.reshape(-1, d); // [B*T, D]
+    NDArray all = Precision.toFloat32(n).reshape(-1, d); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
     long tokens = h.getShape().get(0);
     long rows = k.getShape().get(0);
     meters.transientBytes(Float.BYTES * tokens * rows); // h K^T, until its ReLU
     meters.pass(Float.BYTES * (tokens * rows + tokens * d)); // ReLU(h K^T), A(h)
     meters.rows((int) rows);
-    return activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
+    NDArray a = activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
+    return Precision.cast(a, n.getDataType()); // added to the residual stream in its type
   }
 
   @Override

@@ -1,0 +1,35 @@
+package org.meft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+
+/**
+ * Casts that autograd differentiates, for a base held in half precision beside float32 norms,
+ * softmax, loss and adapters. DJL's {@code toType} runs under PyTorch's {@code NoGradGuard} (DJL
+ * 0.35.1 and 0.36.0, {@code torchTo}): its result has no gradient function, so a gradient could not
+ * flow back through it to an adapter below. Writing into a new array of the target type with index
+ * assignment is PyTorch's {@code copy_}, which converts and is differentiable.
+ */
+public final class Precision {
+  private static final NDIndex ALL = new NDIndex("...");
+
+  private Precision() {}
+
+  /**
+   * {@code x} itself when it already has {@code type}, else a differentiable copy in {@code type}.
+   */
+  public static NDArray cast(NDArray x, DataType type) {
+    if (x.getDataType() == type) {
+      return x;
+    }
+    NDArray out = x.getManager().zeros(x.getShape(), type, x.getDevice());
+    out.set(ALL, x);
+    return out;
+  }
+
+  /** {@code x} in float32 (itself when it is float32), differentiably. */
+  public static NDArray toFloat32(NDArray x) {
+    return cast(x, DataType.FLOAT32);
+  }
+}
