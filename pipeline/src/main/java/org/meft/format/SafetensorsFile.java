@@ -468,27 +468,29 @@ public final class SafetensorsFile implements AutoCloseable {
    * widening), grown to the largest tensor read. Not thread-safe: one per loading thread.
    */
   public static final class ReadBuffers {
-    private ByteBuffer raw;
+    private ByteBuffer raw; // whole buffers: the slices handed out are cut from them
     private ByteBuffer wide;
 
-    /** A cleared little-endian buffer of {@code bytes} bytes. */
+    /** A little-endian buffer of exactly {@code bytes} bytes. */
     ByteBuffer raw(int bytes) {
-      raw = fit(raw, bytes, ByteOrder.LITTLE_ENDIAN);
-      return raw;
+      raw = grow(raw, bytes);
+      return cut(raw, bytes, ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** A cleared native-order buffer of {@code bytes} bytes. */
+    /** A native-order buffer of exactly {@code bytes} bytes. */
     ByteBuffer wide(int bytes) {
-      wide = fit(wide, bytes, ByteOrder.nativeOrder());
-      return wide;
+      wide = grow(wide, bytes);
+      return cut(wide, bytes, ByteOrder.nativeOrder());
     }
 
-    private static ByteBuffer fit(ByteBuffer buffer, int bytes, ByteOrder order) {
-      if (buffer == null || buffer.capacity() < bytes) {
-        buffer = ByteBuffer.allocateDirect(bytes);
-      }
-      buffer.clear().limit(bytes);
-      return buffer.slice().order(order);
+    private static ByteBuffer grow(ByteBuffer buffer, int bytes) {
+      return buffer == null || buffer.capacity() < bytes
+          ? ByteBuffer.allocateDirect(bytes)
+          : buffer;
+    }
+
+    private static ByteBuffer cut(ByteBuffer buffer, int bytes, ByteOrder order) {
+      return buffer.duplicate().clear().limit(bytes).slice().order(order);
     }
   }
 

@@ -24,9 +24,9 @@ class HalfBaseTest {
    * f16 keeps 11 significant bits: each weight and each activation is rounded with a relative error
    * of at most 2^-11 (4.9e-4), products accumulate in float32, and norms and softmax run in
    * float32. Over 5 layers with about 8 roundings each, errors of a few 1e-3 relative to the
-   * logits' scale are expected; 1% of the largest logit leaves a margin of about 3x over what was
-   * measured (0.3%) and still fails on a wrong cast or a lost term, which moves logits by their own
-   * size.
+   * logits' scale are expected (measured: 0.044 with logits up to 18.9, 0.23%); 1% of the largest
+   * logit leaves a margin of about 4x and still fails on a wrong cast or a lost term, which moves
+   * logits by their own size.
    */
   @Test
   void f16BaseLogitsOfStories260KStayWithinOnePercentOfF32() {
