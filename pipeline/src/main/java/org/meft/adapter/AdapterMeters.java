@@ -7,6 +7,12 @@ import java.util.Map;
  * What the adapters cost, counted as they run: bytes across the bus each way, rows moved per layer,
  * time per phase, and the device bytes the adapter's tensors hold (parameters, gradients, optimizer
  * state, activations; by accounting the tensors the engine allocates), at peak.
+ *
+ * <p>Activations: without recomputation a forward keeps every layer's adapter activations ({@link
+ * #pass}) until the one backward ({@link #endPass}); with activation recomputation a layer's
+ * adapter activations live only while that layer runs, in the first forward (without gradient) or
+ * in its recomputation and backward ({@link #endLayer} after each), so at most one layer's are held
+ * at a time. {@link #activationPeak} is the same accounting as a formula, for planning.
  */
 public final class AdapterMeters {
   public static final String ROUTE = "route";
@@ -60,6 +66,33 @@ public final class AdapterMeters {
   /** A forward/backward pass ended and freed its tensors. */
   public void endPass() {
     passBytes = 0;
+  }
+
+  /**
+   * With activation recomputation: one layer's forward, or its recomputation and backward, ended
+   * and freed the adapter's tensors of that layer.
+   */
+  public void endLayer() {
+    passBytes = 0;
+  }
+
+  /**
+   * The peak adapter activation bytes of one micro-batch, as these meters count them, from each
+   * layer's {@code pass} bytes (what its forward holds for backward, e.g. {@code
+   * ParallelAdapter.passBytes}, {@code MeftAdapter.passBytes}, the sum of {@code
+   * LoraDelta.passBytes} over a layer's branches) and {@code transientBytes} (what lives a moment
+   * longer on top, e.g. {@code ParallelAdapter.transientBytes}; 0 for LoRA), in layer order: {@code
+   * max_j (sum_{l<=j} pass_l + transient_j)} without recomputation, {@code max_j (pass_j +
+   * transient_j)} with it. The peak of {@link #deviceBytesPeak} is the resident bytes plus this.
+   */
+  public static long activationPeak(long[] pass, long[] transientBytes, boolean recompute) {
+    long held = 0;
+    long peak = 0;
+    for (int j = 0; j < pass.length; j++) {
+      held = recompute ? pass[j] : held + pass[j];
+      peak = Math.max(peak, held + transientBytes[j]);
+    }
+    return peak;
   }
 
   public void time(String phase, long nanos) {

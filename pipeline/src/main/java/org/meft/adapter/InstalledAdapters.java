@@ -20,18 +20,21 @@ public final class InstalledAdapters implements AutoCloseable {
   private final Adapters adapters;
   private final AdapterMeters meters;
   private final ActiveTokens activeTokens;
+  private final LayerPass layerPass;
 
   private InstalledAdapters(
       Llama model,
       AdapterConfig config,
       Adapters adapters,
       AdapterMeters meters,
-      ActiveTokens activeTokens) {
+      ActiveTokens activeTokens,
+      LayerPass layerPass) {
     this.model = model;
     this.config = config;
     this.adapters = adapters;
     this.meters = meters;
     this.activeTokens = activeTokens;
+    this.layerPass = layerPass;
   }
 
   /**
@@ -62,10 +65,11 @@ public final class InstalledAdapters implements AutoCloseable {
     List<Integer> layers = config.layers().resolve(model.config().nLayers());
     AdapterMeters meters = new AdapterMeters();
     ActiveTokens active = new ActiveTokens();
+    LayerPass layerPass = new LayerPass();
     InstallContext context =
-        new InstallContext(manager, allocator, seed, initialise, meters, active);
+        new InstallContext(manager, allocator, seed, initialise, meters, active, layerPass);
     Adapters adapters = config.method().install(model, config, layers, context);
-    return new InstalledAdapters(model, config, adapters, meters, active);
+    return new InstalledAdapters(model, config, adapters, meters, active, layerPass);
   }
 
   public AdapterConfig config() {
@@ -118,6 +122,14 @@ public final class InstalledAdapters implements AutoCloseable {
   /** Which tokens of a padded batch the FFN adapters compute on (all unless set). */
   public ActiveTokens activeTokens() {
     return activeTokens;
+  }
+
+  /**
+   * Which forward of a layer the adapters are in (activation recomputation) and the micro-batch's
+   * dropout seed.
+   */
+  public LayerPass layerPass() {
+    return layerPass;
   }
 
   /** Trainable parameters: device parameters plus the host store's keys and values. */

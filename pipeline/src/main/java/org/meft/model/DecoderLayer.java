@@ -2,6 +2,7 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
@@ -37,6 +38,14 @@ public final class DecoderLayer extends AbstractBlock {
     NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
     NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
     return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));
+  }
+
+  /**
+   * Device bytes of one layer's input x [B, T, D] in {@code type}: what activation recomputation
+   * keeps per layer across the forward, in place of the layer's activations.
+   */
+  public static long inputBytes(long batch, long length, int dim, DataType type) {
+    return batch * length * dim * type.getNumOfBytes();
   }
 
   /** Installs (or, with null, removes) the adapter beside this layer's FFN. */

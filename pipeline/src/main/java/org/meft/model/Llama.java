@@ -106,20 +106,50 @@ public final class Llama extends AbstractBlock {
   public NDArray forward(ParameterStore ps, NDArray tokens, KvCache cache, boolean training) {
     int start = cache == null ? 0 : cache.length();
     int t = (int) tokens.getShape().get(1);
-    NDArray embeddings = ps.getValue(tokEmbeddings, tokens.getDevice(), training);
-    NDArray x = Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head(); // [B, T, D]
-    Rope rope =
-        Rope.at(
-            tokens.getManager(), start, t, config.headDim(), config.ropeTheta(), x.getDataType());
+    NDArray x = embed(ps, tokens, training); // [B, T, D]
+    Rope rope = rope(tokens, start);
     for (DecoderLayer layer : layers) {
       x = layer.forward(ps, x, rope, start, cache, training);
     }
     if (cache != null) {
       cache.advance(t);
     }
-    x = norm.forward(ps, new NDList(x), training).head();
-    NDArray head = output == null ? embeddings : ps.getValue(output, tokens.getDevice(), training);
-    return Precision.toFloat32(Linear.linear(x, head).head());
+    return head(ps, x, training);
+  }
+
+  /** tokens [B, T] -> the first layer's input x_0 [B, T, D]. */
+  public NDArray embed(ParameterStore ps, NDArray tokens, boolean training) {
+    NDArray embeddings = ps.getValue(tokEmbeddings, tokens.getDevice(), training);
+    return Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head();
+  }
+
+  /** The rotary tables for tokens [B, T] at positions [start, start + T), in tokens' manager. */
+  public Rope rope(NDArray tokens, int start) {
+    int t = (int) tokens.getShape().get(1);
+    return Rope.at(tokens.getManager(), start, t, config.headDim(), config.ropeTheta(), dataType());
+  }
+
+  /** The last layer's output x [B, T, D] -> logits [B, T, V]: final RMSNorm, then the head. */
+  public NDArray head(ParameterStore ps, NDArray x, boolean training) {
+    return head(ps, x, ps.getValue(headWeight(), x.getDevice(), training), training);
+  }
+
+  /** As {@link #head(ParameterStore, NDArray, boolean)}, with the head's weight [V, D] given. */
+  public NDArray head(ParameterStore ps, NDArray x, NDArray weight, boolean training) {
+    NDArray normed = norm.forward(ps, new NDList(x), training).head();
+    return Precision.toFloat32(Linear.linear(normed, weight).head()); // the loss is float32
+  }
+
+  /** The head's weight [V, D]: lm_head, or embed_tokens when tied. */
+  public Parameter headWeight() {
+    return output == null ? tokEmbeddings : output;
+  }
+
+  /**
+   * True when the token embeddings train (full fine-tuning), so that a backward must reach them.
+   */
+  public boolean embeddingsTrain() {
+    return tokEmbeddings.getArray().hasGradient();
   }
 
   @Override

@@ -218,6 +218,26 @@ public record TrainConfig(
         recomputeActivations);
   }
 
+  public TrainConfig withRecomputeActivations(boolean recompute) {
+    return new TrainConfig(
+        steps,
+        batchSize,
+        accumulation,
+        learningRate,
+        warmupSteps,
+        minLearningRateRatio,
+        weightDecay,
+        beta1,
+        beta2,
+        eps,
+        clipNorm,
+        maxLength,
+        seed,
+        logEvery,
+        maxBadSteps,
+        recompute);
+  }
+
   /** The learning rate at optimizer step {@code step} (0-based): linear warm-up, cosine decay. */
   public float learningRateAt(int step) {
     if (step < warmupSteps) {

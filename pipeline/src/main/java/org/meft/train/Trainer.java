@@ -171,7 +171,7 @@ public final class Trainer {
     AdapterMeters meters = adapters.meters();
     long phasesBefore = adapterNanos(meters);
     long deviceStart = System.nanoTime();
-    Pass pass = forwardBackward(run.order, ps, manager);
+    Pass pass = forwardBackward(step, run.order, ps, manager);
     double loss = pass.loss();
     run.tokens += pass.tokens();
     run.deviceNanos += System.nanoTime() - deviceStart - (adapterNanos(meters) - phasesBefore);
@@ -230,36 +230,55 @@ public final class Trainer {
 
   /**
    * Forward and backward over the step's {@code accumulation} micro-batches, drawn from {@code
-   * order}: the device gradients accumulate, the meft row gradients go to the host store.
+   * order}: the device gradients accumulate (a collector does not zero them when opened), the meft
+   * row gradients go to the host store. With {@code recomputeActivations}, each micro-batch keeps
+   * only the layers' inputs and recomputes each layer in backward ({@link
+   * ActivationRecomputation}), for the same gradients.
    */
-  private Pass forwardBackward(DataOrder order, ParameterStore ps, NDManager manager) {
+  private Pass forwardBackward(int step, DataOrder order, ParameterStore ps, NDManager manager) {
     double loss = 0;
     long tokens = 0;
-    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-      for (int micro = 0; micro < config.accumulation(); micro++) {
-        List<TrainingExample> batch = new ArrayList<>();
-        for (int i = 0; i < config.batchSize(); i++) {
-          batch.add(order.next());
+    for (int micro = 0; micro < config.accumulation(); micro++) {
+      List<TrainingExample> batch = new ArrayList<>();
+      for (int i = 0; i < config.batchSize(); i++) {
+        batch.add(order.next());
+      }
+      try (NDManager sub = manager.newSubManager()) {
+        Batch b = Batch.of(batch, sub);
+        adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
+        // Dropout per micro-batch and branch, so that a recomputed layer replays its masks.
+        adapters.layerPass().seedDropout((config.seed() * 1_000_003L + step) * 1_000_003L + micro);
+        float microLoss;
+        try {
+          microLoss =
+              config.recomputeActivations()
+                  ? ActivationRecomputation.forwardBackward(
+                      model, adapters, ps, b, config.accumulation())
+                  : forwardBackward(ps, b);
+        } finally {
+          adapters.activeTokens().clear();
+          adapters.layerPass().clear();
         }
-        try (NDManager sub = manager.newSubManager()) {
-          Batch b = Batch.of(batch, sub);
-          adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
-          NDArray logits;
-          try {
-            logits = model.forward(ps, b.inputs(), null, true);
-          } finally {
-            adapters.activeTokens().clear();
-          }
-          NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
-          collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
-          adapters.collectGradients();
-          adapters.meters().endPass();
-          loss += microLoss.getFloat() / config.accumulation();
-          tokens += b.tokens();
-        }
+        adapters.collectGradients();
+        adapters.meters().endPass();
+        loss += microLoss / config.accumulation();
+        tokens += b.tokens();
       }
     }
     return new Pass(loss, tokens);
+  }
+
+  /**
+   * One micro-batch's forward, keeping every activation, and one backward of its loss / {@code
+   * accumulation}; returns the loss.
+   */
+  private float forwardBackward(ParameterStore ps, Batch b) {
+    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      NDArray logits = model.forward(ps, b.inputs(), null, true);
+      NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
+      collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
+      return microLoss.getFloat();
+    }
   }
 
   /**

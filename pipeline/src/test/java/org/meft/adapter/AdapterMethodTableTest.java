@@ -60,9 +60,9 @@ import org.meft.train.TrainingExample;
  * gradients. Adding a method or a variant is one line in {@link #cases()}.
  */
 class AdapterMethodTableTest {
-  private static final LlamaConfig SHAPE = LlamaConfig.of(16, 32, 2, 4, 2, 48, 16);
-  private static final long MODEL_SEED = 1;
-  private static final long ADAPTER_SEED = 5;
+  static final LlamaConfig SHAPE = LlamaConfig.of(16, 32, 2, 4, 2, 48, 16);
+  static final long MODEL_SEED = 1;
+  static final long ADAPTER_SEED = 5;
   private static final int N = 16; // parallel and meft neurons per layer
   private static final long[] TOKENS = {1, 9, 17, 4, 33, 12, 40, 7};
 
@@ -396,7 +396,7 @@ class AdapterMethodTableTest {
    * Sets every trainable value to N(0, 0.1) draws: each device parameter, and meft's host values
    * (its host keys are random already).
    */
-  private static void setNonZero(InstalledAdapters adapters) {
+  static void setNonZero(InstalledAdapters adapters) {
     Random random = new Random(3);
     for (Parameter parameter : adapters.deviceParameters()) {
       NDArray array = parameter.getArray();

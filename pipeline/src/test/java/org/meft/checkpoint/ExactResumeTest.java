@@ -91,6 +91,18 @@ class ExactResumeTest {
   @ParameterizedTest
   @ValueSource(strings = {"meft", "parallel", "lora", "full"})
   void resumedRunEqualsUninterruptedRun(String method) throws Exception {
+    assertResumedRunEqualsUninterruptedRun(method, train());
+  }
+
+  /** The same with activation recomputation, whose meft rows and LoRA dropout replay per layer. */
+  @ParameterizedTest
+  @ValueSource(strings = {"meft", "lora", "full"})
+  void resumedRecomputedRunEqualsUninterruptedRun(String method) throws Exception {
+    assertResumedRunEqualsUninterruptedRun(method, train().withRecomputeActivations(true));
+  }
+
+  private void assertResumedRunEqualsUninterruptedRun(String method, TrainConfig train)
+      throws Exception {
     AdapterConfig adapter = config(method);
     List<TrainingExample> examples = examples();
     Outcome straight;
@@ -99,12 +111,12 @@ class ExactResumeTest {
       Llama model = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
-        TrainResult result = new Trainer(model, adapters, train(), null).train(examples, manager);
+        TrainResult result = new Trainer(model, adapters, train, null).train(examples, manager);
         straight = new Outcome(result.losses(), weights(adapters, model));
       }
     }
 
-    Path runDir = dir.resolve(method);
+    Path runDir = dir.resolve(method + (train.recomputeActivations() ? "-recomputed" : ""));
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
@@ -122,7 +134,7 @@ class ExactResumeTest {
         assertThrows(
             Killed.class,
             () ->
-                new Trainer(model, adapters, train(), null)
+                new Trainer(model, adapters, train, null)
                     .train(examples, manager, null, killAfterCheckpoint));
       }
     }
@@ -139,7 +151,7 @@ class ExactResumeTest {
         TrainerSnapshot snapshot = AdapterCheckpoint.readTrainerSnapshot(checkpoint, resumeManager);
         assertEquals(STOP, snapshot.state().step());
         TrainResult result =
-            new Trainer(model, adapters, train(), null).train(examples, manager, snapshot, null);
+            new Trainer(model, adapters, train, null).train(examples, manager, snapshot, null);
         resumed = new Outcome(result.losses(), weights(adapters, model));
       }
     }

@@ -47,7 +47,9 @@ public final class LoraAdapters implements Adapters {
                 config,
                 random,
                 context.manager(),
-                context.meters());
+                context.meters(),
+                context.layerPass(),
+                parameters.size() / 2);
         layer.setDelta(projection, delta);
         parameters.put(delta.a.getName(), delta.a);
         parameters.put(delta.b.getName(), delta.b);

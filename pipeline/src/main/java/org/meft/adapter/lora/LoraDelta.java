@@ -8,12 +8,17 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import java.util.Random;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.LayerPass;
 import org.meft.model.LinearDelta;
 import org.meft.model.Precision;
 import org.meft.model.Scalar;
 
-/** One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. */
-final class LoraDelta implements LinearDelta {
+/**
+ * One LoRA branch: {@code delta(x) = (alpha / r) * dropout(x) A^T B^T}, A [r, in], B [out, r]. The
+ * dropout mask is drawn from the micro-batch's seed and the branch's index ({@link
+ * LayerPass#seedBranch}), so that a recomputed layer replays it.
+ */
+public final class LoraDelta implements LinearDelta {
   final Parameter a;
   final Parameter b;
   private final float scale;
@@ -21,6 +26,8 @@ final class LoraDelta implements LinearDelta {
   private final int rank;
   private final int out;
   private final AdapterMeters meters;
+  private final LayerPass layerPass;
+  private final int branch; // this branch's index among the model's, for its dropout seed
 
   LoraDelta(
       String name,
@@ -29,7 +36,9 @@ final class LoraDelta implements LinearDelta {
       LoraConfig config,
       Random random,
       NDManager manager,
-      AdapterMeters meters) {
+      AdapterMeters meters,
+      LayerPass layerPass,
+      int branch) {
     float[] init = new float[config.rank() * in];
     double std = 1 / Math.sqrt(config.rank());
     for (int i = 0; i < init.length; i++) {
@@ -46,15 +55,18 @@ final class LoraDelta implements LinearDelta {
     rank = config.rank();
     this.out = out;
     this.meters = meters;
+    this.layerPass = layerPass;
+    this.branch = branch;
     meters.resident(4L * Float.BYTES * rank * (in + out)); // A, B, gradients, two moments
   }
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
-    meters.pass(Float.BYTES * tokens * (rank + out)); // x A^T and the branch's output
+    meters.pass(passBytes(tokens, rank, out));
     NDArray input = Precision.toFloat32(x); // the branch runs in float32 over any base
     if (training && dropout > 0) {
+      layerPass.seedBranch(branch);
       NDArray keep = input.getManager().randomUniform(0, 1, input.getShape()).gte(dropout);
       input =
           input
@@ -67,5 +79,14 @@ final class LoraDelta implements LinearDelta {
             .head()
             .mul(Scalar.of(low, scale));
     return Precision.cast(delta, x.getDataType()); // added to the projection in its type
+  }
+
+  /**
+   * Device bytes one forward of a branch of rank {@code rank} and output width {@code out} holds
+   * for backward over {@code tokens} tokens: x A^T [tokens, r] and the branch's output [tokens,
+   * out], float32 (the dropout mask and the scaled input, when dropout is on, are not counted).
+   */
+  public static long passBytes(long tokens, int rank, int out) {
+    return Float.BYTES * tokens * (rank + out);
   }
 }

@@ -21,6 +21,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
 import org.meft.model.Precision;
 import org.meft.model.Scalar;
@@ -44,9 +45,17 @@ import org.meft.store.HostStore;
  *                         store, whose sparse AdamW updates exactly those rows
  * </pre>
  *
- * The meters (bytes across the bus, device bytes held) are counted in one place, {@code
- * meterForward} and {@code meterScatter}, not in the math. With E = P = 1 and K = maxRows = N this
- * is the dense parallel adapter: w = 1 and every token uses every row.
+ * The meters (bytes across the bus, device bytes held) are counted in one place, the {@code meter*}
+ * methods, not in the math.
+ *
+ * <p>With activation recomputation ({@link LayerPass}) the layer runs twice per micro-batch: the
+ * first forward, without gradient, routes, retrieves and gathers, and records its choices (S and
+ * each token's columns, on the host); the recomputation routes again on the device (the router
+ * needs its graph; the same values give the same top-P) and replays the recorded choices with the
+ * K_S, V_S still in this adapter's transfer buffers (only this adapter writes them, and the store
+ * does not change before the step's update). Only the recomputation leaves gradients pending, and S
+ * is counted once in the row meters. With E = P = 1 and K = maxRows = N this is the dense parallel
+ * adapter: w = 1 and every token uses every row.
  */
 public final class MeftAdapter extends AbstractBlock implements FfnAdapter, AutoCloseable {
   final Parameter router; // G [E, D]
@@ -59,6 +68,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final ArrowBuf keysTransfer; // [maxRows + 1, D] float32
   private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
+  private final LayerPass layerPass;
+  private Choices recorded; // the choices of the last RECORD forward, until its REPLAY
 
   /** K_S, V_S of one forward pass, waiting for their gradients. */
   private record Pending(int[] rows, int count, NDArray keys, NDArray values) {}
@@ -70,8 +81,10 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       NDManager manager,
       BufferAllocator allocator,
       AdapterMeters meters,
-      ActiveTokens activeTokens) {
+      ActiveTokens activeTokens,
+      LayerPass layerPass) {
     this.config = config;
+    this.layerPass = layerPass;
     this.store = store;
     this.storeLayer = storeLayer;
     this.dim = store.dim();
@@ -124,11 +137,24 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
     NDArray all = Precision.toFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
-    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training));
-    Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
-    Rows rows = timed(AdapterMeters.GATHER, () -> gather(n.getManager(), route, retrieval));
-    meterForward(route.tokens(), rows.count());
-    if (training) {
+    LayerPass.Kind kind = training ? layerPass.kind() : LayerPass.Kind.ONCE;
+    boolean replay = kind == LayerPass.Kind.REPLAY;
+    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training, !replay));
+    Choices choices;
+    if (replay) {
+      choices = takeRecorded(route.tokens());
+    } else {
+      meterRoute(route.tokens());
+      Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
+      choices = timed(AdapterMeters.GATHER, () -> gather(route, retrieval));
+      meters.rows(choices.count());
+      if (kind == LayerPass.Kind.RECORD) {
+        recorded = choices;
+      }
+    }
+    Rows rows = timed(AdapterMeters.GATHER, () -> toDevice(n.getManager(), choices));
+    meterDevice(route.tokens(), rows.count());
+    if (training && kind != LayerPass.Kind.RECORD) {
       rows.keys().setRequiresGradient(true);
       rows.values().setRequiresGradient(true);
       pending.add(new Pending(rows.ids(), rows.count(), rows.keys(), rows.values()));
@@ -152,8 +178,11 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private record Route(
       int tokens, NDArray weights, int[] experts, float[] expertWeights, float[] h) {}
 
-  /** Step 1, the Key-Experts router: g = h G^T [M, E], each token's top-P experts and weights. */
-  private Route route(ParameterStore ps, NDArray h, boolean training) {
+  /**
+   * Step 1, the Key-Experts router: g = h G^T [M, E], each token's top-P experts and weights; on
+   * the device only (experts, expertWeights and h null) unless {@code toHost}.
+   */
+  private Route route(ParameterStore ps, NDArray h, boolean training, boolean toHost) {
     int m = (int) h.getShape().get(0);
     int p = config.probes();
     NDArray logits =
@@ -162,6 +191,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     // w = P softmax(top-P logits): the weights average 1 over the probes, so the adapter's output
     // scale does not shrink as P grows (with P = 1, w = 1: the dense adapter).
     NDArray weights = top.get(0).softmax(-1).mul(Scalar.of(h, p)); // [M, P]
+    if (!toHost) {
+      return new Route(m, weights, null, null, null);
+    }
     int[] experts = top.get(1).toType(DataType.INT32, false).toIntArray();
     float[] expertWeights = weights.toFloatArray();
     float[] hostH = h.toType(DataType.FLOAT32, false).toFloatArray();
@@ -193,6 +225,17 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   }
 
   /**
+   * Step 3's result on the host: S, and each token's choices as three [M, K] arrays (see {@link
+   * Rows}); K_S, V_S wait in the transfer buffers.
+   *
+   * @param ids the store rows of S, ascending
+   * @param count S
+   * @param tokens M
+   * @param choices flat, columns, slots, each [M*K]
+   */
+  private record Choices(int[] ids, int count, int tokens, long[][] choices) {}
+
+  /**
    * Step 3's result, on the device: K_S, V_S and each token's choices.
    *
    * @param ids the store rows of S, ascending
@@ -213,28 +256,51 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       NDArray slots) {}
 
   /**
-   * Step 3: gathers K_S, V_S from the host store and moves them, with the choices, to the device.
+   * Step 3, on the host: gathers K_S, V_S from the store into the transfer buffers (row S zero),
+   * and works out each token's choices.
    */
-  private Rows gather(NDManager manager, Route route, Retrieval retrieval) {
+  private Choices gather(Route route, Retrieval retrieval) {
     RowSelection selection = retrieval.selection();
     int s = selection.count();
-    int m = route.tokens();
-    int k = config.topK();
     long bytes = (long) (s + 1) * dim * Float.BYTES;
     ByteBuffer keysOut = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     ByteBuffer valuesOut = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     store.gather(storeLayer, selection.rows(), s, keysOut, valuesOut);
     keysTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
     valuesTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
+    long[][] choices = choices(selection, retrieval.chosen(), route.experts(), route.tokens());
+    return new Choices(selection.rows(), s, route.tokens(), choices);
+  }
+
+  /** Step 3, across the bus: K_S, V_S from the transfer buffers and the choices to the device. */
+  private Rows toDevice(NDManager manager, Choices choices) {
+    int s = choices.count();
+    int m = choices.tokens();
+    int k = config.topK();
+    long bytes = (long) (s + 1) * dim * Float.BYTES;
+    ByteBuffer keysIn = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
+    ByteBuffer valuesIn = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     // Copies: the arrays must own their memory, the transfer buffers are reused next pass.
-    NDArray keysS = manager.create(keysOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
-    NDArray valuesS =
-        manager.create(valuesOut, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
-    long[][] choices = choices(selection, retrieval.chosen(), route.experts(), m);
-    NDArray flat = manager.create(choices[0]);
-    NDArray columns = manager.create(choices[1], new Shape(m, k));
-    NDArray slots = manager.create(choices[2], new Shape(m, k));
-    return new Rows(selection.rows(), s, keysS, valuesS, flat, columns, slots);
+    NDArray keysS = manager.create(keysIn, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
+    NDArray valuesS = manager.create(valuesIn, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
+    NDArray flat = manager.create(choices.choices()[0]);
+    NDArray columns = manager.create(choices.choices()[1], new Shape(m, k));
+    NDArray slots = manager.create(choices.choices()[2], new Shape(m, k));
+    return new Rows(choices.ids(), s, keysS, valuesS, flat, columns, slots);
+  }
+
+  /** The choices the last RECORD forward left for this replay of {@code m} tokens. */
+  private Choices takeRecorded(int m) {
+    Choices choices = recorded;
+    recorded = null;
+    if (choices == null || choices.tokens() != m) {
+      throw new IllegalStateException(
+          "a recomputed meft layer must replay its first forward's choices: "
+              + (choices == null
+                  ? "none were recorded"
+                  : "they cover " + choices.tokens() + " tokens, the replay " + m));
+    }
+    return choices;
   }
 
   /**
@@ -328,9 +394,10 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     meters.time(AdapterMeters.SCATTER, System.nanoTime() - start);
   }
 
-  /** Forgets pending gradients (a skipped step). */
+  /** Forgets pending gradients (a skipped step) and recorded choices. */
   public void discardPending() {
     pending.clear();
+    recorded = null;
   }
 
   /** Times one step of the method into the phase {@code phase}. */
@@ -341,30 +408,42 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return result;
   }
 
-  /**
-   * The meters of one forward pass over M tokens and S rows: the bus bytes each way, the rows
-   * moved, and the device bytes the pass holds.
-   */
-  private void meterForward(int m, int s) {
-    int p = config.probes();
-    int k = config.topK();
-    long rowsBytes = (long) (s + 1) * dim * Float.BYTES; // K_S or V_S, with the zero row
-    long denseBytes = (long) m * (s + 1) * Float.BYTES; // h K_S^T or ReLU(o) scattered [M, S+1]
-    // Route: h [M, D], each token's P experts (int32) and weights, to the host.
+  /** The route's bus bytes over M tokens: h [M, D], each token's P experts and weights. */
+  private void meterRoute(int m) {
     meters.deviceToHost(
-        (long) m * dim * Float.BYTES + (long) m * p * (Integer.BYTES + Float.BYTES));
-    // Gather: K_S, V_S and the three [M, K] int64 choice arrays (flat, columns, slots).
-    meters.hostToDevice(2 * rowsBytes + 3L * m * k * Long.BYTES);
-    meters.rows(s);
-    // Held until backward: K_S, V_S and their gradients; the dense ReLU(o) [M, S+1] (kept by the
-    // last product); the [M, K] choices, weights and activations; A(h). h K_S^T [M, S+1] lives only
-    // until the chosen entries are read out of it, on top of what is held.
-    meters.pass(
-        4L * rowsBytes
-            + denseBytes
-            + (long) m * k * (3 * Long.BYTES + 4 * Float.BYTES)
-            + (long) m * dim * Float.BYTES);
-    meters.transientBytes(denseBytes);
+        (long) m * dim * Float.BYTES + (long) m * config.probes() * (Integer.BYTES + Float.BYTES));
+  }
+
+  /**
+   * The meters of the device part of one forward over M tokens and S rows: K_S, V_S and the three
+   * [M, K] int64 choice arrays across the bus, and the device bytes the pass holds.
+   */
+  private void meterDevice(int m, int s) {
+    int k = config.topK();
+    meters.hostToDevice(2L * (s + 1) * dim * Float.BYTES + 3L * m * k * Long.BYTES);
+    meters.pass(passBytes(m, s, k, dim));
+    meters.transientBytes(transientBytes(m, s));
+  }
+
+  /**
+   * Device bytes one forward over {@code m} tokens and {@code s} rows holds for backward, float32
+   * and int64: K_S, V_S [S+1, D] and their gradients; the dense ReLU(o) [M, S+1] (kept by the last
+   * product); the [M, K] choices (3 int64), weights and activations (4 float32); A(h) [M, D].
+   */
+  public static long passBytes(long m, long s, int k, int dim) {
+    long rowsBytes = (s + 1) * dim * Float.BYTES; // K_S or V_S, with the zero row
+    return 4L * rowsBytes
+        + m * (s + 1) * Float.BYTES
+        + m * k * (3L * Long.BYTES + 4L * Float.BYTES)
+        + m * dim * Float.BYTES;
+  }
+
+  /**
+   * Device bytes that live only until the chosen entries are read out of h K_S^T [M, S+1], on top
+   * of {@link #passBytes}.
+   */
+  public static long transientBytes(long m, long s) {
+    return m * (s + 1) * Float.BYTES;
   }
 
   /** The meters of step 5: the gradients of K_S, V_S [S, D] go to the host. */
@@ -386,6 +465,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   @Override
   public void close() {
     pending.clear();
+    recorded = null;
     keysTransfer.close();
     valuesTransfer.close();
   }

@@ -64,7 +64,8 @@ public final class MeftAdapters implements Adapters {
                 context.manager(),
                 context.allocator(),
                 context.meters(),
-                context.activeTokens());
+                context.activeTokens(),
+                context.layerPass());
         adapters.add(adapter);
         model.layers().get(layers.get(i)).setFfnAdapter(adapter);
         parameters.put("layers." + layers.get(i) + ".meft.router", adapter.router());

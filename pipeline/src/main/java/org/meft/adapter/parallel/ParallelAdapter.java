@@ -14,6 +14,7 @@ import ai.djl.util.PairList;
 import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
 import org.meft.model.Precision;
 
@@ -26,6 +27,7 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
   final Parameter values; // [N, D]
   private final AdapterMeters meters;
   private final ActiveTokens activeTokens;
+  private final LayerPass layerPass;
 
   public ParallelAdapter(
       ParallelConfig config,
@@ -33,9 +35,11 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
       long seed,
       NDManager manager,
       AdapterMeters meters,
-      ActiveTokens activeTokens) {
+      ActiveTokens activeTokens,
+      LayerPass layerPass) {
     this.meters = meters;
     this.activeTokens = activeTokens;
+    this.layerPass = layerPass;
     int n = config.adapterSize();
     float[] k = new float[n * dim];
     Random random = new Random(seed);
@@ -79,11 +83,29 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     NDArray h = activeTokens.select(all); // [M, D]
     long tokens = h.getShape().get(0);
     long rows = k.getShape().get(0);
-    meters.transientBytes(Float.BYTES * tokens * rows); // h K^T, until its ReLU
-    meters.pass(Float.BYTES * (tokens * rows + tokens * d)); // ReLU(h K^T), A(h)
-    meters.rows((int) rows);
+    meters.pass(passBytes(tokens, rows, d));
+    meters.transientBytes(transientBytes(tokens, rows));
+    if (layerPass.kind() != LayerPass.Kind.REPLAY) { // a recomputation moves no new rows
+      meters.rows((int) rows);
+    }
     NDArray a = activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
     return Precision.cast(a, n.getDataType()); // added to the residual stream in its type
+  }
+
+  /**
+   * Device bytes one forward over {@code tokens} tokens holds for backward, float32: ReLU(h K^T)
+   * [tokens, N] and A(h) [tokens, D].
+   */
+  public static long passBytes(long tokens, long rows, long dim) {
+    return Float.BYTES * (tokens * rows + tokens * dim);
+  }
+
+  /**
+   * Device bytes that live only while ReLU(h K^T) is computed, on top of {@link #passBytes}: h K^T
+   * [tokens, N].
+   */
+  public static long transientBytes(long tokens, long rows) {
+    return Float.BYTES * tokens * rows;
   }
 
   @Override

@@ -43,7 +43,8 @@ public final class ParallelAdapters implements Adapters {
               context.seed() + layer,
               context.manager(),
               context.meters(),
-              context.activeTokens());
+              context.activeTokens(),
+              context.layerPass());
       model.layers().get(layer).setFfnAdapter(adapter);
       adapters.add(adapter);
       parameters.put("layers." + layer + ".parallel.keys", adapter.keys());
