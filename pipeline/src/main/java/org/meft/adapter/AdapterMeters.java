@@ -6,7 +6,9 @@ import java.util.Map;
 /**
  * What the adapters cost, counted as they run: bytes across the bus each way, rows moved per layer,
  * time per phase, and the device bytes the adapter's tensors hold (parameters, gradients, optimizer
- * state, activations; by accounting the tensors the engine allocates), at peak.
+ * state, activations; by accounting the tensors the engine allocates), at peak. The adapters count
+ * through static functions of their classes ({@code MeftAdapter.passBytes}, {@code
+ * ParallelAdapter.residentBytes}, ...) that the memory planner calls too.
  */
 public final class AdapterMeters {
   public static final String ROUTE = "route";
@@ -38,14 +40,14 @@ public final class AdapterMeters {
   }
 
   /** Device bytes held for the whole run: parameters, their gradients and AdamW moments. */
-  public void resident(long bytes) {
-    residentBytes += bytes;
+  public void resident(DeviceBytes bytes) {
+    residentBytes += bytes.total();
     deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
   }
 
   /** Device bytes one forward/backward pass allocates for the adapter (rows, activations). */
-  public void pass(long bytes) {
-    passBytes += bytes;
+  public void pass(DeviceBytes bytes) {
+    passBytes += bytes.total();
     deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
   }
 

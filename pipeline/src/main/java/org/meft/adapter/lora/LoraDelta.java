@@ -45,13 +45,13 @@ final class LoraDelta implements LinearDelta {
     rank = config.rank();
     this.out = out;
     this.meters = meters;
-    meters.resident(4L * Float.BYTES * rank * (in + out)); // A, B, gradients, two moments
+    meters.resident(LoraAdapters.residentBytes(rank, in, out));
   }
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
-    meters.pass(Float.BYTES * tokens * (rank + out)); // x A^T and the branch's output
+    meters.pass(LoraAdapters.passBytes(tokens, rank, out));
     NDArray input = x;
     if (training && dropout > 0) {
       NDArray keep = x.getManager().randomUniform(0, 1, x.getShape()).gte(dropout);

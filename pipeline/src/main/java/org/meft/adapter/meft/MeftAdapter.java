@@ -21,6 +21,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.model.FfnAdapter;
 import org.meft.model.Scalar;
 import org.meft.retrieval.KeyRetrieval;
@@ -80,9 +81,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         addParameter(Parameter.builder().setName("router").setType(Parameter.Type.WEIGHT).build());
     router.setArray(manager.create(expertKeySums(), new Shape(config.experts(), dim)));
     router.freeze(false);
-    // G and its gradient; the AdamW moments live in host memory (InstalledAdapters).
-    meters.resident(2L * Float.BYTES * config.experts() * dim);
-    long bytes = (long) (config.maxRows() + 1) * dim * Float.BYTES;
+    meters.resident(residentBytes(config.experts(), dim));
+    long bytes = transferBufferBytes(config.maxRows(), dim);
     keysTransfer = allocator.buffer(bytes);
     keysTransfer.setZero(0, keysTransfer.capacity());
     try {
@@ -339,35 +339,73 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return result;
   }
 
-  /**
-   * The meters of one forward pass over M tokens and S rows: the bus bytes each way, the rows
-   * moved, and the device bytes the pass holds.
-   */
+  /** The meters of one forward pass over M tokens and S rows (see the accounting below). */
   private void meterForward(int m, int s) {
-    int p = config.probes();
-    int k = config.topK();
-    long rowsBytes = (long) (s + 1) * dim * Float.BYTES; // K_S or V_S, with the zero row
-    long denseBytes = (long) m * (s + 1) * Float.BYTES; // h K_S^T or ReLU(o) scattered [M, S+1]
-    // Route: h [M, D], each token's P experts (int32) and weights, to the host.
-    meters.deviceToHost(
-        (long) m * dim * Float.BYTES + (long) m * p * (Integer.BYTES + Float.BYTES));
-    // Gather: K_S, V_S and the three [M, K] int64 choice arrays (flat, columns, slots).
-    meters.hostToDevice(2 * rowsBytes + 3L * m * k * Long.BYTES);
+    meters.deviceToHost(routeBusBytes(m, config.probes(), dim));
+    meters.hostToDevice(gatherBusBytes(m, s, config.topK(), dim));
     meters.rows(s);
-    // Held until backward: K_S, V_S and their gradients; the dense ReLU(o) [M, S+1] (kept by the
-    // last product); the [M, K] choices, weights and activations; A(h). h K_S^T [M, S+1] lives only
-    // until the chosen entries are read out of it, on top of what is held.
-    meters.pass(
-        4L * rowsBytes
-            + denseBytes
-            + (long) m * k * (3 * Long.BYTES + 4 * Float.BYTES)
-            + (long) m * dim * Float.BYTES);
-    meters.transientBytes(denseBytes);
+    meters.pass(passBytes(m, s, config.topK(), dim));
+    meters.transientBytes(transientBytes(m, s));
   }
 
   /** The meters of step 5: the gradients of K_S, V_S [S, D] go to the host. */
   private void meterScatter(int s) {
-    meters.deviceToHost(2L * s * dim * Float.BYTES);
+    meters.deviceToHost(scatterBusBytes(s, dim));
+  }
+
+  // ------------------------------------------------------------------------------- accounting
+  // What one layer's adapter holds and moves, as functions of its shape: the meters above and the
+  // memory planner (org.meft.plan) both call them.
+
+  /** The router G [E, D] and its gradient; its AdamW moments live in host memory. */
+  public static DeviceBytes residentBytes(int experts, int dim) {
+    long router = (long) experts * dim * Float.BYTES;
+    return new DeviceBytes(router, 0, 0, router, 0);
+  }
+
+  /**
+   * Held from one layer's forward until backward, over M tokens and S rows: K_S, V_S [S+1, D] (with
+   * the zero row) and their gradients; the dense ReLU(o) [M, S+1] (kept by the last product); the
+   * [M, K] choices (three int64 arrays), weights and activations (four float32); A(h) [M, D].
+   */
+  public static DeviceBytes passBytes(long m, int s, int k, int dim) {
+    long rows = 2 * rowBytes(s, dim);
+    long activations =
+        denseBytes(m, s) + m * k * (3L * Long.BYTES + 4L * Float.BYTES) + m * dim * Float.BYTES;
+    return new DeviceBytes(0, rows, activations, rows, 0);
+  }
+
+  /** h K_S^T [M, S+1], alive only until the chosen entries are read out, on top of what is held. */
+  public static long transientBytes(long m, int s) {
+    return denseBytes(m, s);
+  }
+
+  /** Step 1 to the host: h [M, D], each token's P experts (int32) and weights (float32). */
+  public static long routeBusBytes(long m, int p, int dim) {
+    return m * dim * Float.BYTES + m * p * (Integer.BYTES + Float.BYTES);
+  }
+
+  /** Step 3 to the device: K_S, V_S [S+1, D] and the three [M, K] int64 choice arrays. */
+  public static long gatherBusBytes(long m, int s, int k, int dim) {
+    return 2 * rowBytes(s, dim) + 3L * m * k * Long.BYTES;
+  }
+
+  /** Step 5 to the host: the gradients of K_S, V_S [S, D]. */
+  public static long scatterBusBytes(int s, int dim) {
+    return 2L * s * dim * Float.BYTES;
+  }
+
+  /** One of the two host staging buffers a layer gathers into: [maxRows + 1, D] float32. */
+  public static long transferBufferBytes(int maxRows, int dim) {
+    return (long) (maxRows + 1) * dim * Float.BYTES;
+  }
+
+  private static long rowBytes(int s, int dim) {
+    return (long) (s + 1) * dim * Float.BYTES;
+  }
+
+  private static long denseBytes(long m, int s) {
+    return m * (s + 1) * Float.BYTES;
   }
 
   @Override

@@ -14,6 +14,7 @@ import ai.djl.util.PairList;
 import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.model.FfnAdapter;
 
 /**
@@ -48,7 +49,24 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     values.setArray(manager.zeros(new Shape(n, dim), DataType.FLOAT32));
     keys.freeze(false);
     values.freeze(false);
-    meters.resident(4L * Float.BYTES * 2 * n * dim); // K, V, gradients, two AdamW moments
+    meters.resident(residentBytes(n, dim));
+  }
+
+  /** K, V [N, D] with their gradients and AdamW moments, all on the device. */
+  public static DeviceBytes residentBytes(int n, int dim) {
+    return DeviceBytes.trainedWithMoments(2L * n * dim);
+  }
+
+  /**
+   * Held from one layer's forward until backward over M tokens: ReLU(h K^T) [M, N], A(h) [M, D].
+   */
+  public static DeviceBytes passBytes(long m, int n, int dim) {
+    return new DeviceBytes(0, 0, Float.BYTES * (m * n + m * dim), 0, 0);
+  }
+
+  /** h K^T [M, N], alive until its ReLU. */
+  public static long transientBytes(long m, int n) {
+    return Float.BYTES * m * n;
   }
 
   /** h [..., D], k [N, D], v [N, D] -> ReLU(h k^T) v [..., D]. */
@@ -78,8 +96,8 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     NDArray h = activeTokens.select(all); // [M, D]
     long tokens = h.getShape().get(0);
     long rows = k.getShape().get(0);
-    meters.transientBytes(Float.BYTES * tokens * rows); // h K^T, until its ReLU
-    meters.pass(Float.BYTES * (tokens * rows + tokens * d)); // ReLU(h K^T), A(h)
+    meters.transientBytes(transientBytes(tokens, (int) rows));
+    meters.pass(passBytes(tokens, (int) rows, (int) d));
     meters.rows((int) rows);
     return activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
   }
