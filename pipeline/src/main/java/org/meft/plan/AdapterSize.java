@@ -27,20 +27,21 @@ final class AdapterSize {
   /**
    * The largest size whose plan {@code fits}, every other setting as given (meft's experts and
    * max-rows follow N when they were at their defaults, else are clamped to it); empty when none
-   * does or the method has no size.
+   * does or the method has no size; at most 2^30.
    */
   static OptionalInt largest(PlanInputs in, Predicate<MemoryPlan> fits) {
     if (setting(in.adapter()) == null || !fits(in, 1, fits)) {
       return OptionalInt.empty();
     }
     int low = 1; // fits
-    int high = 2;
-    while (high <= LARGEST && fits(in, high, fits)) {
-      low = high;
+    long high = 2; // does not fit, or past LARGEST
+    while (high <= LARGEST && fits(in, (int) high, fits)) {
+      low = (int) high;
       high *= 2;
     }
+    high = Math.min(high, LARGEST + 1L);
     while (high - low > 1) {
-      int mid = low + (high - low) / 2;
+      int mid = (int) (low + (high - low) / 2);
       if (fits(in, mid, fits)) {
         low = mid;
       } else {

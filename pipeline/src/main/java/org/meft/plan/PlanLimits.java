@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.OptionalInt;
 import java.util.function.ToLongFunction;
+import org.meft.adapter.AdapterConfig;
 
 /**
  * The limits a plan is held to, each optional (0: none): the device's memory, the host store's
@@ -141,6 +142,11 @@ public record PlanLimits(long deviceBytes, long hostBudgetBytes, long hostMemory
   /** The largest adapter size under which the plan meets every limit that is set. */
   public OptionalInt largestSize(MemoryPlan plan) {
     return AdapterSize.largest(plan.inputs(), this::met);
+  }
+
+  /** The setting that sizes {@code adapter} (adapter-size, lora-rank), or null (full). */
+  public static String sizeSetting(AdapterConfig adapter) {
+    return AdapterSize.setting(adapter);
   }
 
   /** The largest adapter size that fits {@code bytes} of device memory. */
