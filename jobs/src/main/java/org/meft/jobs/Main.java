@@ -24,6 +24,7 @@ public final class Main {
             new GenerateCommand(),
             new InitModelCommand(),
             new TrainCommand(),
+            new PlanCommand(),
             new PrepareCommand(),
             new TrainSweepCommand(),
             new EvaluateCommand(),

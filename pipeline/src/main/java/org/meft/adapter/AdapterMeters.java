@@ -6,7 +6,9 @@ import java.util.Map;
 /**
  * What the adapters cost, counted as they run: bytes across the bus each way, rows moved per layer,
  * time per phase, and the device bytes the adapter's tensors hold (parameters, gradients, optimizer
- * state, activations; by accounting the tensors the engine allocates), at peak.
+ * state, activations; by accounting the tensors the engine allocates), at peak. The adapters count
+ * through static functions of their classes ({@code MeftAdapter.passBytes}, {@code
+ * ParallelAdapter.residentBytes}, ...) that the memory planner calls too.
  *
  * <p>Activations: without recomputation a forward keeps every layer's adapter activations ({@link
  * #pass}) until the one backward ({@link #endPass}); with activation recomputation a layer's
@@ -44,14 +46,14 @@ public final class AdapterMeters {
   }
 
   /** Device bytes held for the whole run: parameters, their gradients and AdamW moments. */
-  public void resident(long bytes) {
-    residentBytes += bytes;
+  public void resident(DeviceBytes bytes) {
+    residentBytes += bytes.total();
     deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
   }
 
   /** Device bytes one forward/backward pass allocates for the adapter (rows, activations). */
-  public void pass(long bytes) {
-    passBytes += bytes;
+  public void pass(DeviceBytes bytes) {
+    passBytes += bytes.total();
     deviceBytesPeak = Math.max(deviceBytesPeak, residentBytes + passBytes);
   }
 
@@ -80,9 +82,9 @@ public final class AdapterMeters {
    * The peak adapter activation bytes of one micro-batch, as these meters count them, from each
    * layer's {@code pass} bytes (what its forward holds for backward, e.g. {@code
    * ParallelAdapter.passBytes}, {@code MeftAdapter.passBytes}, the sum of {@code
-   * LoraDelta.passBytes} over a layer's branches) and {@code transientBytes} (what lives a moment
-   * longer on top, e.g. {@code ParallelAdapter.transientBytes}; 0 for LoRA), in layer order: {@code
-   * max_j (sum_{l<=j} pass_l + transient_j)} without recomputation, {@code max_j (pass_j +
+   * LoraAdapters.passBytes} over a layer's branches) and {@code transientBytes} (what lives a
+   * moment longer on top, e.g. {@code ParallelAdapter.transientBytes}; 0 for LoRA), in layer order:
+   * {@code max_j (sum_{l<=j} pass_l + transient_j)} without recomputation, {@code max_j (pass_j +
    * transient_j)} with it. The peak of {@link #deviceBytesPeak} is the resident bytes plus this.
    */
   public static long activationPeak(long[] pass, long[] transientBytes, boolean recompute) {

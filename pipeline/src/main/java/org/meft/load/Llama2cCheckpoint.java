@@ -52,6 +52,21 @@ public final class Llama2cCheckpoint {
     }
   }
 
+  /** The shape in {@code file}'s header, checked against the file's size; no weight is read. */
+  public static LlamaConfig readConfig(Path file) {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = channel.size();
+      if (size < HEADER_BYTES) {
+        throw new CheckpointException(file, "too short for a llama2.c header (" + size + " bytes)");
+      }
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      while (header.hasRemaining() && channel.read(header, header.position()) >= 0) {}
+      return readConfig(file, header, size);
+    } catch (IOException e) {
+      throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
   private static LlamaConfig readConfig(Path file, ByteBuffer data, long size) {
     int[] h = new int[7];
     for (int i = 0; i < 7; i++) {

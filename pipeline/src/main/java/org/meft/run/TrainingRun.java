@@ -1,6 +1,9 @@
 package org.meft.run;
 
+import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import ai.djl.util.cuda.CudaUtils;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +20,11 @@ import org.meft.checkpoint.ModelFingerprint;
 import org.meft.checkpoint.RunLock;
 import org.meft.format.CheckpointException;
 import org.meft.load.LanguageModel;
+import org.meft.plan.MemoryPlan;
+import org.meft.plan.ModelShape;
+import org.meft.plan.PlanInputs;
+import org.meft.plan.PlanLimits;
+import org.meft.plan.PlanRefusedException;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -36,10 +44,34 @@ public final class TrainingRun {
   private TrainingRun() {}
 
   /**
-   * Loads {@code spec.baseModel()} and runs {@link #run(LanguageModel, RunSpec, Path,
-   * PrintStream)}.
+   * Prints the memory plan of {@code spec} on {@code device} (null: the engine's default) and
+   * refuses it before any weight loads when it exceeds the device memory ({@code device-memory-gb},
+   * by default the GPU's total memory on a GPU and no limit on the CPU) or the host store's budget
+   * ({@code host-budget-mb}), naming the component and the largest adapter size that would fit.
+   *
+   * @throws PlanRefusedException when a limit is exceeded
+   */
+  public static MemoryPlan preflight(RunSpec spec, Device device, PrintStream progress) {
+    Device on = device != null ? device : Engine.getInstance().defaultDevice();
+    boolean gpu = on.isGpu();
+    MemoryPlan plan = MemoryPlan.of(PlanInputs.of(spec, ModelShape.read(spec.baseModel()), gpu));
+    if (progress != null) {
+      progress.print(plan.table());
+    }
+    long deviceLimit = spec.deviceMemoryBytes();
+    if (deviceLimit == 0 && gpu) {
+      deviceLimit = CudaUtils.getGpuMemory(on).getMax();
+    }
+    new PlanLimits(deviceLimit, spec.hostBudgetBytes(), 0).check(plan);
+    return plan;
+  }
+
+  /**
+   * Checks the plan ({@link #preflight}), loads {@code spec.baseModel()} and runs {@link
+   * #run(LanguageModel, RunSpec, Path, PrintStream)}.
    */
   public static TrainResult run(RunSpec spec, Path outputDir, PrintStream progress) {
+    preflight(spec, null, progress);
     try (LanguageModel model =
         LanguageModel.load(spec.baseModel(), spec.tokenizer(), spec.baseDtype(), null)) {
       return run(model, spec, outputDir, progress);
@@ -165,7 +197,14 @@ public final class TrainingRun {
 
   /** Settings that may change between the processes of one run. */
   private static final Set<String> MAY_CHANGE =
-      Set.of("model", "tokenizer", "data", "log-every", "host-budget-mb", "checkpoint-every");
+      Set.of(
+          "model",
+          "tokenizer",
+          "data",
+          "log-every",
+          "host-budget-mb",
+          "device-memory-gb",
+          "checkpoint-every");
 
   /** A run directory belongs to one run: resuming it with other settings would mix two runs. */
   private static void checkSameRun(Path checkpoint, RunSpec spec) {

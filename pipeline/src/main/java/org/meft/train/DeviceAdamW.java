@@ -28,7 +28,7 @@ import org.meft.adapter.AdapterMeters;
  * sends the Adam term back, the same arithmetic on the host's float tensors; device memory then
  * holds only the parameter and its gradient.
  */
-final class DeviceAdamW implements AutoCloseable {
+public final class DeviceAdamW implements AutoCloseable {
   static final String EXP_AVG = ".exp_avg";
   static final String EXP_AVG_SQ = ".exp_avg_sq";
   private final NDManager manager;
@@ -62,7 +62,7 @@ final class DeviceAdamW implements AutoCloseable {
         NDArray g = weight.getGradient();
         if (onHost) {
           g = g.toDevice(Device.cpu(), false);
-          meters.deviceToHost(g.size() * Float.BYTES);
+          meters.deviceToHost(hostUpdateBusBytes(g.size()));
         }
         mv[0].muli(c.beta1()).addi(g.mul(1 - c.beta1()));
         mv[1].muli(c.beta2()).addi(g.square().mul(1 - c.beta2()));
@@ -74,12 +74,25 @@ final class DeviceAdamW implements AutoCloseable {
             mv[0].div(correction1).div(mv[1].div(correction2).sqrt().add(c.eps())).mul(lr);
         if (onHost) {
           adam = adam.toDevice(weight.getDevice(), false);
-          meters.hostToDevice(adam.size() * Float.BYTES);
-          meters.transientBytes(adam.size() * Float.BYTES);
+          meters.hostToDevice(hostUpdateBusBytes(adam.size()));
+          meters.transientBytes(hostUpdateBusBytes(adam.size()));
         }
         data.subi(adam);
       }
     }
+  }
+
+  /**
+   * Bytes one update of a parameter of {@code elements} whose moments live on the host moves each
+   * way: its float32 gradient to the host, the Adam term back (also briefly on the device).
+   */
+  public static long hostUpdateBusBytes(long elements) {
+    return elements * Float.BYTES;
+  }
+
+  /** Host bytes of the two float32 AdamW moments of such a parameter. */
+  public static long hostMomentBytes(long elements) {
+    return 2 * elements * Float.BYTES;
   }
 
   private NDArray[] zeroMoments(Parameter parameter, NDArray like) {

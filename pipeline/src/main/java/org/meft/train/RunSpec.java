@@ -38,6 +38,8 @@ import org.meft.settings.SettingValues;
  * @param hostBudgetBytes the limit of the allocator that holds the host store
  * @param checkpointEvery a checkpoint every this many steps; 0: only at the end
  * @param baseDtype the type the frozen base weights are held and multiplied in
+ * @param deviceMemoryBytes the device memory a run's plan may use; 0: the GPU's total memory on a
+ *     GPU, no limit on the CPU
  */
 public record RunSpec(
     Path baseModel,
@@ -47,7 +49,8 @@ public record RunSpec(
     TrainConfig train,
     long hostBudgetBytes,
     int checkpointEvery,
-    BaseDtype baseDtype) {
+    BaseDtype baseDtype,
+    long deviceMemoryBytes) {
 
   public static final Setting MODEL =
       Setting.required(
@@ -80,6 +83,14 @@ public record RunSpec(
   public static final Setting HOST_BUDGET_MB =
       Setting.number(
           "host-budget-mb", 16384, Range.above(0), "limit of the host store's off-heap memory");
+  public static final Setting DEVICE_MEMORY_GB =
+      Setting.derived(
+          "device-memory-gb",
+          Setting.Kind.NUMBER,
+          "the GPU's total memory on a GPU, no limit on the CPU",
+          Range.above(0),
+          "device memory the run's memory plan may use, in GiB; a run over it is refused before"
+              + " loading weights");
   public static final Setting CHECKPOINT_EVERY =
       Setting.integer(
           "checkpoint-every",
@@ -107,6 +118,24 @@ public record RunSpec(
           HOST_BUDGET_MB.name() + " must be > 0, got " + hostBudgetBytes + " bytes");
     }
     CHECKPOINT_EVERY.check(checkpointEvery);
+    if (deviceMemoryBytes < 0) {
+      throw new IllegalArgumentException(
+          DEVICE_MEMORY_GB.name() + " must be > 0, got " + deviceMemoryBytes + " bytes");
+    }
+  }
+
+  /** A run without a device memory setting (the device's own limit applies). */
+  public RunSpec(
+      Path baseModel,
+      Path tokenizer,
+      Path data,
+      AdapterConfig adapter,
+      TrainConfig train,
+      long hostBudgetBytes,
+      int checkpointEvery,
+      BaseDtype baseDtype) {
+    this(
+        baseModel, tokenizer, data, adapter, train, hostBudgetBytes, checkpointEvery, baseDtype, 0);
   }
 
   /**
@@ -132,6 +161,7 @@ public record RunSpec(
       }
     }
     String tokenizer = values.optionalText(TOKENIZER);
+    String deviceMemory = values.optionalText(DEVICE_MEMORY_GB);
     return new RunSpec(
         Path.of(values.text(MODEL)),
         tokenizer == null ? null : Path.of(tokenizer),
@@ -140,7 +170,20 @@ public record RunSpec(
         TrainConfig.read(values),
         values.mebibytes(HOST_BUDGET_MB),
         values.integer(CHECKPOINT_EVERY),
-        BaseDtype.parse(values.text(BASE_DTYPE)));
+        BaseDtype.parse(values.text(BASE_DTYPE)),
+        deviceMemory == null ? 0 : gibibytes(deviceMemory));
+  }
+
+  private static long gibibytes(String text) {
+    double gib;
+    try {
+      gib = Double.parseDouble(text);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          DEVICE_MEMORY_GB.name() + ": expected a number, got '" + text + "'");
+    }
+    DEVICE_MEMORY_GB.check((float) gib);
+    return (long) (gib * (1L << 30));
   }
 
   /** This run as settings, every default written out; {@code fromSettings} gives it back. */
@@ -157,6 +200,9 @@ public record RunSpec(
     s.put(HOST_BUDGET_MB.name(), SettingValues.mebibytesText(hostBudgetBytes));
     s.put(CHECKPOINT_EVERY.name(), Integer.toString(checkpointEvery));
     s.put(BASE_DTYPE.name(), baseDtype.toString());
+    if (deviceMemoryBytes > 0) {
+      s.put(DEVICE_MEMORY_GB.name(), Double.toString((double) deviceMemoryBytes / (1L << 30)));
+    }
     s.putAll(adapter.settings());
     return s;
   }
@@ -219,6 +265,7 @@ public record RunSpec(
     common.addAll(TrainConfig.SETTINGS);
     common.add(BASE_DTYPE);
     common.add(HOST_BUDGET_MB);
+    common.add(DEVICE_MEMORY_GB);
     common.add(CHECKPOINT_EVERY);
     return List.copyOf(common);
   }

@@ -77,7 +77,7 @@ class ActivationRecomputationTest {
     long[] pass = new long[layers];
     long[] transientBytes = new long[layers];
     long m = 2 * (FIXED_LENGTH - 1); // real input tokens of a micro-batch of 2
-    Arrays.fill(pass, ParallelAdapter.passBytes(m, 16, SHAPE.dim()));
+    Arrays.fill(pass, ParallelAdapter.passBytes(m, 16, SHAPE.dim()).total());
     Arrays.fill(transientBytes, ParallelAdapter.transientBytes(m, 16));
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, false), without);
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, true), with);
@@ -86,7 +86,8 @@ class ActivationRecomputationTest {
     long meftWithout = train("meft", meft, SHAPE, false, FIXED_LENGTH).devicePeak();
     long meftWith = train("meft", meft, SHAPE, true, FIXED_LENGTH).devicePeak();
     long meftResident = 3 * 2L * Float.BYTES * 4 * SHAPE.dim();
-    long meftMax = MeftAdapter.passBytes(m, 8, 3, SHAPE.dim()) + MeftAdapter.transientBytes(m, 8);
+    long meftMax =
+        MeftAdapter.passBytes(m, 8, 3, SHAPE.dim()).total() + MeftAdapter.transientBytes(m, 8);
     assertTrue(meftWith < meftWithout, meftWith + " with, " + meftWithout + " without");
     assertTrue(meftWith <= meftResident + meftMax, meftWith + " above one layer's bound");
     System.out.printf(

@@ -84,6 +84,7 @@ public final class RunTask {
     long start = System.nanoTime();
     RunSpec spec = RunSpec.fromSettings(run.settings());
     TaskThreads.limitToTaskCores();
+    TrainingRun.preflight(spec, place.djlDevice(), log);
     List<PreparedRecord> records =
         PreparedShards.read(
             PreparedShards.files(Path.of(run.prepared()), run.dataset(), Split.TRAIN),

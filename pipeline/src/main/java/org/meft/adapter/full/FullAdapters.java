@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.meft.adapter.Adapters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.adapter.InstallContext;
 import org.meft.model.Llama;
 
@@ -40,7 +41,7 @@ public final class FullAdapters implements Adapters {
       if (!inLayer || layers.contains(layer)) {
         weight.parameter().freeze(false);
         parameters.put(weight.name(), weight.parameter());
-        context.meters().resident(4L * Float.BYTES * weight.shape().size()); // w, grad, 2 moments
+        context.meters().resident(DeviceBytes.trainedWithMoments(weight.shape().size()));
       }
     }
     return new FullAdapters(model, Collections.unmodifiableMap(parameters));

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.meft.adapter.Adapters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.adapter.InstallContext;
 import org.meft.model.DecoderLayer;
 import org.meft.model.Llama;
@@ -58,8 +59,18 @@ public final class LoraAdapters implements Adapters {
     return new LoraAdapters(model, layers, Collections.unmodifiableMap(parameters));
   }
 
+  /** A, B [r, in], [out, r] with their gradients and AdamW moments, on the device. */
+  public static DeviceBytes residentBytes(int rank, int in, int out) {
+    return DeviceBytes.trainedWithMoments((long) rank * (in + out));
+  }
+
+  /** Held from one branch's forward until backward over M tokens: x A^T [M, r] and its output. */
+  public static DeviceBytes passBytes(long m, int rank, int out) {
+    return new DeviceBytes(0, 0, Float.BYTES * m * (rank + out), 0, 0);
+  }
+
   /** A projection's input and output widths: {in, out} of its weight [out, in]. */
-  private static int[] inOut(LlamaConfig c, String projection) {
+  public static int[] inOut(LlamaConfig c, String projection) {
     int q = c.nHeads() * c.headDim();
     return switch (projection) {
       case "q" -> new int[] {c.dim(), q};

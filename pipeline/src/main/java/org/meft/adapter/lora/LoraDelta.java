@@ -57,13 +57,13 @@ public final class LoraDelta implements LinearDelta {
     this.meters = meters;
     this.layerPass = layerPass;
     this.branch = branch;
-    meters.resident(4L * Float.BYTES * rank * (in + out)); // A, B, gradients, two moments
+    meters.resident(LoraAdapters.residentBytes(rank, in, out));
   }
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
-    meters.pass(passBytes(tokens, rank, out));
+    meters.pass(LoraAdapters.passBytes(tokens, rank, out));
     NDArray input = Precision.toFloat32(x); // the branch runs in float32 over any base
     if (training && dropout > 0) {
       layerPass.seedBranch(branch);
@@ -79,14 +79,5 @@ public final class LoraDelta implements LinearDelta {
             .head()
             .mul(Scalar.of(low, scale));
     return Precision.cast(delta, x.getDataType()); // added to the projection in its type
-  }
-
-  /**
-   * Device bytes one forward of a branch of rank {@code rank} and output width {@code out} holds
-   * for backward over {@code tokens} tokens: x A^T [tokens, r] and the branch's output [tokens,
-   * out], float32 (the dropout mask and the scaled input, when dropout is on, are not counted).
-   */
-  public static long passBytes(long tokens, int rank, int out) {
-    return Float.BYTES * tokens * (rank + out);
   }
 }

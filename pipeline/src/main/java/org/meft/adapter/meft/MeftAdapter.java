@@ -21,6 +21,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
 import org.meft.model.Precision;
@@ -94,9 +95,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         addParameter(Parameter.builder().setName("router").setType(Parameter.Type.WEIGHT).build());
     router.setArray(manager.create(expertKeySums(), new Shape(config.experts(), dim)));
     router.freeze(false);
-    // G and its gradient; the AdamW moments live in host memory (InstalledAdapters).
-    meters.resident(2L * Float.BYTES * config.experts() * dim);
-    long bytes = (long) (config.maxRows() + 1) * dim * Float.BYTES;
+    meters.resident(residentBytes(config.experts(), dim));
+    long bytes = transferBufferBytes(config.maxRows(), dim);
     keysTransfer = allocator.buffer(bytes);
     keysTransfer.setZero(0, keysTransfer.capacity());
     try {
@@ -410,45 +410,77 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
 
   /** The route's bus bytes over M tokens: h [M, D], each token's P experts and weights. */
   private void meterRoute(int m) {
-    meters.deviceToHost(
-        (long) m * dim * Float.BYTES + (long) m * config.probes() * (Integer.BYTES + Float.BYTES));
+    meters.deviceToHost(routeBusBytes(m, config.probes(), dim));
   }
 
   /**
-   * The meters of the device part of one forward over M tokens and S rows: K_S, V_S and the three
-   * [M, K] int64 choice arrays across the bus, and the device bytes the pass holds.
+   * The meters of the device part of one forward over M tokens and S rows: K_S, V_S and the [M, K]
+   * choice arrays across the bus, and the device bytes the pass holds.
    */
   private void meterDevice(int m, int s) {
-    int k = config.topK();
-    meters.hostToDevice(2L * (s + 1) * dim * Float.BYTES + 3L * m * k * Long.BYTES);
-    meters.pass(passBytes(m, s, k, dim));
+    meters.hostToDevice(gatherBusBytes(m, s, config.topK(), dim));
+    meters.pass(passBytes(m, s, config.topK(), dim));
     meters.transientBytes(transientBytes(m, s));
-  }
-
-  /**
-   * Device bytes one forward over {@code m} tokens and {@code s} rows holds for backward, float32
-   * and int64: K_S, V_S [S+1, D] and their gradients; the dense ReLU(o) [M, S+1] (kept by the last
-   * product); the [M, K] choices (3 int64), weights and activations (4 float32); A(h) [M, D].
-   */
-  public static long passBytes(long m, long s, int k, int dim) {
-    long rowsBytes = (s + 1) * dim * Float.BYTES; // K_S or V_S, with the zero row
-    return 4L * rowsBytes
-        + m * (s + 1) * Float.BYTES
-        + m * k * (3L * Long.BYTES + 4L * Float.BYTES)
-        + m * dim * Float.BYTES;
-  }
-
-  /**
-   * Device bytes that live only until the chosen entries are read out of h K_S^T [M, S+1], on top
-   * of {@link #passBytes}.
-   */
-  public static long transientBytes(long m, long s) {
-    return m * (s + 1) * Float.BYTES;
   }
 
   /** The meters of step 5: the gradients of K_S, V_S [S, D] go to the host. */
   private void meterScatter(int s) {
-    meters.deviceToHost(2L * s * dim * Float.BYTES);
+    meters.deviceToHost(scatterBusBytes(s, dim));
+  }
+
+  // ------------------------------------------------------------------------------- accounting
+  // What one layer's adapter holds and moves, as functions of its shape: the meters above and the
+  // memory planner (org.meft.plan) both call them.
+
+  /** The router G [E, D] and its gradient; its AdamW moments live in host memory. */
+  public static DeviceBytes residentBytes(int experts, int dim) {
+    long router = (long) experts * dim * Float.BYTES;
+    return new DeviceBytes(router, 0, 0, router, 0);
+  }
+
+  /**
+   * Held from one layer's forward until backward, over M tokens and S rows: K_S, V_S [S+1, D] (with
+   * the zero row) and their gradients; the dense ReLU(o) [M, S+1] (kept by the last product); the
+   * [M, K] choices (three int64 arrays), weights and activations (four float32); A(h) [M, D].
+   */
+  public static DeviceBytes passBytes(long m, int s, int k, int dim) {
+    long rows = 2 * rowBytes(s, dim);
+    long activations =
+        denseBytes(m, s) + m * k * (3L * Long.BYTES + 4L * Float.BYTES) + m * dim * Float.BYTES;
+    return new DeviceBytes(0, rows, activations, rows, 0);
+  }
+
+  /** h K_S^T [M, S+1], alive only until the chosen entries are read out, on top of what is held. */
+  public static long transientBytes(long m, int s) {
+    return denseBytes(m, s);
+  }
+
+  /** Step 1 to the host: h [M, D], each token's P experts (int32) and weights (float32). */
+  public static long routeBusBytes(long m, int p, int dim) {
+    return m * dim * Float.BYTES + m * p * (Integer.BYTES + Float.BYTES);
+  }
+
+  /** Step 3 to the device: K_S, V_S [S+1, D] and the three [M, K] int64 choice arrays. */
+  public static long gatherBusBytes(long m, int s, int k, int dim) {
+    return 2 * rowBytes(s, dim) + 3L * m * k * Long.BYTES;
+  }
+
+  /** Step 5 to the host: the gradients of K_S, V_S [S, D]. */
+  public static long scatterBusBytes(int s, int dim) {
+    return 2L * s * dim * Float.BYTES;
+  }
+
+  /** One of the two host staging buffers a layer gathers into: [maxRows + 1, D] float32. */
+  public static long transferBufferBytes(int maxRows, int dim) {
+    return (long) (maxRows + 1) * dim * Float.BYTES;
+  }
+
+  private static long rowBytes(int s, int dim) {
+    return (long) (s + 1) * dim * Float.BYTES;
+  }
+
+  private static long denseBytes(long m, int s) {
+    return m * (s + 1) * Float.BYTES;
   }
 
   @Override

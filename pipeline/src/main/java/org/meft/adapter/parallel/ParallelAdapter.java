@@ -14,6 +14,7 @@ import ai.djl.util.PairList;
 import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
+import org.meft.adapter.DeviceBytes;
 import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
 import org.meft.model.Precision;
@@ -53,7 +54,24 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     values.setArray(manager.zeros(new Shape(n, dim), DataType.FLOAT32));
     keys.freeze(false);
     values.freeze(false);
-    meters.resident(4L * Float.BYTES * 2 * n * dim); // K, V, gradients, two AdamW moments
+    meters.resident(residentBytes(n, dim));
+  }
+
+  /** K, V [N, D] with their gradients and AdamW moments, all on the device. */
+  public static DeviceBytes residentBytes(int n, int dim) {
+    return DeviceBytes.trainedWithMoments(2L * n * dim);
+  }
+
+  /**
+   * Held from one layer's forward until backward over M tokens: ReLU(h K^T) [M, N], A(h) [M, D].
+   */
+  public static DeviceBytes passBytes(long m, int n, int dim) {
+    return new DeviceBytes(0, 0, Float.BYTES * (m * n + m * dim), 0, 0);
+  }
+
+  /** h K^T [M, N], alive until its ReLU. */
+  public static long transientBytes(long m, int n) {
+    return Float.BYTES * m * n;
   }
 
   /** h [..., D], k [N, D], v [N, D] -> ReLU(h k^T) v [..., D]. */
@@ -83,29 +101,13 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     NDArray h = activeTokens.select(all); // [M, D]
     long tokens = h.getShape().get(0);
     long rows = k.getShape().get(0);
-    meters.pass(passBytes(tokens, rows, d));
-    meters.transientBytes(transientBytes(tokens, rows));
+    meters.pass(passBytes(tokens, (int) rows, (int) d));
+    meters.transientBytes(transientBytes(tokens, (int) rows));
     if (layerPass.kind() != LayerPass.Kind.REPLAY) { // a recomputation moves no new rows
       meters.rows((int) rows);
     }
     NDArray a = activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());
     return Precision.cast(a, n.getDataType()); // added to the residual stream in its type
-  }
-
-  /**
-   * Device bytes one forward over {@code tokens} tokens holds for backward, float32: ReLU(h K^T)
-   * [tokens, N] and A(h) [tokens, D].
-   */
-  public static long passBytes(long tokens, long rows, long dim) {
-    return Float.BYTES * (tokens * rows + tokens * dim);
-  }
-
-  /**
-   * Device bytes that live only while ReLU(h K^T) is computed, on top of {@link #passBytes}: h K^T
-   * [tokens, N].
-   */
-  public static long transientBytes(long tokens, long rows) {
-    return Float.BYTES * tokens * rows;
   }
 
   @Override

@@ -1,0 +1,117 @@
+package org.meft.jobs;
+
+import com.google.gson.JsonObject;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.Set;
+import org.meft.plan.MemoryPlan;
+import org.meft.plan.ModelShape;
+import org.meft.plan.PlanInputs;
+import org.meft.plan.PlanLimits;
+import org.meft.settings.Setting;
+import org.meft.train.RunSpec;
+import org.meft.train.TrainConfig;
+
+/**
+ * {@code bin/meft plan}: the memory a training configuration needs on the device and the host and
+ * the bus bytes per step, from a model folder or a bare config.json, before anything loads; with
+ * {@code train}'s flags and defaults (data, steps and lr are not needed), plus {@code --seq-len},
+ * {@code --host-memory-gb} and {@code --json}.
+ */
+public final class PlanCommand implements Command {
+  private static final String SEQ_LEN = "seq-len";
+  private static final String HOST_MEMORY_GB = "host-memory-gb";
+  private static final long GIB = 1L << 30;
+
+  @Override
+  public String name() {
+    return "plan";
+  }
+
+  @Override
+  public String summary() {
+    return "plan a training run's device, host and bus memory before loading anything";
+  }
+
+  @Override
+  public String usage() {
+    return "--model PATH_OR_CONFIG_JSON --method METHOD --batch-size B [--seq-len T"
+        + " --device-memory-gb GB --host-memory-gb GB --host-budget-mb MB --base-dtype auto|f32|f16|bf16"
+        + " --recompute-activations --json]\n"
+        + "   and every flag of 'bin/meft train' (bin/meft train --help); --seq-len defaults to"
+        + " max-length, at most the model's positions; base-dtype auto plans the checkpoint's"
+        + " type (as on a GPU)";
+  }
+
+  @Override
+  public int run(List<String> args, PrintStream out) {
+    Set<String> valued = new HashSet<>(Set.of(SEQ_LEN, HOST_MEMORY_GB));
+    Set<String> switches = new HashSet<>(Set.of("json"));
+    for (String name : RunSpec.SETTINGS) {
+      (RunSpec.setting(name).kind() == Setting.Kind.BOOLEAN ? switches : valued).add(name);
+    }
+    Flags flags = Flags.parse(name(), args, valued, switches);
+    Map<String, String> settings = new HashMap<>(flags.asMap());
+    settings.keySet().removeAll(Set.of(SEQ_LEN, HOST_MEMORY_GB, "json"));
+    // A plan needs no data, steps or learning rate.
+    settings.putIfAbsent(RunSpec.DATA.name(), "-");
+    settings.putIfAbsent(TrainConfig.STEPS.name(), "1");
+    settings.putIfAbsent(TrainConfig.LR.name(), "1");
+    RunSpec spec;
+    try {
+      spec = RunSpec.fromSettings(settings);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    ModelShape shape = ModelShape.read(Path.of(flags.required(RunSpec.MODEL.name())));
+    PlanInputs in = PlanInputs.of(spec, shape, true);
+    if (flags.has(SEQ_LEN)) {
+      int t = flags.integer(SEQ_LEN, 0);
+      if (t < 1) {
+        throw new UsageException("--" + SEQ_LEN + " must be >= 1, got " + t);
+      }
+      in = in.withSeqLen(t);
+    }
+    float hostGb = flags.number(HOST_MEMORY_GB, 0);
+    if (hostGb < 0) {
+      throw new UsageException("--" + HOST_MEMORY_GB + " must be > 0, got " + hostGb);
+    }
+    MemoryPlan plan = MemoryPlan.of(in);
+    PlanLimits limits =
+        new PlanLimits(spec.deviceMemoryBytes(), spec.hostBudgetBytes(), (long) (hostGb * GIB));
+    OptionalInt largest =
+        spec.deviceMemoryBytes() > 0
+            ? PlanLimits.largestSizeForDevice(in, spec.deviceMemoryBytes())
+            : OptionalInt.empty();
+    PrintStream table = flags.has("json") ? System.err : out;
+    table.print(plan.table());
+    for (PlanLimits.Verdict v : limits.verdicts(plan)) {
+      table.println("  " + v.describe());
+    }
+    String sizeSetting = PlanLimits.sizeSetting(spec.adapter());
+    if (largest.isPresent() && sizeSetting != null) {
+      table.printf(
+          Locale.ROOT,
+          "  largest %s within %s of device memory: %d%n",
+          sizeSetting,
+          MemoryPlan.human(spec.deviceMemoryBytes()),
+          largest.getAsInt());
+    }
+    if (flags.has("json")) {
+      JsonObject json = plan.toJson();
+      json.add("verdicts", limits.toJson(plan));
+      if (largest.isPresent() && sizeSetting != null) {
+        json.addProperty(
+            "largest_" + sizeSetting.replace('-', '_') + "_for_device", largest.getAsInt());
+      }
+      out.println(json);
+    }
+    return 0;
+  }
+}

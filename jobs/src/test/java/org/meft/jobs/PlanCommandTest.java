@@ -1,0 +1,127 @@
+package org.meft.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bin/meft plan} on LLaMA-7B's public config.json, and the preflight of {@code train}: a
+ * configuration over its device memory is refused before any weight loads, naming the component and
+ * the largest adapter size that fits.
+ */
+class PlanCommandTest {
+  private static final Path LLAMA_7B = Path.of("..", "examples", "llama-7b", "config.json");
+  @TempDir static Path dir;
+  static Path noWeights;
+  static Path data;
+
+  /** A model folder with config.json and tokenizer.json but no weights: loading it would fail. */
+  @BeforeAll
+  static void writeModelWithoutWeights() throws Exception {
+    Path model = MainTest.tinyModel(dir.resolve("tiny"));
+    noWeights = Files.createDirectories(dir.resolve("no-weights"));
+    for (String file : List.of("config.json", "tokenizer.json")) {
+      Files.copy(model.resolve(file), noWeights.resolve(file));
+    }
+    data = dir.resolve("pairs.jsonl");
+    Files.write(data, List.of("{\"prompt\": \"1 + 1 =\", \"target\": \" 2\"}"));
+  }
+
+  @Test
+  void plansLlama7bFromItsConfigJson() {
+    MainTest.Result result =
+        MainTest.meft(
+            "plan",
+            "--model",
+            LLAMA_7B.toString(),
+            "--method",
+            "meft",
+            "--adapter-size",
+            "65536",
+            "--batch-size",
+            "1",
+            "--max-length",
+            "512",
+            "--device-memory-gb",
+            "24",
+            "--json");
+    assertEquals(0, result.code(), result.err());
+    String[] lines = result.out().strip().split("\n");
+    JsonObject json = JsonParser.parseString(lines[lines.length - 1]).getAsJsonObject();
+    JsonObject device = json.getAsJsonObject("device_bytes");
+    // 6.74e9 parameters in bf16.
+    assertEquals(2L * 6_738_415_616L, device.get("base_weights").getAsLong());
+    assertEquals("bf16", json.get("base_dtype").getAsString());
+    assertTrue(device.get("total").getAsLong() < 24L << 30, json.toString());
+    assertTrue(
+        json.get("verdicts").getAsJsonArray().get(0).getAsJsonObject().get("fits").getAsBoolean());
+    assertTrue(json.get("largest_adapter_size_for_device").getAsInt() > 65536);
+    assertTrue(json.getAsJsonObject("host_bytes").get("host_store").getAsLong() > 0);
+  }
+
+  @Test
+  void trainRefusesAPlanOverTheDeviceMemoryBeforeLoadingWeights() {
+    MainTest.Result refused =
+        MainTest.meft(
+            "train",
+            "--model",
+            noWeights.toString(),
+            "--data",
+            data.toString(),
+            "--method",
+            "parallel",
+            "--adapter-size",
+            "65536",
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--lr",
+            "1e-3",
+            "--device-memory-gb",
+            "0.01");
+    assertEquals(1, refused.code(), refused.err());
+    String err = refused.err();
+    assertTrue(err.contains("refused before loading any weights"), err);
+    assertTrue(err.contains("device memory: plan"), err);
+    assertTrue(err.contains("its largest component is optimizer_state"), err);
+    Matcher largest = Pattern.compile("the largest adapter-size that fits is (\\d+)").matcher(err);
+    assertTrue(largest.find(), err);
+    int n = Integer.parseInt(largest.group(1));
+    assertTrue(n > 0 && n < 65536, err);
+
+    // The largest size passes the preflight and goes on to load the weights, which are missing.
+    MainTest.Result fits =
+        MainTest.meft(
+            "train",
+            "--model",
+            noWeights.toString(),
+            "--data",
+            data.toString(),
+            "--method",
+            "parallel",
+            "--adapter-size",
+            Integer.toString(n),
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--lr",
+            "1e-3",
+            "--device-memory-gb",
+            "0.01");
+    assertEquals(1, fits.code(), fits.err());
+    assertTrue(!fits.err().contains("memory plan does not fit"), fits.err());
+    assertTrue(fits.err().contains("safetensors"), fits.err());
+  }
+}
