@@ -80,7 +80,7 @@ public final class Attention extends AbstractBlock {
             .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))
             .div(Scalar.of(x, (float) Math.sqrt(dh))); // [B, Hkv, G, T, Tall]
     // The softmax runs in float32, its probabilities go back to the base's type for the product.
-    NDArray scores32 = Precision.toFloat32(scores);
+    NDArray scores32 = Precision.atLeastFloat32(scores);
     if (t > 1) {
       scores32 = scores32.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores32));
     }

@@ -137,7 +137,7 @@ public final class Llama extends AbstractBlock {
   /** As {@link #head(ParameterStore, NDArray, boolean)}, with the head's weight [V, D] given. */
   public NDArray head(ParameterStore ps, NDArray x, NDArray weight, boolean training) {
     NDArray normed = norm.forward(ps, new NDList(x), training).head();
-    return Precision.toFloat32(Linear.linear(normed, weight).head()); // the loss is float32
+    return Precision.atLeastFloat32(Linear.linear(normed, weight).head()); // the loss is float32
   }
 
   /** The head's weight [V, D]: lm_head, or embed_tokens when tied. */

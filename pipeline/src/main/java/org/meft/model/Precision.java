@@ -28,8 +28,12 @@ public final class Precision {
     return out;
   }
 
-  /** {@code x} in float32 (itself when it is float32), differentiably. */
-  public static NDArray toFloat32(NDArray x) {
-    return cast(x, DataType.FLOAT32);
+  /**
+   * {@code x} widened to float32 when it is in half precision (f16, bf16), differentiably; a
+   * float32 or float64 {@code x} itself (float64 models exist for finite-difference checks).
+   */
+  public static NDArray atLeastFloat32(NDArray x) {
+    DataType type = x.getDataType();
+    return type == DataType.FLOAT16 || type == DataType.BFLOAT16 ? cast(x, DataType.FLOAT32) : x;
   }
 }

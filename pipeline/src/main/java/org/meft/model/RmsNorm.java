@@ -24,7 +24,7 @@ public final class RmsNorm extends AbstractBlock {
 
   /** x [..., D], w [D] -> [..., D], in x's type. */
   public static NDArray rmsNorm(NDArray x, NDArray w, float eps) {
-    NDArray x32 = Precision.toFloat32(x);
+    NDArray x32 = Precision.atLeastFloat32(x);
     NDArray rms = x32.square().mean(new int[] {-1}, true).add(Scalar.of(x32, eps)).sqrt();
     // A half w promotes the float32 product to float32.
     return Precision.cast(x32.div(rms).mul(w), x.getDataType());

@@ -64,7 +64,7 @@ public final class LoraDelta implements LinearDelta {
   public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
     meters.pass(LoraAdapters.passBytes(tokens, rank, out));
-    NDArray input = Precision.toFloat32(x); // the branch runs in float32 over any base
+    NDArray input = Precision.atLeastFloat32(x); // the branch runs in float32 over any base
     if (training && dropout > 0) {
       layerPass.seedBranch(branch);
       NDArray keep = input.getManager().randomUniform(0, 1, input.getShape()).gte(dropout);

@@ -135,7 +135,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
 
   @Override
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
-    NDArray all = Precision.toFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
+    NDArray all = Precision.atLeastFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
     LayerPass.Kind kind = training ? layerPass.kind() : LayerPass.Kind.ONCE;
     boolean replay = kind == LayerPass.Kind.REPLAY;

@@ -97,7 +97,7 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     NDArray k = ps.getValue(keys, n.getDevice(), training);
     NDArray v = ps.getValue(values, n.getDevice(), training);
     long d = k.getShape().get(1);
-    NDArray all = Precision.toFloat32(n).reshape(-1, d); // [B*T, D], float32 over any base
+    NDArray all = Precision.atLeastFloat32(n).reshape(-1, d); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
     long tokens = h.getShape().get(0);
     long rows = k.getShape().get(0);
