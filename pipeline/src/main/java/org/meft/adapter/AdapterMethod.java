@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
 
@@ -39,6 +40,22 @@ public interface AdapterMethod {
    * Puts the adapter of {@code config} (one of this method's) into {@code layers} of {@code model}.
    */
   Adapters install(Llama model, AdapterConfig config, List<Integer> layers, InstallContext context);
+
+  /**
+   * What {@code config}'s adapters in {@code layers} of a {@code model}-shaped decoder cost when a
+   * micro-batch holds {@code tokens} tokens, for the memory plan: from the same functions the
+   * adapters' meters call.
+   */
+  AdapterCost cost(AdapterConfig config, LlamaConfig model, List<Integer> layers, long tokens);
+
+  /** The setting that sizes the adapter (adapter-size, lora-rank); empty for a method without. */
+  Optional<Setting> sizeSetting();
+
+  /**
+   * {@code config} with its {@link #sizeSetting} at {@code size}, the settings bounded by it
+   * following (the planner searches the largest size that fits).
+   */
+  AdapterConfig resized(AdapterConfig config, int size);
 
   /**
    * The settings the demo's sweep gives this method, small enough for two cores ({@code

@@ -3,9 +3,7 @@ package org.meft.plan;
 import java.util.OptionalInt;
 import java.util.function.Predicate;
 import org.meft.adapter.AdapterConfig;
-import org.meft.adapter.lora.LoraConfig;
-import org.meft.adapter.meft.MeftConfig;
-import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.settings.Setting;
 
 /**
  * The setting that sizes an adapter (adapter-size N for meft and parallel, lora-rank for LoRA), and
@@ -18,10 +16,7 @@ final class AdapterSize {
 
   /** The size setting's name, or null for a method without one (full). */
   static String setting(AdapterConfig adapter) {
-    if (adapter instanceof MeftConfig || adapter instanceof ParallelConfig) {
-      return "adapter-size";
-    }
-    return adapter instanceof LoraConfig ? LoraConfig.RANK.name() : null;
+    return adapter.method().sizeSetting().map(Setting::name).orElse(null);
   }
 
   /**
@@ -56,22 +51,6 @@ final class AdapterSize {
   }
 
   static AdapterConfig resized(AdapterConfig adapter, int size) {
-    if (adapter instanceof MeftConfig c) {
-      int topK = Math.min(c.topK(), size);
-      boolean defaultExperts = c.experts() == MeftConfig.defaultExperts(c.adapterSize());
-      int experts = defaultExperts ? MeftConfig.defaultExperts(size) : Math.min(c.experts(), size);
-      boolean defaultRows = c.maxRows() == Math.min(c.adapterSize(), 1024);
-      int maxRows = defaultRows ? Math.min(size, 1024) : c.maxRows();
-      maxRows = Math.max(topK, Math.min(maxRows, size));
-      return new MeftConfig(
-          size, topK, experts, Math.min(c.probes(), experts), maxRows, c.keyInit(), c.layers());
-    }
-    if (adapter instanceof ParallelConfig c) {
-      return new ParallelConfig(size, c.keyInit(), c.layers());
-    }
-    if (adapter instanceof LoraConfig c) {
-      return new LoraConfig(size, c.alpha(), c.dropout(), c.projections(), c.layers());
-    }
-    throw new IllegalArgumentException(adapter.method().name() + " has no size setting");
+    return adapter.method().resized(adapter, size);
   }
 }

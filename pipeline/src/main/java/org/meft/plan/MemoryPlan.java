@@ -4,15 +4,18 @@ import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.meft.adapter.AdapterCost;
+import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.DeviceBytes;
 import org.meft.model.Llama;
+import org.meft.train.DeviceAdamW;
 
 /**
  * The memory a training configuration needs, before anything loads: device bytes by component, host
  * bytes by component, and bus bytes per optimizer step each way (in the spirit of DeepSpeed's ZeRO
  * estimators and Accelerate's {@code estimate-memory}). The adapter's parts are the sums of the
- * static functions its meters call (see {@link AdapterCost}), so the plan and the meters agree by
- * construction; the base model's weights are counted from its weight shapes, its activations are
+ * static functions its meters call ({@link AdapterMethod#cost}), so the plan and the meters agree
+ * by construction; the base model's weights are counted from its weight shapes, its activations are
  * the estimate of {@link BaseActivations}.
  *
  * <p>The device total is a peak: everything held at the end of a micro-batch's forward (weights,
@@ -76,8 +79,18 @@ public record MemoryPlan(
   }
 
   public static MemoryPlan of(PlanInputs in) {
-    AdapterCost cost = AdapterCost.of(in);
-    DeviceBytes adapter = cost.resident().plus(cost.pass());
+    List<Integer> layers = in.adapter().layers().resolve(in.model().nLayers());
+    AdapterCost cost = in.adapter().method().cost(in.adapter(), in.model(), layers, in.tokens());
+    // Per layer and step, a router's gradient goes to the host and its AdamW update comes back.
+    long hostMomentElements = cost.hostMomentElementsPerLayer();
+    long hostUpdateBus = layers.size() * DeviceAdamW.hostUpdateBusBytes(hostMomentElements);
+    long adapterTransient =
+        Math.max(cost.transientBytes(), DeviceAdamW.hostUpdateBusBytes(hostMomentElements));
+    // What a pass holds: every layer's until the one backward, or one layer's at a time when
+    // activations are recomputed (the meters' own rule, AdapterMeters.activationPeak).
+    DeviceBytes pass =
+        in.recomputeActivations() ? cost.passPerLayer() : cost.passPerLayer().times(layers.size());
+    DeviceBytes adapter = cost.resident().plus(pass);
     int bytes = in.baseDtype().bytes();
     long b = in.batchSize();
     long t = in.seqLen();
@@ -105,21 +118,25 @@ public record MemoryPlan(
             new Component(OPTIMIZER_STATE, adapter.optimizerState(), "AdamW moments on the device"),
             new Component(
                 LARGEST_TRANSIENT,
-                Math.max(cost.transientBytes(), baseTransient),
+                Math.max(adapterTransient, baseTransient),
                 "the largest short-lived buffer on top"));
     List<Component> host = new ArrayList<>();
     host.add(
         new Component(HOST_STORE, cost.hostStore(), "keys, values, AdamW moments, grads, steps"));
     host.add(new Component(STAGING, cost.staging(), "gather buffers, 2 per layer"));
-    host.add(new Component(HOST_MOMENTS, cost.hostMoments(), "AdamW moments of the routers"));
+    host.add(
+        new Component(
+            HOST_MOMENTS,
+            layers.size() * DeviceAdamW.hostMomentBytes(hostMomentElements),
+            "AdamW moments of the routers"));
     long accumulation = in.accumulation();
     return new MemoryPlan(
         in,
         device,
         host,
-        cost.transientBytes(),
-        accumulation * cost.hostToDevicePerPass() + cost.hostToDevicePerStep(),
-        accumulation * cost.deviceToHostPerPass() + cost.deviceToHostPerStep());
+        adapterTransient,
+        accumulation * cost.hostToDevicePerPass() + hostUpdateBus,
+        accumulation * cost.deviceToHostPerPass() + hostUpdateBus);
   }
 
   /**

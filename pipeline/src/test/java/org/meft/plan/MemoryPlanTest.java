@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -77,6 +76,34 @@ class MemoryPlanTest {
                 "accumulation",
                 "2"),
             new Case(SMALL, 16, "method", "parallel", "adapter-size", "128", "batch-size", "2"),
+            new Case(
+                WIDER,
+                16,
+                "method",
+                "meft",
+                "adapter-size",
+                "256",
+                "top-k",
+                "4",
+                "max-rows",
+                "32",
+                "base-dtype",
+                "f16",
+                "batch-size",
+                "2"),
+            new Case(
+                SMALL,
+                16,
+                "method",
+                "parallel",
+                "adapter-size",
+                "64",
+                "recompute-activations",
+                "true",
+                "base-dtype",
+                "f16",
+                "batch-size",
+                "2"),
             new Case(
                 WIDER,
                 20,
@@ -160,7 +187,17 @@ class MemoryPlanTest {
   private static Measured train(Case c) {
     RunSpec spec = spec(c.settings());
     int b = spec.train().batchSize();
-    MemoryPlan plan = plan(c.model(), spec, c.seqLen(), BaseDtype.F32);
+    BaseDtype dtype = spec.baseDtype().resolve(false, null);
+    MemoryPlan plan =
+        MemoryPlan.of(
+            new PlanInputs(
+                c.model(),
+                spec.adapter(),
+                b,
+                c.seqLen(),
+                spec.train().accumulation(),
+                spec.train().recomputeActivations(),
+                dtype));
     List<TrainingExample> examples = new ArrayList<>();
     Random random = new Random(3);
     for (int i = 0; i < 2 * b * spec.train().accumulation(); i++) {
@@ -174,28 +211,14 @@ class MemoryPlanTest {
     }
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(1L << 30)) {
-      Llama model = RandomLlama.create(c.model(), 11, manager, DataType.FLOAT32);
-      long baseBytes = deviceBaseBytes(model);
+      Llama model = RandomLlama.create(c.model(), 11, manager, dtype.dataType());
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, spec.adapter(), manager, allocator, 5)) {
         TrainResult result =
             new Trainer(model, adapters, spec.train(), null).train(examples, manager);
-        return new Measured(plan, result, baseBytes);
+        return new Measured(plan, result, result.deviceBaseBytes());
       }
     }
-  }
-
-  /**
-   * Hook for the {@code device_base_bytes} meter (the half-precision base weights' issue adds it):
-   * until then, the bytes of the loaded base weights as they sit in device memory.
-   */
-  private static long deviceBaseBytes(Llama model) {
-    long bytes = 0;
-    for (Llama.Weight w : model.weights()) {
-      bytes +=
-          w.parameter().getArray().size() * w.parameter().getArray().getDataType().getNumOfBytes();
-    }
-    return bytes;
   }
 
   private static MemoryPlan plan(LlamaConfig model, RunSpec spec, int seqLen, BaseDtype dtype) {

@@ -2,6 +2,7 @@ package org.meft.adapter.full;
 
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,16 +36,29 @@ public final class FullAdapters implements Adapters {
               + "; use --base-dtype f32");
     }
     Map<String, Parameter> parameters = new LinkedHashMap<>();
-    for (Llama.Weight weight : model.weights()) {
-      boolean inLayer = weight.name().startsWith(LAYER_PREFIX);
-      int layer = inLayer ? Integer.parseInt(weight.name().split("\\.")[2]) : -1;
-      if (!inLayer || layers.contains(layer)) {
-        weight.parameter().freeze(false);
-        parameters.put(weight.name(), weight.parameter());
-        context.meters().resident(DeviceBytes.trainedWithMoments(weight.shape().size()));
-      }
+    for (Llama.Weight weight : trained(model, layers)) {
+      weight.parameter().freeze(false);
+      parameters.put(weight.name(), weight.parameter());
+      context.meters().resident(DeviceBytes.trainedWithMoments(weight.shape().size()));
     }
     return new FullAdapters(model, Collections.unmodifiableMap(parameters));
+  }
+
+  /** The weights that train: those of {@code layers} and every weight outside the layers. */
+  static List<Llama.Weight> trained(Llama model, List<Integer> layers) {
+    List<Llama.Weight> trained = new ArrayList<>();
+    for (Llama.Weight weight : model.weights()) {
+      boolean inLayer = weight.name().startsWith(LAYER_PREFIX);
+      if (!inLayer || layers.contains(Integer.parseInt(weight.name().split("\\.")[2]))) {
+        trained.add(weight);
+      }
+    }
+    return trained;
+  }
+
+  /** Elements of {@link #trained} weights (their declared shapes: no array needs to exist). */
+  static long trainedElements(Llama model, List<Integer> layers) {
+    return trained(model, layers).stream().mapToLong(w -> w.shape().size()).sum();
   }
 
   @Override

@@ -93,6 +93,19 @@ public record MeftConfig(
         layers);
   }
 
+  /**
+   * This configuration at N = {@code size}: experts and max-rows follow N where they were at their
+   * defaults, the rest is clamped to what N allows.
+   */
+  public MeftConfig withAdapterSize(int size) {
+    int k = Math.min(topK, size);
+    int e = experts == defaultExperts(adapterSize) ? defaultExperts(size) : Math.min(experts, size);
+    int rows =
+        maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
+    rows = Math.max(k, Math.min(rows, size));
+    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, layers);
+  }
+
   /** The paper's default number of experts: ceil(sqrt(N)). */
   public static int defaultExperts(int adapterSize) {
     return (int) Math.ceil(Math.sqrt(adapterSize));

@@ -3,14 +3,19 @@ package org.meft.adapter.meft;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.apache.arrow.memory.rounding.DefaultRoundingPolicy;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.AdapterCost;
 import org.meft.adapter.AdapterMethod;
+import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.Adapters;
 import org.meft.adapter.InstallContext;
 import org.meft.adapter.LayerSelection;
 import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
+import org.meft.store.HostStore;
 
 /** The registry entry of {@code meft}, the sparse adapter whose rows live in host memory. */
 public final class MeftMethod implements AdapterMethod {
@@ -40,6 +45,39 @@ public final class MeftMethod implements AdapterMethod {
   public Adapters install(
       Llama model, AdapterConfig config, List<Integer> layers, InstallContext context) {
     return MeftAdapters.install(model, (MeftConfig) config, layers, context);
+  }
+
+  /** S = maxRows per layer (the cap, which the union of the tokens' top-K rows reaches). */
+  @Override
+  public AdapterCost cost(
+      AdapterConfig config, LlamaConfig model, List<Integer> layers, long tokens) {
+    MeftConfig c = (MeftConfig) config;
+    int n = layers.size();
+    int d = model.dim();
+    int s = (int) Math.min(c.maxRows(), tokens * c.topK());
+    long buffer =
+        DefaultRoundingPolicy.DEFAULT_ROUNDING_POLICY.getRoundedSize(
+            MeftAdapter.transferBufferBytes(c.maxRows(), d));
+    return new AdapterCost(
+        MeftAdapter.residentBytes(c.experts(), d).times(n),
+        MeftAdapter.passBytes(tokens, s, c.topK(), d),
+        MeftAdapter.transientBytes(tokens, s),
+        n * MeftAdapter.gatherBusBytes(tokens, s, c.topK(), d),
+        n * (MeftAdapter.routeBusBytes(tokens, c.probes(), d) + MeftAdapter.scatterBusBytes(s, d)),
+        HostStore.bytesNeeded(n, c.adapterSize(), d),
+        n * 2 * buffer,
+        (long) c.experts() * d,
+        0);
+  }
+
+  @Override
+  public Optional<Setting> sizeSetting() {
+    return Optional.of(AdapterSettings.ADAPTER_SIZE);
+  }
+
+  @Override
+  public AdapterConfig resized(AdapterConfig config, int size) {
+    return ((MeftConfig) config).withAdapterSize(size);
   }
 
   @Override
