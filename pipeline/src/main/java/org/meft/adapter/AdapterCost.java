@@ -11,6 +11,8 @@ package org.meft.adapter;
  * @param transientBytes the largest short-lived adapter buffer on top of what is held
  * @param hostToDevicePerPass bus bytes per micro-batch, host to device, every layer
  * @param deviceToHostPerPass bus bytes per micro-batch, device to host, every layer
+ * @param hostToDeviceReplayPerPass bus bytes per micro-batch a layer's recomputation moves to the
+ *     device again (with activation recomputation), every layer
  * @param hostStore host bytes of the store (keys, values, moments, gradient accumulators, steps)
  * @param staging host bytes of the buffers rows are gathered into
  * @param hostMomentElementsPerLayer elements per layer of device parameters whose AdamW moments
@@ -24,6 +26,7 @@ public record AdapterCost(
     long transientBytes,
     long hostToDevicePerPass,
     long deviceToHostPerPass,
+    long hostToDeviceReplayPerPass,
     long hostStore,
     long staging,
     long hostMomentElementsPerLayer,
@@ -32,6 +35,6 @@ public record AdapterCost(
   /** A method whose adapters live on the device only. */
   public static AdapterCost onDevice(
       DeviceBytes resident, DeviceBytes passPerLayer, long transientBytes) {
-    return new AdapterCost(resident, passPerLayer, transientBytes, 0, 0, 0, 0, 0, 0);
+    return new AdapterCost(resident, passPerLayer, transientBytes, 0, 0, 0, 0, 0, 0, 0);
   }
 }

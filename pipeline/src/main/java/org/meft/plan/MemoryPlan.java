@@ -130,12 +130,13 @@ public record MemoryPlan(
             layers.size() * DeviceAdamW.hostMomentBytes(hostMomentElements),
             "AdamW moments of the routers"));
     long accumulation = in.accumulation();
+    long replay = in.recomputeActivations() ? cost.hostToDeviceReplayPerPass() : 0;
     return new MemoryPlan(
         in,
         device,
         host,
         adapterTransient,
-        accumulation * cost.hostToDevicePerPass() + hostUpdateBus,
+        accumulation * (cost.hostToDevicePerPass() + replay) + hostUpdateBus,
         accumulation * cost.deviceToHostPerPass() + hostUpdateBus);
   }
 

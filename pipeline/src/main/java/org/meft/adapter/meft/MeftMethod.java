@@ -47,7 +47,10 @@ public final class MeftMethod implements AdapterMethod {
     return MeftAdapters.install(model, (MeftConfig) config, layers, context);
   }
 
-  /** S = maxRows per layer (the cap, which the union of the tokens' top-K rows reaches). */
+  /**
+   * S = maxRows per layer (the cap, which the union of the tokens' top-K rows reaches). A
+   * recomputed layer reuses its first forward's choices but brings K_S, V_S to the device again.
+   */
   @Override
   public AdapterCost cost(
       AdapterConfig config, LlamaConfig model, List<Integer> layers, long tokens) {
@@ -64,6 +67,7 @@ public final class MeftMethod implements AdapterMethod {
         MeftAdapter.transientBytes(tokens, s),
         n * MeftAdapter.gatherBusBytes(tokens, s, c.topK(), d),
         n * (MeftAdapter.routeBusBytes(tokens, c.probes(), d) + MeftAdapter.scatterBusBytes(s, d)),
+        n * MeftAdapter.gatherBusBytes(tokens, s, c.topK(), d), // the replay gathers K_S, V_S again
         HostStore.bytesNeeded(n, c.adapterSize(), d),
         n * 2 * buffer,
         (long) c.experts() * d,
