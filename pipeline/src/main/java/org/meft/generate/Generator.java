@@ -5,8 +5,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.meft.load.LanguageModel;
 import org.meft.model.KvCache;
@@ -120,5 +122,28 @@ public final class Generator {
     double seconds = (System.nanoTime() - begin) / 1e9;
     LOG.info("generated {} tokens in {} s", count, String.format("%.3f", seconds));
     return new Generation(promptIds, Arrays.copyOf(generated, count), reason, seconds);
+  }
+
+  /**
+   * Generates up to {@code maxNewTokens} after each of {@code prompts}, with {@code
+   * samplers.get(i)} for prompt i: the same tokens, stop reasons and new ids as {@link
+   * #generate(Llama, NDManager, long[], int, Sampler)} one prompt at a time. Each sequence stops on
+   * its own.
+   */
+  public static List<Generation> generateBatch(
+      Llama llama,
+      NDManager parent,
+      List<long[]> prompts,
+      int maxNewTokens,
+      List<Sampler> samplers) {
+    if (prompts.size() != samplers.size()) {
+      throw new IllegalArgumentException(
+          prompts.size() + " prompts but " + samplers.size() + " samplers");
+    }
+    List<Generation> generations = new ArrayList<>(prompts.size());
+    for (int i = 0; i < prompts.size(); i++) {
+      generations.add(generate(llama, parent, prompts.get(i), maxNewTokens, samplers.get(i)));
+    }
+    return generations;
   }
 }
