@@ -30,6 +30,9 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 
 /**
  * A safetensors file opened for reading.
@@ -403,7 +406,9 @@ public final class SafetensorsFile implements AutoCloseable {
    *     fails
    */
   public NDArray load(String name, NDManager manager, DataType computeType) {
-    return load(name, manager, computeType, new ReadBuffers());
+    try (ReadBuffers buffers = new ReadBuffers()) {
+      return load(name, manager, computeType, buffers);
+    }
   }
 
   /**
@@ -464,33 +469,48 @@ public final class SafetensorsFile implements AutoCloseable {
   }
 
   /**
-   * Two direct buffers reused from one tensor read to the next (the file bytes, and BF16's float32
-   * widening), grown to the largest tensor read. Not thread-safe: one per loading thread.
+   * Two off-heap buffers reused from one tensor read to the next (the file bytes, and BF16's
+   * float32 widening), grown to the largest tensor read, and freed when closed rather than when a
+   * garbage collection finds them (a direct ByteBuffer of the largest tensor, the embeddings'
+   * hundreds of MiB at 7B width, would stay resident for the rest of a run). Not thread-safe: one
+   * per loading thread.
    */
-  public static final class ReadBuffers {
-    private ByteBuffer raw; // whole buffers: the slices handed out are cut from them
-    private ByteBuffer wide;
+  public static final class ReadBuffers implements AutoCloseable {
+    private final BufferAllocator allocator = new RootAllocator();
+    private ArrowBuf raw;
+    private ArrowBuf wide;
 
-    /** A little-endian buffer of exactly {@code bytes} bytes. */
+    /** A little-endian buffer of exactly {@code bytes} bytes, valid until the next call. */
     ByteBuffer raw(int bytes) {
       raw = grow(raw, bytes);
-      return cut(raw, bytes, ByteOrder.LITTLE_ENDIAN);
+      return raw.nioBuffer(0, bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** A native-order buffer of exactly {@code bytes} bytes. */
+    /** A native-order buffer of exactly {@code bytes} bytes, valid until the next call. */
     ByteBuffer wide(int bytes) {
       wide = grow(wide, bytes);
-      return cut(wide, bytes, ByteOrder.nativeOrder());
+      return wide.nioBuffer(0, bytes).order(ByteOrder.nativeOrder());
     }
 
-    private static ByteBuffer grow(ByteBuffer buffer, int bytes) {
-      return buffer == null || buffer.capacity() < bytes
-          ? ByteBuffer.allocateDirect(bytes)
-          : buffer;
+    private ArrowBuf grow(ArrowBuf buffer, int bytes) {
+      if (buffer != null && buffer.capacity() >= bytes) {
+        return buffer;
+      }
+      if (buffer != null) {
+        buffer.close();
+      }
+      return allocator.buffer(bytes);
     }
 
-    private static ByteBuffer cut(ByteBuffer buffer, int bytes, ByteOrder order) {
-      return buffer.duplicate().clear().limit(bytes).slice().order(order);
+    @Override
+    public void close() {
+      if (raw != null) {
+        raw.close();
+      }
+      if (wide != null) {
+        wide.close();
+      }
+      allocator.close();
     }
   }
 

@@ -223,6 +223,7 @@ public final class SafetensorsFolder implements AutoCloseable {
 
   @Override
   public void close() {
+    buffers.close();
     RuntimeException failure = null;
     for (SafetensorsFile file : files) {
       try {
