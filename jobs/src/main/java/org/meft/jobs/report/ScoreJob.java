@@ -30,7 +30,8 @@ import org.meft.datasets.prepare.PreparedShards;
  * <p>Against a prepared split, as the official scorers count: a test example without a prediction
  * ({@code missing}) scores 0 and stays in the denominator; a prediction whose id is not in the
  * split ({@code unknown}) cannot be scored and is left out. Both are listed, never silently
- * dropped.
+ * dropped. An input with a duplicate or a null id is refused (which prediction would count is not
+ * clear), naming the ids.
  */
 public final class ScoreJob {
   public static final String SCORES = "scores";
@@ -66,6 +67,26 @@ public final class ScoreJob {
       }
     }
     predictions.createOrReplaceTempView("input");
+    List<String> duplicates =
+        ids(
+            spark,
+            "SELECT CAST(id AS STRING) AS id FROM input WHERE id IS NOT NULL GROUP BY id"
+                + " HAVING count(*) > 1 ORDER BY id");
+    if (!duplicates.isEmpty()) {
+      throw new IllegalArgumentException(
+          input
+              + " has "
+              + duplicates.size()
+              + " duplicate id(s), so it is not clear which prediction to score: "
+              + String.join(", ", duplicates.subList(0, Math.min(20, duplicates.size())))
+              + (duplicates.size() > 20 ? ", ..." : "")
+              + "; give one prediction per id");
+    }
+    long nullIds = spark.sql("SELECT id FROM input WHERE id IS NULL").count();
+    if (nullIds > 0) {
+      throw new IllegalArgumentException(
+          input + " has " + nullIds + " row(s) without an id; every prediction needs one");
+    }
     List<String> unknown;
     if (prepared != null) {
       List<String> shards =
@@ -78,11 +99,13 @@ public final class ScoreJob {
       unknown =
           ids(
               spark,
-              "SELECT DISTINCT i.id FROM input i LEFT ANTI JOIN gold g ON i.id = g.id ORDER BY id");
+              "SELECT CAST(i.id AS STRING) AS id FROM input i LEFT ANTI JOIN gold g"
+                  + " ON CAST(i.id AS STRING) = g.id ORDER BY id");
       spark
           .sql(
               "SELECT g.id, CAST(i.prediction AS STRING) AS prediction, g.references,"
-                  + " i.id IS NULL AS missing FROM gold g LEFT JOIN input i ON g.id = i.id")
+                  + " i.id IS NULL AS missing FROM gold g LEFT JOIN input i"
+                  + " ON g.id = CAST(i.id AS STRING)")
           .createOrReplaceTempView("examples");
     } else {
       if (!columns.contains("references")) {
@@ -93,7 +116,10 @@ public final class ScoreJob {
           predictions.schema().apply("references").dataType() instanceof ArrayType
               ? "CAST(references AS ARRAY<STRING>)"
               : "array(CAST(references AS STRING))";
-      unknown = ids(spark, "SELECT id FROM input WHERE references IS NULL ORDER BY id");
+      unknown =
+          ids(
+              spark,
+              "SELECT CAST(id AS STRING) AS id FROM input WHERE references IS NULL ORDER BY id");
       spark
           .sql(
               "SELECT CAST(id AS STRING) AS id, CAST(prediction AS STRING) AS prediction, "
