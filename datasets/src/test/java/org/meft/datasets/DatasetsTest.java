@@ -78,13 +78,31 @@ class DatasetsTest {
                 + "{\"tool_name\": \"Olato Quotes\", \"api_name\": \"Success Quote\"}],"
                 + " \"relevant APIs\": [[\"Olato Quotes\", \"Love Quote\"]]}",
             "toolbench-G1_instruction-82217",
-            "Pick the APIs the query needs from the candidates. Answer with one API per line, as"
-                + " tool_name :: api_name.\nCandidates:\n"
+            "Pick the APIs the query needs from the candidates. Answer with each API as"
+                + " tool_name :: api_name, separated by a blank line.\nCandidates:\n"
                 + "- Olato Quotes :: Love Quote (Random love quote)\n"
                 + "- Olato Quotes :: Success Quote\n"
                 + "Query: Love quotes, please.\nAPIs:",
             "Olato Quotes :: Love Quote",
-            List.of("Olato Quotes :: Love Quote")));
+            List.of("Olato Quotes :: Love Quote")),
+        // Two APIs: a blank line between them, as the authors' tool() splits, so the target
+        // scores iou (and iou_lenient) 1 against its references.
+        Arguments.of(
+            "toolbench",
+            "G1_instruction.json",
+            "{\"query\": \"Quotes, please.\", \"query_id\": 7, \"api_list\": ["
+                + "{\"tool_name\": \"Olato Quotes\", \"api_name\": \"Love Quote\"},"
+                + "{\"tool_name\": \"Olato Quotes\", \"api_name\": \"Success Quote\"}],"
+                + " \"relevant APIs\": [[\"Olato Quotes\", \"Success Quote\"],"
+                + " [\"Olato Quotes\", \"Love Quote\"]]}",
+            "toolbench-G1_instruction-7",
+            "Pick the APIs the query needs from the candidates. Answer with each API as"
+                + " tool_name :: api_name, separated by a blank line.\nCandidates:\n"
+                + "- Olato Quotes :: Love Quote\n"
+                + "- Olato Quotes :: Success Quote\n"
+                + "Query: Quotes, please.\nAPIs:",
+            "Olato Quotes :: Success Quote\n\nOlato Quotes :: Love Quote",
+            List.of("Olato Quotes :: Success Quote", "Olato Quotes :: Love Quote")));
   }
 
   @ParameterizedTest(name = "{0} {1}")

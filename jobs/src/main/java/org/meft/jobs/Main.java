@@ -29,6 +29,7 @@ public final class Main {
             new TrainSweepCommand(),
             new EvaluateCommand(),
             new ReportCommand(),
+            new ScoreCommand(),
             new BenchCommand())) {
       COMMANDS.put(command.name(), command);
     }

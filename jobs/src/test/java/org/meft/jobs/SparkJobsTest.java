@@ -50,9 +50,13 @@ class SparkJobsTest {
           "quality",
           "exact_match",
           "f1",
-          "accuracy",
+          "exact_match_strict",
+          "exact_match_flexible",
+          "accuracy_lenient",
           "iou",
+          "iou_lenient",
           "examples_evaluated",
+          "unparsed",
           "trainable_params",
           "device_adapter_bytes_peak",
           "host_store_bytes",
@@ -201,7 +205,8 @@ class SparkJobsTest {
       }
     }
     for (String line : csv.subList(1, csv.size())) {
-      String[] cells = line.split(",", -1);
+      // RFC 4180: GSM8K's metric, "exact_match,strict-match", is a quoted cell with a comma.
+      String[] cells = csvCells(line);
       String run = cells[0];
       double expected =
           scores.get(run).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
@@ -318,5 +323,34 @@ class SparkJobsTest {
     assertEquals(1, lines.length, result.err());
     assertTrue(lines[0].startsWith("meft " + command + ": error: "), lines[0]);
     assertTrue(lines[0].contains(expected), lines[0]);
+  }
+
+  /** The cells of one RFC 4180 CSV line (quoted cells may hold commas and doubled quotes). */
+  static String[] csvCells(String line) {
+    List<String> cells = new ArrayList<>();
+    StringBuilder cell = new StringBuilder();
+    boolean quoted = false;
+    for (int i = 0; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (quoted) {
+        if (c == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+          cell.append('"');
+          i++;
+        } else if (c == '"') {
+          quoted = false;
+        } else {
+          cell.append(c);
+        }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        cells.add(cell.toString());
+        cell.setLength(0);
+      } else {
+        cell.append(c);
+      }
+    }
+    cells.add(cell.toString());
+    return cells.toArray(String[]::new);
   }
 }

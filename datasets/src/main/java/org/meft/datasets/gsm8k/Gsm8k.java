@@ -15,12 +15,14 @@ import org.meft.datasets.JsonFields;
 import org.meft.datasets.PromptTemplate;
 import org.meft.datasets.RejectReason;
 import org.meft.datasets.StableHash;
+import org.meft.datasets.metric.Gsm8kExactMatch;
 import org.meft.datasets.metric.Metric;
 import org.meft.datasets.metric.NumberAccuracy;
 
 /**
  * GSM8K (Cobbe et al., 2021): grade-school maths word problems whose solution ends with {@code ####
- * N}, scored by the accuracy of the final number ({@link NumberAccuracy}).
+ * N}, scored by lm-evaluation-harness's exact match ({@link Gsm8kExactMatch}: {@code strict-match},
+ * the headline, and {@code flexible-extract}), beside the project's lenient accuracy.
  *
  * <p>Files: the official JSON Lines ({@code {"question": string, "answer": string}}) or the Hub's
  * Parquet export (the same two columns). The id is {@code gsm8k-} and 16 hex digits of SHA-256 of
@@ -38,7 +40,7 @@ public final class Gsm8k implements Dataset {
   private static final Pattern CALCULATOR = Pattern.compile("<<[^<>]*>>");
   private static final String FINAL_MARK = "####";
 
-  private final Metric metric = new NumberAccuracy();
+  private final Metric metric = new Gsm8kExactMatch();
 
   @Override
   public String name() {

@@ -16,19 +16,24 @@ public final class Evaluation implements Serializable {
   private final Metric metric;
   private final double[] sums;
   private long count;
+  private long unparsed;
 
   public Evaluation(Metric metric) {
     this.metric = metric;
     this.sums = new double[metric.names().size()];
   }
 
-  /** Scores one prediction against its references and adds the scores. */
+  /**
+   * Scores one prediction against its references and adds the scores; never fails on the
+   * prediction's content ({@link Metric#scoreSafely}).
+   */
   public Evaluation add(String prediction, List<String> references) {
-    double[] scores = metric.score(prediction == null ? "" : prediction, references);
+    Metric.Score score = metric.scoreSafely(prediction, references);
     for (int i = 0; i < sums.length; i++) {
-      sums[i] += scores[i];
+      sums[i] += score.values()[i];
     }
     count++;
+    unparsed += score.unparsed() ? 1 : 0;
     return this;
   }
 
@@ -42,12 +47,18 @@ public final class Evaluation implements Serializable {
       sums[i] += other.sums[i];
     }
     count += other.count;
+    unparsed += other.unparsed;
     return this;
   }
 
   /** How many predictions were scored. */
   public long count() {
     return count;
+  }
+
+  /** How many of them the metric could not parse ({@link Metric#parses}); they scored 0. */
+  public long unparsed() {
+    return unparsed;
   }
 
   /** The mean of each metric value, by name in the metric's order; 0 when nothing was scored. */

@@ -1,28 +1,46 @@
 package org.meft.datasets.metric;
 
-import java.util.ArrayList;
+import java.text.Normalizer;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
- * Exact match and token F1 of the official SQuAD v1.1 evaluation script ({@code evaluate-v1.1.py}),
- * also used for NQ-open: both compare normalised answers and take the maximum over the references.
+ * Exact match and token F1 as the official scorers compute them, maximum over the references.
  *
- * <p>Normalisation, in the script's order: lower-case; delete ASCII punctuation (Python's {@code
- * string.punctuation}); replace the whole words {@code a}, {@code an}, {@code the} with a space;
- * collapse white space. F1 over the normalised whitespace tokens: with {@code c} the size of the
- * multiset intersection, {@code P = c / |prediction|}, {@code R = c / |reference|}, {@code F1 = 2 P
- * R / (P + R)}, and 0 when {@code c = 0}.
+ * <ul>
+ *   <li>SQuAD ({@link #squad}): both by the SQuAD v1.1 script {@code evaluate-v1.1.py}.
+ *   <li>NQ-open ({@link #nqOpen}): {@code exact_match} by the NQ-open evaluation
+ *       (google-research/language {@code orqa/utils/eval_utils.py}), which puts the text in Unicode
+ *       NFD before the SQuAD normalisation; that script has no F1, so {@code f1} is the SQuAD
+ *       script's (no NFD), the F1 that NQ-open papers quote.
+ * </ul>
+ *
+ * <p>The SQuAD normalisation ({@code normalize_answer}), in the script's order: lower-case; delete
+ * ASCII punctuation ({@code string.punctuation}); replace the whole words {@code a}, {@code an},
+ * {@code the} with a space; collapse white space. F1 over the normalised whitespace tokens: with
+ * {@code c} the size of the multiset intersection, {@code P = c / |prediction|}, {@code R = c /
+ * |reference|}, {@code F1 = 2 P R / (P + R)}, and 0 when {@code c = 0}. Scores are in [0, 1] (the
+ * scripts print them times 100).
  */
 public final class ExactMatchF1 implements Metric {
-  private static final long serialVersionUID = 1L;
-  private static final String PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-  // Python 3's \b is Unicode-aware; Java's needs the flag to agree on non-ASCII words.
-  private static final Pattern ARTICLES =
-      Pattern.compile("\\b(a|an|the)\\b", Pattern.UNICODE_CHARACTER_CLASS);
+  private static final long serialVersionUID = 2L;
+
+  private final boolean nfdExactMatch;
+
+  private ExactMatchF1(boolean nfdExactMatch) {
+    this.nfdExactMatch = nfdExactMatch;
+  }
+
+  /** SQuAD v1.1's {@code evaluate-v1.1.py}. */
+  public static ExactMatchF1 squad() {
+    return new ExactMatchF1(false);
+  }
+
+  /** NQ-open's {@code eval_utils.py} exact match (NFD first), SQuAD's F1. */
+  public static ExactMatchF1 nqOpen() {
+    return new ExactMatchF1(true);
+  }
 
   @Override
   public List<String> names() {
@@ -34,24 +52,26 @@ public final class ExactMatchF1 implements Metric {
     double exact = 0;
     double f1 = 0;
     for (String reference : references) {
-      exact = Math.max(exact, exactMatch(prediction, reference));
+      double match =
+          nfdExactMatch
+              ? exactMatch(nfd(prediction), nfd(reference))
+              : exactMatch(prediction, reference);
+      exact = Math.max(exact, match);
       f1 = Math.max(f1, f1(prediction, reference));
     }
     return new double[] {exact, f1};
   }
 
-  /** The official {@code normalize_answer}. */
+  /** {@code unicodedata.normalize("NFD", text)}. */
+  public static String nfd(String text) {
+    return Normalizer.normalize(text, Normalizer.Form.NFD);
+  }
+
+  /** The official {@code normalize_answer} of SQuAD v1.1. */
   public static String normalize(String text) {
-    String lower = text.toLowerCase(Locale.ROOT);
-    StringBuilder kept = new StringBuilder(lower.length());
-    for (int i = 0; i < lower.length(); i++) {
-      char c = lower.charAt(i);
-      if (PUNCTUATION.indexOf(c) < 0) {
-        kept.append(c);
-      }
-    }
-    String withoutArticles = ARTICLES.matcher(kept).replaceAll(" ");
-    return String.join(" ", words(withoutArticles));
+    String lower = PythonText.lower(text);
+    String withoutArticles = PythonText.removeArticles(PythonText.removePunctuation(lower));
+    return String.join(" ", PythonText.split(withoutArticles));
   }
 
   /** 1 when the normalised texts are equal, else 0. */
@@ -61,8 +81,8 @@ public final class ExactMatchF1 implements Metric {
 
   /** Token F1 of the normalised texts. */
   public static double f1(String prediction, String reference) {
-    List<String> predicted = words(normalize(prediction));
-    List<String> gold = words(normalize(reference));
+    List<String> predicted = PythonText.split(normalize(prediction));
+    List<String> gold = PythonText.split(normalize(reference));
     Map<String, Integer> goldCounts = new HashMap<>();
     gold.forEach(token -> goldCounts.merge(token, 1, Integer::sum));
     int common = 0;
@@ -79,26 +99,5 @@ public final class ExactMatchF1 implements Metric {
     double precision = (double) common / predicted.size();
     double recall = (double) common / gold.size();
     return 2 * precision * recall / (precision + recall);
-  }
-
-  /** Python's {@code str.split()}: runs of white space separate, none at either end. */
-  private static List<String> words(String text) {
-    List<String> words = new ArrayList<>();
-    int start = -1;
-    for (int i = 0; i <= text.length(); i++) {
-      boolean space = i == text.length() || isSpace(text.charAt(i));
-      if (space && start >= 0) {
-        words.add(text.substring(start, i));
-        start = -1;
-      } else if (!space && start < 0) {
-        start = i;
-      }
-    }
-    return words;
-  }
-
-  // Python's str.isspace: Java's whitespace plus the no-break spaces and U+0085.
-  private static boolean isSpace(char c) {
-    return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
   }
 }

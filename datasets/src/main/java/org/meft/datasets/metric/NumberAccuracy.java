@@ -2,14 +2,15 @@ package org.meft.datasets.metric;
 
 import java.math.BigDecimal;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * GSM8K accuracy: 1 when the final number of the prediction equals the final number of a reference,
- * compared as numbers ({@code 1,000} = {@code 1000.0}), else 0.
+ * GSM8K's lenient accuracy, the project's own rule ({@code accuracy_lenient}, beside
+ * lm-evaluation-harness's exact match in {@link Gsm8kExactMatch}): 1 when the final number of the
+ * prediction equals the final number of a reference, compared as numbers ({@code 1,000} = {@code
+ * 1000.0}), else 0.
  *
  * <p>The final number of a text: the first number after its last {@code ####}; else the first
  * number after its last {@code The answer is} (any case); else its last number. A number is an
@@ -21,11 +22,14 @@ public final class NumberAccuracy implements Metric {
   private static final Pattern NUMBER =
       Pattern.compile("-?(?:\\d{1,3}(?:,\\d{3})+|\\d+)(?:\\.\\d+)?|-?\\.\\d+");
   private static final String FINAL_MARK = "####";
-  private static final String ANSWER_IS = "the answer is";
+  // Matched in the text itself: a position found in a lower-cased copy can be off when lower-casing
+  // changes a character's length ("İ" becomes two chars).
+  private static final Pattern ANSWER_IS =
+      Pattern.compile("the answer is", Pattern.CASE_INSENSITIVE);
 
   @Override
   public List<String> names() {
-    return List.of("accuracy");
+    return List.of("accuracy_lenient");
   }
 
   @Override
@@ -52,9 +56,13 @@ public final class NumberAccuracy implements Metric {
         return number;
       }
     }
-    int answerIs = text.toLowerCase(Locale.ROOT).lastIndexOf(ANSWER_IS);
-    if (answerIs >= 0) {
-      Optional<BigDecimal> number = firstNumber(text.substring(answerIs + ANSWER_IS.length()));
+    Matcher answerIs = ANSWER_IS.matcher(text);
+    int afterAnswerIs = -1;
+    while (answerIs.find()) {
+      afterAnswerIs = answerIs.end();
+    }
+    if (afterAnswerIs >= 0) {
+      Optional<BigDecimal> number = firstNumber(text.substring(afterAnswerIs));
       if (number.isPresent()) {
         return number;
       }

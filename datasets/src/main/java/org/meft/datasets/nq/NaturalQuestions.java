@@ -17,8 +17,9 @@ import org.meft.datasets.metric.ExactMatchF1;
 import org.meft.datasets.metric.Metric;
 
 /**
- * NQ-open (Lee et al., 2019): open-domain questions with short answers, scored by exact match and
- * F1 (maximum over the answers).
+ * NQ-open (Lee et al., 2019): open-domain questions with short answers, scored by the official
+ * NQ-open exact match (NFD, then the SQuAD normalisation) and SQuAD's F1, maximum over the answers
+ * ({@link ExactMatchF1#nqOpen}).
  *
  * <p>Files: the official JSON Lines ({@code NQ-open.*.jsonl}, one {@code {"question": string,
  * "answer": [string, ...]}} per line; the EfficientQA test file's extra judgement fields are
@@ -36,7 +37,7 @@ public final class NaturalQuestions implements Dataset {
   static final PromptTemplate PROMPT =
       PromptTemplate.of("Answer the question with a short answer.\nQuestion: {question}\nAnswer:");
 
-  private final Metric metric = new ExactMatchF1();
+  private final Metric metric = ExactMatchF1.nqOpen();
 
   @Override
   public String name() {

@@ -37,7 +37,7 @@ public final class Squad implements Dataset {
           "Answer the question with a span of the passage.\n"
               + "Passage: {context}\nQuestion: {question}\nAnswer:");
 
-  private final Metric metric = new ExactMatchF1();
+  private final Metric metric = ExactMatchF1.squad();
 
   @Override
   public String name() {

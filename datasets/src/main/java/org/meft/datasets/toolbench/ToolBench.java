@@ -30,17 +30,29 @@ import org.meft.datasets.metric.Metric;
  * API must be a candidate. The id is {@code toolbench-<file name without .json>-<query_id>} (query
  * ids are unique within a file). The prompt lists the candidates as {@code tool :: api
  * (description)}, descriptions cut to {@value #DESCRIPTION_CHARS} characters; the target is the
- * relevant APIs, one {@link ApiSetIou#line} each, in the file's order; they are also the
- * references.
+ * relevant APIs, one {@link ApiSetIou#line} each, in the file's order, separated by a blank line
+ * ({@link #API_SEPARATOR}), the format the MEFT authors' {@code tool()} reads (it splits an answer
+ * on {@code "\n\n"}; one API per line would be read as one API); the APIs are also the references.
+ * No {@code "API MAIN INFO: "} prefix: the authors' rule deletes it from predictions anyway, and it
+ * would break the {@code tool :: api} line that {@code iou_lenient} reads.
  *
  * <p>Splits: the files have none; every record is split by hash.
  */
 public final class ToolBench implements Dataset {
   static final PromptTemplate PROMPT =
       PromptTemplate.of(
-          "Pick the APIs the query needs from the candidates. Answer with one API per line,"
-              + " as tool_name :: api_name.\nCandidates:\n{candidates}\nQuery: {query}\nAPIs:");
+          "Pick the APIs the query needs from the candidates. Answer with each API as"
+              + " tool_name :: api_name, separated by a blank line.\nCandidates:\n{candidates}"
+              + "\nQuery: {query}\nAPIs:");
   static final int DESCRIPTION_CHARS = 120;
+
+  /**
+   * Between two APIs of a target: a blank line, as the MEFT authors' {@code tool()} splits an
+   * answer ({@code output.split("\\n\\n")}), so a target scores {@code iou} 1 against its own
+   * references.
+   */
+  public static final String API_SEPARATOR = "\n\n";
+
   private static final String RELEVANT = "relevant APIs";
 
   private final Metric metric = new ApiSetIou();
@@ -96,7 +108,7 @@ public final class ToolBench implements Dataset {
     return new Example(
         "toolbench-" + base + "-" + queryId,
         PROMPT.render(Map.of("candidates", listing.toString(), "query", query.strip())),
-        String.join("\n", relevant),
+        String.join(API_SEPARATOR, relevant),
         relevant,
         Map.of("query_id", queryId, "group", base, "candidates", String.valueOf(known.size())));
   }

@@ -12,7 +12,7 @@ class EvaluationTest {
   @Test
   void averagesEveryValue() {
     Evaluation evaluation =
-        new Evaluation(new ExactMatchF1())
+        new Evaluation(ExactMatchF1.squad())
             .add("Denver Broncos", List.of("Denver Broncos"))
             .add("Broncos of Denver", List.of("Denver Broncos"))
             .add(null, List.of("Carolina Panthers"));
@@ -30,13 +30,25 @@ class EvaluationTest {
         new Evaluation(new NumberAccuracy()).add("#### 4", List.of("3")).add("7", List.of("7"));
     Evaluation merged = left.merge(right);
     assertEquals(3, merged.count());
-    assertEquals(2.0 / 3, merged.means().get("accuracy"), 1e-15);
+    assertEquals(2.0 / 3, merged.means().get("accuracy_lenient"), 1e-15);
     assertThrows(
         IllegalArgumentException.class, () -> merged.merge(new Evaluation(new ApiSetIou())));
   }
 
   @Test
+  void countsUnparsedPredictionsAsZero() {
+    Evaluation evaluation =
+        new Evaluation(new Gsm8kExactMatch())
+            .add("#### 72", List.of("72"))
+            .add("The answer is 72", List.of("72"))
+            .add(null, List.of("72"));
+    assertEquals(3, evaluation.count());
+    assertEquals(2, evaluation.unparsed());
+    assertEquals(1.0 / 3, evaluation.means().get("exact_match_strict"), 1e-15);
+  }
+
+  @Test
   void nothingScoredMeansZero() {
-    assertEquals(Map.of("iou", 0.0), new Evaluation(new ApiSetIou()).means());
+    assertEquals(Map.of("iou", 0.0, "iou_lenient", 0.0), new Evaluation(new ApiSetIou()).means());
   }
 }

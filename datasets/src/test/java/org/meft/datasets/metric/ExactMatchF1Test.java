@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * and {@code f1_score} return for the same strings (run with Python 3).
  */
 class ExactMatchF1Test {
-  private final ExactMatchF1 metric = new ExactMatchF1();
+  private final ExactMatchF1 metric = ExactMatchF1.squad();
 
   @ParameterizedTest
   @CsvSource(

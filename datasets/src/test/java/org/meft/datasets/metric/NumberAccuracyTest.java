@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** GSM8K accuracy: the final number by the rules, compared as a number. */
+/** GSM8K's lenient accuracy: the final number by the project's rules, compared as a number. */
 class NumberAccuracyTest {
   private final NumberAccuracy metric = new NumberAccuracy();
 
@@ -42,6 +42,15 @@ class NumberAccuracyTest {
     assertEquals(1.0, metric.score("#### 1000", List.of("1,000"))[0]);
     assertEquals(1.0, metric.score("0.50", List.of("#### .5"))[0]);
     assertEquals(0.0, metric.score("#### 1001", List.of("1000"))[0]);
+  }
+
+  @Test
+  void aCharacterWhoseLowerCaseIsLongerMovesNothing() {
+    // Regression: "İ" lower-cases to two chars; the position of "the answer is" found in a
+    // lower-cased copy used to overrun the text (StringIndexOutOfBoundsException) or land past 72.
+    assertEquals(new BigDecimal("72"), NumberAccuracy.finalNumber("İİİİ The answer is 72").get());
+    assertEquals(
+        new BigDecimal("72"), NumberAccuracy.finalNumber("İİİİ The answer is 72 and 5").get());
   }
 
   @Test

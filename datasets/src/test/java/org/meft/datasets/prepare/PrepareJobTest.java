@@ -133,7 +133,7 @@ class PrepareJobTest {
                 + StableHash.hex16(
                     "A shop sells 1,000 pens a day. How many pens does it sell in 3 days?")));
     assertEquals(
-        "TheClique :: Transfermarkt search\nTheClique :: Transfermarkt details @test",
+        "TheClique :: Transfermarkt search\n\nTheClique :: Transfermarkt details @test",
         targets.get("toolbench-G1_instruction-588"));
 
     assertManifestAddsUp(output, result);

@@ -14,6 +14,7 @@ public final class MarkdownTable {
     "metric",
     "score",
     "examples",
+    "unparsed",
     "trainable params",
     "device adapter",
     "host store",
@@ -37,17 +38,14 @@ public final class MarkdownTable {
             row.isNullAt(row.fieldIndex("quality"))
                 ? "-"
                 : String.format(Locale.ROOT, "%.3f", row.<Double>getAs("quality")),
-            String.valueOf(row.<Long>getAs("examples_evaluated")),
-            String.format(Locale.ROOT, "%,d", row.<Long>getAs("trainable_params")),
+            cell(row, "examples_evaluated", "%d"),
+            cell(row, "unparsed", "%d"),
+            cell(row, "trainable_params", "%,d"),
             bytes(row.getAs("device_adapter_bytes_peak")),
             bytes(row.getAs("host_store_bytes")),
-            String.format(Locale.ROOT, "%,.0f", row.<Double>getAs("train_tokens_per_second")),
-            String.format(
-                Locale.ROOT,
-                "%.3f -> %.3f",
-                row.<Double>getAs("initial_loss"),
-                row.<Double>getAs("final_loss")),
-            row.getAs("device")
+            cell(row, "train_tokens_per_second", "%,.0f"),
+            loss(row),
+            cell(row, "device", "%s")
           });
     }
     int[] widths = new int[HEADER.length];
@@ -68,6 +66,20 @@ public final class MarkdownTable {
     return table.toString();
   }
 
+  /**
+   * The value formatted, or an empty cell when it is null (e.g. a run without training metrics).
+   */
+  static String cell(Row row, String column, String format) {
+    int index = row.fieldIndex(column);
+    return row.isNullAt(index) ? "" : String.format(Locale.ROOT, format, row.get(index));
+  }
+
+  private static String loss(Row row) {
+    String initial = cell(row, "initial_loss", "%.3f");
+    String last = cell(row, "final_loss", "%.3f");
+    return initial.isEmpty() && last.isEmpty() ? "" : initial + " -> " + last;
+  }
+
   private static void line(StringBuilder table, String[] cells, int[] widths) {
     table.append('|');
     for (int i = 0; i < cells.length; i++) {
@@ -80,7 +92,7 @@ public final class MarkdownTable {
   /** 1,536 -> "1.5 KiB". */
   static String bytes(Long value) {
     if (value == null) {
-      return "-";
+      return "";
     }
     String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
     double amount = value;

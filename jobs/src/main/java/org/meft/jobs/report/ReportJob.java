@@ -19,11 +19,15 @@ import org.meft.jobs.train.TrainSweepJob;
 /**
  * The report, in Spark SQL: each run's predictions scored with its dataset's metric ({@link
  * Scores}) and averaged, joined with the run's training metrics. Written as {@code results/}
- * (Parquet) and {@code results.csv}; the columns are listed in the README.
+ * (Parquet) and {@code results.csv}, and each prediction's scores as {@code scores/} (Parquet), so
+ * that a run's wrong answers can be looked up; the columns are listed in the README. No
+ * prediction's content fails the report: one a metric cannot read scores 0 and is counted in {@code
+ * unparsed}.
  */
 public final class ReportJob {
   public static final String RESULTS = "results";
   public static final String CSV = "results.csv";
+  public static final String SCORES = "scores";
 
   private ReportJob() {}
 
@@ -37,7 +41,9 @@ public final class ReportJob {
     if (!Files.isDirectory(predictions)) {
       throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
     }
-    if (Files.exists(output.resolve(RESULTS)) || Files.exists(output.resolve(CSV))) {
+    if (Files.exists(output.resolve(RESULTS))
+        || Files.exists(output.resolve(CSV))
+        || Files.exists(output.resolve(SCORES))) {
       throw new IllegalArgumentException(output + " already holds a report: choose a new --output");
     }
     Scores.register(spark);
@@ -59,20 +65,29 @@ public final class ReportJob {
               + strangers
               + " (are --runs and --predictions of the same sweep?)");
     }
+    Dataset<Row> scored =
+        spark.sql(
+            "SELECT run_id, dataset, id, s.*, latency_ms, generated_tokens, prediction, references"
+                + " FROM (SELECT *, "
+                + Scores.FUNCTION
+                + "(dataset, prediction, references) AS s FROM predictions)");
+    scored.orderBy("run_id", "id").write().parquet(output.resolve(SCORES).toString());
+    spark.read().parquet(output.resolve(SCORES).toString()).createOrReplaceTempView("scores");
     String averages =
         Scores.NAMES.stream()
-            .map(name -> "avg(s." + name + ") AS " + name)
+            .map(name -> "avg(" + name + ") AS " + name)
             .collect(Collectors.joining(", "));
+    // Zero total latency (not measured) gives no rate and no mean rather than a division by zero.
     spark
         .sql(
             "SELECT run_id, dataset, count(*) AS examples_evaluated, "
                 + averages
-                + ", avg(latency_ms) AS latency_ms_mean,"
-                + " sum(generated_tokens) / (sum(latency_ms) / 1000) AS decode_tokens_per_second"
-                + " FROM (SELECT *, "
-                + Scores.FUNCTION
-                + "(dataset, prediction, references) AS s FROM predictions)"
-                + " GROUP BY run_id, dataset")
+                + ", sum(unparsed) AS unparsed,"
+                + " CASE WHEN sum(latency_ms) > 0 THEN avg(latency_ms) END AS latency_ms_mean,"
+                + " CASE WHEN sum(latency_ms) > 0"
+                + " THEN sum(generated_tokens) / (sum(latency_ms) / 1000) END"
+                + " AS decode_tokens_per_second"
+                + " FROM scores GROUP BY run_id, dataset")
         .createOrReplaceTempView("quality");
     String scoreColumns =
         Scores.NAMES.stream().map(name -> "q." + name).collect(Collectors.joining(", "));
@@ -85,6 +100,7 @@ public final class ReportJob {
                 + " AS quality, "
                 + scoreColumns
                 + ", coalesce(q.examples_evaluated, 0) AS examples_evaluated,"
+                + " coalesce(q.unparsed, 0) AS unparsed,"
                 + " m.trainable_params, m.device_adapter_bytes_peak, m.host_store_bytes,"
                 + " m.tokens_per_second AS train_tokens_per_second, m.h2d_bytes_per_step,"
                 + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.initial_loss, m.final_loss,"

@@ -13,7 +13,9 @@ import org.meft.datasets.metric.Metric;
 /**
  * The SQL function {@code meft_score(dataset, prediction, references)}: the dataset's metric
  * ({@link org.meft.datasets.Dataset#metric}) on one prediction, as a struct with one field per
- * metric name of any dataset; the fields that are not the dataset's are null.
+ * metric name of any dataset (the fields that are not the dataset's are null) and {@code unparsed}
+ * (1 when the metric could not read the prediction, which then scored 0). It never fails on a
+ * prediction's content ({@link Metric#scoreSafely}).
  */
 public final class Scores {
   public static final String FUNCTION = "meft_score";
@@ -21,6 +23,9 @@ public final class Scores {
   /** Every metric name of every dataset, in dataset order. */
   public static final List<String> NAMES =
       Datasets.ALL.stream().flatMap(d -> d.metric().names().stream()).distinct().toList();
+
+  /** The struct's field that counts predictions the metric could not parse. */
+  public static final String UNPARSED = "unparsed";
 
   public static final StructType TYPE = type();
 
@@ -31,7 +36,7 @@ public final class Scores {
     for (String name : NAMES) {
       type = type.add(name, DataTypes.DoubleType, true);
     }
-    return type;
+    return type.add(UNPARSED, DataTypes.IntegerType, false);
   }
 
   /** Registers {@link #FUNCTION} with {@code spark}. */
@@ -48,13 +53,14 @@ public final class Scores {
   }
 
   /** The struct value for one prediction. */
-  static Row score(String dataset, String prediction, List<String> references) {
+  public static Row score(String dataset, String prediction, List<String> references) {
     Metric metric = Datasets.byName(dataset).metric();
-    double[] values = metric.score(prediction == null ? "" : prediction, references);
-    Object[] fields = new Object[NAMES.size()];
-    for (int i = 0; i < values.length; i++) {
-      fields[NAMES.indexOf(metric.names().get(i))] = values[i];
+    Metric.Score score = metric.scoreSafely(prediction, references);
+    Object[] fields = new Object[NAMES.size() + 1];
+    for (int i = 0; i < score.values().length; i++) {
+      fields[NAMES.indexOf(metric.names().get(i))] = score.values()[i];
     }
+    fields[NAMES.size()] = score.unparsed() ? 1 : 0;
     return RowFactory.create(fields);
   }
 
@@ -62,7 +68,7 @@ public final class Scores {
    * The SQL expression of the headline metric (the metric's first value) of the dataset named in
    * {@code datasetColumn}, taken from the columns under {@code prefix}.
    */
-  static String qualityExpression(String datasetColumn, String prefix) {
+  public static String qualityExpression(String datasetColumn, String prefix) {
     StringBuilder sql = new StringBuilder("CASE " + datasetColumn);
     Datasets.ALL.forEach(
         d ->
@@ -74,15 +80,18 @@ public final class Scores {
     return sql.append(" END").toString();
   }
 
-  /** The SQL expression of the headline metric's name of the dataset in {@code datasetColumn}. */
-  static String qualityNameExpression(String datasetColumn) {
+  /**
+   * The SQL expression of the headline metric's label (as its users know it, {@link Metric#labels})
+   * of the dataset in {@code datasetColumn}.
+   */
+  public static String qualityNameExpression(String datasetColumn) {
     StringBuilder sql = new StringBuilder("CASE " + datasetColumn);
     Datasets.ALL.forEach(
         d ->
             sql.append(" WHEN '")
                 .append(d.name())
                 .append("' THEN '")
-                .append(d.metric().names().get(0))
+                .append(d.metric().labels().get(0))
                 .append("'"));
     return sql.append(" END").toString();
   }

@@ -1,0 +1,140 @@
+package org.meft.jobs.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.meft.jobs.SparkSessions;
+import org.meft.jobs.evaluate.Predictions;
+import org.meft.jobs.train.RunMetrics;
+import org.meft.jobs.train.TrainSweepJob;
+
+/**
+ * The report on hand-made predictions and metrics (no training): a prediction that broke it (the İ
+ * case), zero latencies and a run without training metrics; and {@code score} on a file with its
+ * own references.
+ */
+class ReportAndScoreTest {
+  @TempDir static Path dir;
+  static SparkSession spark;
+
+  @BeforeAll
+  static void open() {
+    spark = SparkSessions.open("test", "local[1]");
+  }
+
+  @AfterAll
+  static void close() throws IOException {
+    spark.close();
+  }
+
+  @Test
+  void aStrangePredictionZeroLatencyAndNoTrainingMetricsDoNotBreakTheReport() throws IOException {
+    Path runs = dir.resolve("runs");
+    Object[] metrics = new Object[RunMetrics.SCHEMA.size()];
+    Map<String, Object> known =
+        Map.ofEntries(
+            Map.entry("run_id", "gsm8k-lora"),
+            Map.entry("dataset", "gsm8k"),
+            Map.entry("method", "lora"),
+            Map.entry("model", "m"),
+            Map.entry("run_dir", "r"),
+            Map.entry("examples", 4),
+            Map.entry("examples_too_long", 0),
+            Map.entry("device", "cpu"),
+            Map.entry("executor", "driver"),
+            Map.entry("attempt", 0),
+            Map.entry("resumed_from_step", 0),
+            Map.entry("wall_seconds", 1.0),
+            Map.entry("losses", scala.jdk.javaapi.CollectionConverters.asScala(List.of()).toSeq()),
+            Map.entry("phase_ms", scala.collection.immutable.Map$.MODULE$.empty()),
+            Map.entry("settings", "{}"));
+    for (int i = 0; i < metrics.length; i++) {
+      metrics[i] = known.get(RunMetrics.SCHEMA.fields()[i].name());
+    }
+    spark
+        .createDataFrame(List.of(RowFactory.create(metrics)), RunMetrics.SCHEMA)
+        .write()
+        .parquet(runs.resolve(TrainSweepJob.METRICS).toString());
+    List<Row> predictions = new ArrayList<>();
+    String[] texts = {"İİİİ The answer is 72", "#### 72", "#### 5", "İİİİ The answer is 72 and 5"};
+    for (int i = 0; i < texts.length; i++) {
+      predictions.add(
+          RowFactory.create(
+              "gsm8k-lora",
+              "gsm8k",
+              "g" + i,
+              texts[i],
+              scala.jdk.javaapi.CollectionConverters.asScala(List.of("72")).toSeq(),
+              10,
+              5,
+              "eos",
+              0.0));
+    }
+    Path predicted = dir.resolve("predictions");
+    spark.createDataFrame(predictions, Predictions.SCHEMA).write().parquet(predicted.toString());
+
+    Path output = dir.resolve("report");
+    List<Row> rows = ReportJob.run(spark, runs, predicted, output);
+    assertEquals(1, rows.size());
+    Row row = rows.get(0);
+    assertEquals("exact_match,strict-match", row.getAs("metric"));
+    assertEquals(0.25, row.<Double>getAs("quality"), 1e-15);
+    assertEquals(0.5, row.<Double>getAs("exact_match_flexible"), 1e-15);
+    assertEquals(0.75, row.<Double>getAs("accuracy_lenient"), 1e-15);
+    assertEquals(2L, row.<Long>getAs("unparsed"));
+    assertTrue(row.isNullAt(row.fieldIndex("decode_tokens_per_second")));
+    assertTrue(row.isNullAt(row.fieldIndex("latency_ms_mean")));
+
+    String table = MarkdownTable.of(rows);
+    assertFalse(table.contains("null"), table);
+    assertFalse(table.contains("nul"), table);
+
+    List<Row> perExample =
+        spark
+            .read()
+            .parquet(output.resolve(ReportJob.SCORES).toString())
+            .orderBy("id")
+            .collectAsList();
+    assertEquals(4, perExample.size());
+    assertEquals(1, perExample.get(0).<Integer>getAs("unparsed"));
+    assertEquals(1.0, perExample.get(1).<Double>getAs("exact_match_strict"));
+  }
+
+  @Test
+  void scoresAFileWithItsOwnReferences() throws IOException {
+    Path input = dir.resolve("squad.jsonl");
+    Files.writeString(
+        input,
+        "{\"id\": \"a\", \"prediction\": \"The Denver Broncos\","
+            + " \"references\": [\"Denver Broncos\"]}\n"
+            + "{\"id\": \"b\", \"prediction\": \"Broncos of Denver\","
+            + " \"references\": [\"Denver Broncos\"]}\n"
+            + "{\"id\": \"c\", \"prediction\": \"x\"}\n",
+        StandardCharsets.UTF_8);
+    Path output = dir.resolve("scored");
+    ScoreJob.Result result = ScoreJob.run(spark, input, "squad", null, output);
+    assertEquals(2, result.examples());
+    assertEquals(0.5, result.means()[0], 1e-15);
+    assertEquals(0.9, result.means()[1], 1e-15);
+    assertEquals(List.of("c"), result.unknown());
+    assertEquals(2, Files.readAllLines(output.resolve(ScoreJob.JSONL)).size());
+    String table = ScoreJob.table(result);
+    assertTrue(table.contains("| squad | exact_match | 0.5000 |"), table);
+    assertTrue(table.contains("unknown"), table);
+  }
+}
