@@ -53,6 +53,23 @@ public final class Attention extends AbstractBlock {
       KvCache cache,
       int layer,
       boolean training) {
+    return forward(ps, x, rope, start, null, cache, layer, training);
+  }
+
+  /**
+   * As above, with {@code mask} (null: causal from {@code start}) the additive float32 mask [B, 1,
+   * 1, T, Tall] over the cached and new columns: 0 where a query may see a key, -inf where not (a
+   * left-padded batch hides its pad columns, and each sequence's later columns).
+   */
+  public NDArray forward(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      int start,
+      NDArray mask,
+      KvCache cache,
+      int layer,
+      boolean training) {
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
     int h = config.nHeads();
@@ -81,7 +98,9 @@ public final class Attention extends AbstractBlock {
             .div(Scalar.of(x, (float) Math.sqrt(dh))); // [B, Hkv, G, T, Tall]
     // The softmax runs in float32, its probabilities go back to the base's type for the product.
     NDArray scores32 = Precision.atLeastFloat32(scores);
-    if (t > 1) {
+    if (mask != null) {
+      scores32 = scores32.add(mask);
+    } else if (t > 1) {
       scores32 = scores32.add(causalMask(x.getManager(), start, (int) t, (int) tAll, scores32));
     }
     NDArray probabilities = Precision.cast(scores32.softmax(-1), x.getDataType());
