@@ -95,6 +95,17 @@ public final class Generator {
       List<long[]> prompts,
       int maxNewTokens,
       List<Sampler> samplers) {
+    return generateBatch(llama, parent, prompts, maxNewTokens, samplers, new DecodeMeter());
+  }
+
+  /** As above, counting the engine's work in {@code meter}. */
+  public static List<Generation> generateBatch(
+      Llama llama,
+      NDManager parent,
+      List<long[]> prompts,
+      int maxNewTokens,
+      List<Sampler> samplers,
+      DecodeMeter meter) {
     if (prompts.size() != samplers.size()) {
       throw new IllegalArgumentException(
           prompts.size() + " prompts but " + samplers.size() + " samplers");
@@ -154,7 +165,8 @@ public final class Generator {
           generated,
           reasons,
           generations,
-          begin);
+          begin,
+          meter);
     }
     double seconds = (System.nanoTime() - begin) / 1e9;
     LOG.info(
@@ -181,7 +193,8 @@ public final class Generator {
       long[][] generated,
       StopReason[] reasons,
       Generation[] generations,
-      long begin) {
+      long begin,
+      DecodeMeter meter) {
     int b = running.size();
     int[] rows = running.stream().mapToInt(Integer::intValue).toArray(); // batch row -> prompt
     int[] pad = new int[b]; // pad columns at the left of each row
@@ -215,6 +228,7 @@ public final class Generator {
                   samplers.get(rows[r]).nextInPlace(Arrays.copyOfRange(all, r * v, (r + 1) * v));
             }
           }
+          meter.pass(t, b, step.getManagedArrays().size());
         }
         int kept = 0;
         for (int r = 0; r < b; r++) {
