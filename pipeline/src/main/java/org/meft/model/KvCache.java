@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import java.util.function.Supplier;
 
 /**
  * Keys and values of the columns already seen, per layer, so that generation feeds only the new
@@ -19,6 +20,7 @@ public final class KvCache implements AutoCloseable {
   private final NDManager manager;
   private final NDArray[] keys; // per layer [B, Hkv, capacity, Dh]
   private final NDArray[] values;
+  private final NDArray[] fusedQkv; // per layer [(H + 2 Hkv) Dh, D], built on first use
   private int capacity;
   private int length;
 
@@ -32,6 +34,7 @@ public final class KvCache implements AutoCloseable {
     this.manager = parent.newSubManager();
     this.keys = new NDArray[nLayers];
     this.values = new NDArray[nLayers];
+    this.fusedQkv = new NDArray[nLayers];
     this.capacity = capacity;
   }
 
@@ -79,6 +82,18 @@ public final class KvCache implements AutoCloseable {
       cached.close();
     }
     return buffer;
+  }
+
+  /**
+   * Layer {@code layer}'s q, k, v weights stacked [(H + 2 Hkv) Dh, D], built by {@code stack} on
+   * first use and kept for this cache's life: the base weights do not change while it decodes.
+   */
+  NDArray fusedQkv(int layer, Supplier<NDArray> stack) {
+    if (fusedQkv[layer] == null) {
+      fusedQkv[layer] = stack.get();
+      fusedQkv[layer].attach(manager);
+    }
+    return fusedQkv[layer];
   }
 
   /** Called once per forward pass, after every layer appended {@code newColumns}. */
