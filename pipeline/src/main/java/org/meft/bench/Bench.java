@@ -1,6 +1,8 @@
 package org.meft.bench;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,6 +46,25 @@ public final class Bench {
    */
   public static DecodeBench.Result decode(
       BenchConfig config, Path decodeModel, NDManager manager, PrintStream log) {
+    // One PyTorch thread, as an evaluate task with one core has: at decoding's small ops, OpenMP's
+    // second thread costs more than it brings, and on a loaded machine its spinning makes each
+    // step tens of times slower (measured: 64 tokens of stories260K in 0.3 s on one thread, 10 s
+    // on two under load 5).
+    Engine.getEngine("PyTorch");
+    int threads = JniUtils.getNumThreads();
+    JniUtils.setNumThreads(DECODE_TORCH_THREADS);
+    try {
+      return decodeRows(config, decodeModel, manager, log);
+    } finally {
+      JniUtils.setNumThreads(threads);
+    }
+  }
+
+  /** PyTorch threads during the decode section. */
+  public static final int DECODE_TORCH_THREADS = 1;
+
+  private static DecodeBench.Result decodeRows(
+      BenchConfig config, Path decodeModel, NDManager manager, PrintStream log) {
     List<DecodeBench.Row> rows = new ArrayList<>();
     if (decodeModel != null) {
       try (LanguageModel model = LanguageModel.load(decodeModel, null)) {
@@ -57,7 +78,7 @@ public final class Bench {
       }
     }
     rows.add(DecodeBench.random(config.model(), manager, DECODE_NEW_TOKENS, log));
-    return new DecodeBench.Result(DECODE_NEW_TOKENS, rows);
+    return new DecodeBench.Result(DECODE_NEW_TOKENS, DECODE_TORCH_THREADS, rows);
   }
 
   /** New tokens per prompt in the decode section. */

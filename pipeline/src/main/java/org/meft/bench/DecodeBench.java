@@ -57,10 +57,11 @@ public final class DecodeBench {
   }
 
   /** The rows of one run. */
-  public record Result(int newTokens, List<Row> rows) {
+  public record Result(int newTokens, int torchThreads, List<Row> rows) {
     public JsonObject toJson() {
       JsonObject json = new JsonObject();
       json.addProperty("new_tokens", newTokens);
+      json.addProperty("torch_threads", torchThreads);
       JsonArray r = new JsonArray();
       rows.forEach(row -> r.add(row.toJson()));
       json.add("models", r);
@@ -69,7 +70,8 @@ public final class DecodeBench {
 
     public void printTable(PrintStream out) {
       out.printf(
-          "%ndecode (greedy, %d new tokens): tokens/s and engine calls per token%n", newTokens);
+          "%ndecode (greedy, %d new tokens, %d torch threads): tokens/s, engine calls per token%n",
+          newTokens, torchThreads);
       for (Row row : rows) {
         out.printf(
             "  %-28s single %8.0f tok/s (%5.1f calls/token)",
@@ -103,7 +105,7 @@ public final class DecodeBench {
     int largest = BATCHES.stream().mapToInt(Integer::intValue).max().orElse(1);
     List<long[]> prompts = prompts(config, largest);
     run(model, manager, prompts.subList(0, 2), newTokens); // warm-up
-    int singles = 8;
+    int singles = 4;
     DecodeMeter single = new DecodeMeter();
     long begin = System.nanoTime();
     for (long[] prompt : prompts.subList(0, singles)) {

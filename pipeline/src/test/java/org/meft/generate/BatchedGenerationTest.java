@@ -34,9 +34,10 @@ import org.meft.testing.Overwrite;
  */
 class BatchedGenerationTest {
   // A short model length, so that some prompts end at it; 64 prompts of 1 to 20 tokens.
-  private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 2, 4, 2, 64, 26);
+  private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 2, 4, 2, 64, 24);
   private static final int PROMPTS = 64;
-  private static final int NEW_TOKENS = 8;
+  private static final int SAMPLED_PROMPTS = 16;
+  private static final int NEW_TOKENS = 6;
 
   @Test
   void batchedGreedyEqualsOneAtATimeForTheBaseModel() {
@@ -52,11 +53,12 @@ class BatchedGenerationTest {
       Llama model = RandomLlama.create(SHAPE, 8, manager, DataType.FLOAT32);
       List<Sampler> batched = new ArrayList<>();
       List<Sampler> single = new ArrayList<>();
-      for (int i = 0; i < PROMPTS; i++) {
+      for (int i = 0; i < SAMPLED_PROMPTS; i++) {
         batched.add(Sampler.random(1.0f, i % 2 == 0 ? 1f : 0.9f, 100 + i));
         single.add(Sampler.random(1.0f, i % 2 == 0 ? 1f : 0.9f, 100 + i));
       }
-      assertBatchedEqualsSingle(model, manager, prompts(), batched, single, "sampled");
+      assertBatchedEqualsSingle(
+          model, manager, prompts().subList(0, SAMPLED_PROMPTS), batched, single, "sampled");
     }
   }
 
