@@ -54,11 +54,12 @@ public final class KvCache implements AutoCloseable {
       keys[layer] = grown(keys[layer], k);
       values[layer] = grown(values[layer], v);
     }
-    NDIndex fresh = new NDIndex(":, :, " + length + ":" + end);
+    // Built, not parsed: NDIndex's string form runs a regular expression per call.
+    NDIndex fresh = new NDIndex().addAllDim(2).addSliceDim(length, end);
     keys[layer].set(fresh, k);
     values[layer].set(fresh, v);
     // Views of the buffers, owned by the caller's (per-step) manager so they do not pile up here.
-    NDIndex filled = new NDIndex(":, :, :" + end);
+    NDIndex filled = new NDIndex().addAllDim(2).addSliceDim(0, end);
     NDArray kAll = keys[layer].get(filled);
     NDArray vAll = values[layer].get(filled);
     kAll.attach(k.getManager());
