@@ -1,11 +1,16 @@
 package org.meft.jobs;
 
+import ai.djl.ndarray.NDManager;
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.meft.bench.Bench;
 import org.meft.bench.BenchConfig;
 import org.meft.bench.BenchReport;
+import org.meft.bench.DecodeBench;
 
 /**
  * {@code bin/meft bench}: training steps of meft, parallel and lora side by side on a random LLaMA,
@@ -24,22 +29,42 @@ public final class BenchCommand implements Command {
 
   @Override
   public String usage() {
-    return "[--quick] [--json] [--host-budget-mb 16384]";
+    return "[--quick] [--json] [--host-budget-mb 16384] [--decode-model DIR] [--decode-only]";
   }
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Flags flags = Flags.parse(name(), args, Set.of("host-budget-mb"), Set.of("quick", "json"));
+    Flags flags =
+        Flags.parse(
+            name(),
+            args,
+            Set.of("host-budget-mb", "decode-model"),
+            Set.of("quick", "json", "decode-only"));
+    Path decodeModel = flags.has("decode-model") ? Path.of(flags.string("decode-model", "")) : null;
     long budgetMb = flags.longValue("host-budget-mb", 16384);
     if (budgetMb < 1) {
       throw new UsageException("--host-budget-mb must be >= 1, got " + budgetMb);
     }
     BenchConfig config = flags.has("quick") ? BenchConfig.quick() : BenchConfig.full();
+    if (flags.has("decode-only")) {
+      DecodeBench.Result decode;
+      try (NDManager manager = NDManager.newBaseManager()) {
+        decode = Bench.decode(config, decodeModel, manager, System.err);
+      }
+      JsonObject json = new JsonObject();
+      json.add("machine", new Gson().toJsonTree(BenchReport.describeMachine()));
+      json.add("decode", decode.toJson());
+      decode.printTable(System.err);
+      if (flags.has("json")) {
+        out.println(json);
+      }
+      return 0;
+    }
     System.err.printf(
         "meft bench: %s run (%s)%n",
         config.name(),
         flags.has("quick") ? "under a minute" : "several minutes to tens of minutes");
-    BenchReport report = Bench.run(config, budgetMb << 20, System.err);
+    BenchReport report = Bench.run(config, budgetMb << 20, System.err, decodeModel);
     report.printTable(System.err);
     if (flags.has("json")) {
       out.println(report.toJson());

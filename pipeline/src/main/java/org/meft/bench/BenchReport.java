@@ -21,7 +21,18 @@ public record BenchReport(
     Map<String, String> machine,
     List<StepResult> steps,
     KernelBench.Result kernels,
-    double seconds) {
+    double seconds,
+    DecodeBench.Result decode) {
+
+  /** A run without the decode section. */
+  public BenchReport(
+      BenchConfig config,
+      Map<String, String> machine,
+      List<StepResult> steps,
+      KernelBench.Result kernels,
+      double seconds) {
+    this(config, machine, steps, kernels, seconds, null);
+  }
 
   /** A ratio, the target it is held to, and whether it meets it. */
   public record Ratio(String name, double value, String target, boolean met) {}
@@ -190,6 +201,9 @@ public record BenchReport(
     }
     json.add("ratios", ratios);
     json.add("targets", targets);
+    if (decode != null) {
+      json.add("decode", decode.toJson());
+    }
     json.addProperty("seconds", seconds);
     return json;
   }
@@ -293,6 +307,9 @@ public record BenchReport(
     for (Ratio r : ratios()) {
       out.printf(
           "%-38s %9.3f  %-30s %s%n", r.name(), r.value(), r.target(), r.met() ? "yes" : "NO");
+    }
+    if (decode != null) {
+      decode.printTable(out);
     }
   }
 

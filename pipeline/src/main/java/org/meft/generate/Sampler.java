@@ -36,6 +36,11 @@ public final class Sampler {
     return new Sampler(temperature, topP, seed);
   }
 
+  /** True when this sampler takes the argmax (temperature 0): no draw, no state. */
+  public boolean isGreedy() {
+    return temperature == 0;
+  }
+
   /** The next token id; {@code logits} [V] is overwritten. */
   public int nextInPlace(float[] logits) {
     if (temperature == 0) {

@@ -33,8 +33,20 @@ public final class DecoderLayer extends AbstractBlock {
   /** x [B, T, D] -> [B, T, D]; see {@link Attention#forward} for the cache. */
   public NDArray forward(
       ParameterStore ps, NDArray x, Rope rope, int start, KvCache cache, boolean training) {
+    return forward(ps, x, rope, start, null, cache, training);
+  }
+
+  /** As above, with the attention mask of {@link Attention#forward} (null: causal). */
+  public NDArray forward(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      int start,
+      NDArray mask,
+      KvCache cache,
+      boolean training) {
     NDArray xNorm = attentionNorm.forward(ps, new NDList(x), training).head();
-    NDArray h = x.add(attention.forward(ps, xNorm, rope, start, cache, index, training));
+    NDArray h = x.add(attention.forward(ps, xNorm, rope, start, mask, cache, index, training));
     NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
     NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
     return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));

@@ -2,51 +2,128 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import java.util.function.Supplier;
 
 /**
- * Keys and values of the positions already seen, per layer, so that generation feeds only the new
- * token. Each layer holds k, v of shape [B, Hkv, T, Dh]; the arrays live in the cache's own manager
- * and are freed by {@link #close()}.
+ * Keys and values of the columns already seen, per layer, so that generation feeds only the new
+ * token. Each layer holds k, v in a buffer [B, Hkv, capacity, Dh] that new columns are written into
+ * in place (a copy of the new columns only, not of the whole cache); a cache made without a
+ * capacity doubles its buffers when full. The arrays live in the cache's own manager and are freed
+ * by {@link #close()}.
+ *
+ * <p>A column is a slot in the buffer, not a position: in a left-padded batch, sequence b's token
+ * at position p sits in column {@code pad_b + p}, and its attention mask hides the pad columns.
  */
 public final class KvCache implements AutoCloseable {
   private final NDManager manager;
-  private final NDArray[] keys;
+  private final NDArray[] keys; // per layer [B, Hkv, capacity, Dh]
   private final NDArray[] values;
+  private final NDArray[] fusedQkv; // per layer [(H + 2 Hkv) Dh, D], built on first use
+  private int capacity;
   private int length;
 
+  /** A cache whose buffers grow (by doubling) as columns are appended. */
   public KvCache(NDManager parent, int nLayers) {
+    this(parent, nLayers, 0);
+  }
+
+  /** A cache whose buffers hold {@code capacity} columns from the first append. */
+  public KvCache(NDManager parent, int nLayers, int capacity) {
     this.manager = parent.newSubManager();
     this.keys = new NDArray[nLayers];
     this.values = new NDArray[nLayers];
+    this.fusedQkv = new NDArray[nLayers];
+    this.capacity = capacity;
   }
 
-  /** Positions cached so far; the next token goes at this position. */
+  /** Columns cached so far; the next token goes in this column. */
   public int length() {
     return length;
   }
 
   /**
-   * Appends the new positions' k, v [B, Hkv, Tnew, Dh] to layer {@code layer} and returns the whole
-   * [B, Hkv, length + Tnew, Dh] pair.
+   * Writes the new columns' k, v [B, Hkv, Tnew, Dh] of layer {@code layer} at [length, length +
+   * Tnew) and returns views of the filled part, [B, Hkv, length + Tnew, Dh] each.
    */
   NDArray[] append(int layer, NDArray k, NDArray v) {
-    keys[layer] = concatAndOwn(keys[layer], k);
-    values[layer] = concatAndOwn(values[layer], v);
-    return new NDArray[] {keys[layer], values[layer]};
+    int end = length + (int) k.getShape().get(2);
+    if (keys[layer] == null || end > keys[layer].getShape().get(2)) {
+      capacity = Math.max(end, Math.max(capacity, 2 * capacity));
+      keys[layer] = grown(keys[layer], k);
+      values[layer] = grown(values[layer], v);
+    }
+    // Built, not parsed: NDIndex's string form runs a regular expression per call.
+    NDIndex fresh = new NDIndex().addAllDim(2).addSliceDim(length, end);
+    keys[layer].set(fresh, k);
+    values[layer].set(fresh, v);
+    // Views of the buffers, owned by the caller's (per-step) manager so they do not pile up here.
+    NDIndex filled = new NDIndex().addAllDim(2).addSliceDim(0, end);
+    NDArray kAll = keys[layer].get(filled);
+    NDArray vAll = values[layer].get(filled);
+    kAll.attach(k.getManager());
+    vAll.attach(k.getManager());
+    return new NDArray[] {kAll, vAll};
   }
 
-  private NDArray concatAndOwn(NDArray cached, NDArray fresh) {
-    NDArray all = cached == null ? fresh.duplicate() : cached.concat(fresh, 2);
-    all.attach(manager);
+  /** A zero buffer of {@code capacity} columns holding {@code cached}'s first length columns. */
+  private NDArray grown(NDArray cached, NDArray like) {
+    Shape shape = like.getShape();
+    NDArray buffer =
+        manager.zeros(
+            new Shape(shape.get(0), shape.get(1), capacity, shape.get(3)), like.getDataType());
     if (cached != null) {
+      if (length > 0) {
+        NDIndex kept = new NDIndex(":, :, :" + length);
+        try (NDArray old = cached.get(kept)) {
+          buffer.set(kept, old);
+        }
+      }
       cached.close();
     }
-    return all;
+    return buffer;
   }
 
-  /** Called once per forward pass, after every layer appended {@code newPositions}. */
-  void advance(int newPositions) {
-    length += newPositions;
+  /**
+   * Layer {@code layer}'s q, k, v weights stacked [(H + 2 Hkv) Dh, D], built by {@code stack} on
+   * first use and kept for this cache's life: the base weights do not change while it decodes.
+   */
+  NDArray fusedQkv(int layer, Supplier<NDArray> stack) {
+    if (fusedQkv[layer] == null) {
+      fusedQkv[layer] = stack.get();
+      fusedQkv[layer].attach(manager);
+    }
+    return fusedQkv[layer];
+  }
+
+  /** Called once per forward pass, after every layer appended {@code newColumns}. */
+  void advance(int newColumns) {
+    length += newColumns;
+  }
+
+  /**
+   * Keeps only the sequences {@code rows} (batch indices, in their new order): finished sequences
+   * stop costing attention compute.
+   */
+  public void keepRows(long[] rows) {
+    try (NDManager scratch = manager.newSubManager()) {
+      NDArray index = scratch.create(rows);
+      for (int layer = 0; layer < keys.length; layer++) {
+        keys[layer] = kept(keys[layer], index);
+        values[layer] = kept(values[layer], index);
+      }
+    }
+  }
+
+  private NDArray kept(NDArray cached, NDArray index) {
+    if (cached == null) {
+      return null;
+    }
+    NDArray rows = cached.get(new NDIndex("{}", index));
+    rows.attach(manager);
+    cached.close();
+    return rows;
   }
 
   @Override

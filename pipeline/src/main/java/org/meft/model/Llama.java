@@ -2,6 +2,7 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -115,6 +116,34 @@ public final class Llama extends AbstractBlock {
       cache.advance(t);
     }
     return head(ps, x, training);
+  }
+
+  /**
+   * Inference over a batch whose sequences sit at their own positions (a left-padded batch): tokens
+   * [B, T] in cache columns [cache.length(), cache.length() + T), their rotary tables {@code rope}
+   * ([B, T, 1, Dh], from {@link Rope#gather}) and the attention mask of {@link Attention#forward}
+   * (null: causal) -> the logits of the last column only, [B, V] float32.
+   */
+  public NDArray forwardLast(
+      ParameterStore ps, NDArray tokens, Rope rope, NDArray mask, KvCache cache) {
+    int start = cache.length();
+    long b = tokens.getShape().get(0);
+    int t = (int) tokens.getShape().get(1);
+    NDArray x = embed(ps, tokens, false); // [B, T, D]
+    for (DecoderLayer layer : layers) {
+      x = layer.forward(ps, x, rope, start, mask, cache, false);
+    }
+    cache.advance(t);
+    if (t > 1) {
+      x = x.get(":, -1:, :"); // [B, 1, D]: only the last column's logits are read
+    }
+    return head(ps, x, false).reshape(b, config.vocabSize());
+  }
+
+  /** The rotary tables of every position the model has, to {@link Rope#gather} from. */
+  public Rope ropeTable(NDManager manager) {
+    return Rope.table(
+        manager, config.maxSeqLen(), config.headDim(), config.ropeTheta(), dataType());
   }
 
   /** tokens [B, T] -> the first layer's input x_0 [B, T, D]. */

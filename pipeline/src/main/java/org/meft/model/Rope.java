@@ -2,6 +2,7 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -49,6 +50,30 @@ public final class Rope {
         rotateHalfMatrix(manager, headDim).toType(dataType, false));
   }
 
+  /**
+   * The tables of every position in [0, {@code length}), built once per generation so that each
+   * forward pass gathers its rows by index; the gathered rows equal {@link #at}'s bit for bit.
+   */
+  public static Rope table(
+      NDManager manager, int length, int headDim, float theta, DataType dataType) {
+    return at(manager, 0, length, headDim, theta, dataType);
+  }
+
+  /**
+   * positions [B, T] int64 (each sequence its own, as in a left-padded batch) -> the tables of
+   * those positions, [B, T, 1, Dh], in positions' manager; this must be a {@link #table}.
+   */
+  public Rope gather(NDArray positions) {
+    Shape shape = positions.getShape();
+    NDArray flat = positions.reshape(-1);
+    Shape rows = new Shape(shape.get(0), shape.get(1), 1, cos.getShape().get(2));
+    NDArray c = cos.get(new NDIndex("{}", flat));
+    NDArray s = sin.get(new NDIndex("{}", flat));
+    c.attach(positions.getManager()); // per pass: freed with the caller's manager
+    s.attach(positions.getManager());
+    return new Rope(c.reshape(rows), s.reshape(rows), rotateHalf);
+  }
+
   /** The tables for positions [0, T) of x [B, T, ...], in x's manager and data type. */
   public static Rope forSequence(NDArray x, LlamaConfig config) {
     return at(
@@ -60,7 +85,9 @@ public final class Rope {
         x.getDataType());
   }
 
-  /** x [B, T, H, Dh] -> x * cos + rotateHalf(x) * sin, same shape. */
+  /**
+   * x [B, T, H, Dh] -> x * cos + rotateHalf(x) * sin, same shape (cos [T, 1, Dh] or [B, T, 1, Dh]).
+   */
   public NDArray apply(NDArray x) {
     return x.mul(cos).add(x.matMul(rotateHalf).mul(sin));
   }

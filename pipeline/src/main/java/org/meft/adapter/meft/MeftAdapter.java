@@ -1,6 +1,7 @@
 package org.meft.adapter.meft;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -137,6 +138,32 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
     NDArray all = Precision.atLeastFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
+    NDArray a = training ? adapt(ps, h, true) : adaptEachTokenExactly(ps, h);
+    // Added to the residual stream in its type.
+    return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());
+  }
+
+  /**
+   * Inference: each token gets exactly its own top-K rows, whatever else is in the pass. The cap on
+   * S would otherwise let the other tokens of the pass (a batch's other sequences, its pads, a
+   * longer prompt) take a token's rows, so that batched and one-at-a-time decoding differ: the
+   * tokens go through in groups of maxRows / K, whose union always fits.
+   */
+  private NDArray adaptEachTokenExactly(ParameterStore ps, NDArray h) {
+    long m = h.getShape().get(0);
+    int group = config.maxRows() / config.topK();
+    if (m <= group) {
+      return adapt(ps, h, false);
+    }
+    NDList parts = new NDList();
+    for (long start = 0; start < m; start += group) {
+      parts.add(adapt(ps, h.get(start + ":" + Math.min(start + group, m)), false));
+    }
+    return NDArrays.concat(parts, 0);
+  }
+
+  /** h [M, D] -> A(h) [M, D] float32: route, retrieve, gather, then the device part. */
+  private NDArray adapt(ParameterStore ps, NDArray h, boolean training) {
     LayerPass.Kind kind = training ? layerPass.kind() : LayerPass.Kind.ONCE;
     boolean replay = kind == LayerPass.Kind.REPLAY;
     Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training, !replay));
@@ -152,7 +179,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         recorded = choices;
       }
     }
-    Rows rows = timed(AdapterMeters.GATHER, () -> toDevice(n.getManager(), choices));
+    Rows rows = timed(AdapterMeters.GATHER, () -> toDevice(h.getManager(), choices));
     meterDevice(route.tokens(), rows.count());
     if (training && kind != LayerPass.Kind.RECORD) {
       rows.keys().setRequiresGradient(true);
@@ -160,9 +187,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       pending.add(new Pending(rows.ids(), rows.count(), rows.keys(), rows.values()));
     }
     NDArray c = choiceWeights(route.weights(), rows.slots()); // [M, K]
-    NDArray a = meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
-    // Added to the residual stream in its type.
-    return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());
+    return meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
   }
 
   /**

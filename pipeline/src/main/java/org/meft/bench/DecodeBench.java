@@ -1,0 +1,157 @@
+package org.meft.bench;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.meft.generate.DecodeMeter;
+import org.meft.generate.Generator;
+import org.meft.generate.Sampler;
+import org.meft.load.RandomLlama;
+import org.meft.model.Llama;
+import org.meft.model.LlamaConfig;
+
+/**
+ * Greedy decoding throughput, measured in one run: single-stream tokens/s (one prompt at a time),
+ * batched tokens/s at each batch size, the ratios batched / single, and the engine calls per
+ * decoded token ({@link DecodeMeter}). Prompts are BOS plus 3 to 18 random tokens; a sequence that
+ * emits EOS stops early, and only generated tokens count.
+ */
+public final class DecodeBench {
+  /** Batch sizes measured beside single-stream decoding. */
+  public static final List<Integer> BATCHES = List.of(8, 32);
+
+  private DecodeBench() {}
+
+  /** One model's figures. */
+  public record Row(
+      String model,
+      int singlePrompts,
+      double singleTokensPerSecond,
+      double singleCallsPerToken,
+      List<Integer> batches,
+      List<Double> batchedTokensPerSecond,
+      List<Double> batchedCallsPerToken) {
+    public JsonObject toJson() {
+      JsonObject json = new JsonObject();
+      json.addProperty("model", model);
+      json.addProperty("single_prompts", singlePrompts);
+      json.addProperty("single_tokens_per_s", singleTokensPerSecond);
+      json.addProperty("single_engine_calls_per_token", singleCallsPerToken);
+      JsonArray batched = new JsonArray();
+      for (int i = 0; i < batches.size(); i++) {
+        JsonObject b = new JsonObject();
+        b.addProperty("batch", batches.get(i));
+        b.addProperty("tokens_per_s", batchedTokensPerSecond.get(i));
+        b.addProperty("ratio_to_single", batchedTokensPerSecond.get(i) / singleTokensPerSecond);
+        b.addProperty("engine_calls_per_token", batchedCallsPerToken.get(i));
+        batched.add(b);
+      }
+      json.add("batched", batched);
+      return json;
+    }
+  }
+
+  /** The rows of one run. */
+  public record Result(int newTokens, int torchThreads, List<Row> rows) {
+    public JsonObject toJson() {
+      JsonObject json = new JsonObject();
+      json.addProperty("new_tokens", newTokens);
+      json.addProperty("torch_threads", torchThreads);
+      JsonArray r = new JsonArray();
+      rows.forEach(row -> r.add(row.toJson()));
+      json.add("models", r);
+      return json;
+    }
+
+    public void printTable(PrintStream out) {
+      out.printf(
+          "%ndecode (greedy, %d new tokens, %d torch threads): tokens/s, engine calls per token%n",
+          newTokens, torchThreads);
+      for (Row row : rows) {
+        out.printf(
+            "  %-28s single %8.0f tok/s (%5.1f calls/token)",
+            row.model(), row.singleTokensPerSecond(), row.singleCallsPerToken());
+        for (int i = 0; i < row.batches().size(); i++) {
+          out.printf(
+              " | B=%d %8.0f tok/s x%.1f (%5.1f calls/token)",
+              row.batches().get(i),
+              row.batchedTokensPerSecond().get(i),
+              row.batchedTokensPerSecond().get(i) / row.singleTokensPerSecond(),
+              row.batchedCallsPerToken().get(i));
+        }
+        out.println();
+      }
+    }
+  }
+
+  /** The bench's random model of {@code shape} (float32). */
+  public static Row random(LlamaConfig shape, NDManager manager, int newTokens, PrintStream log) {
+    try (NDManager sub = manager.newSubManager()) {
+      Llama model = RandomLlama.create(shape, 1, sub, DataType.FLOAT32);
+      return measure(
+          "random d=" + shape.dim() + " x" + shape.nLayers(), model, sub, newTokens, log);
+    }
+  }
+
+  /** Single-stream, then each batch size, on {@code model}. */
+  public static Row measure(
+      String name, Llama model, NDManager manager, int newTokens, PrintStream log) {
+    LlamaConfig config = model.config();
+    int largest = BATCHES.stream().mapToInt(Integer::intValue).max().orElse(1);
+    List<long[]> prompts = prompts(config, largest);
+    run(model, manager, prompts.subList(0, 2), newTokens); // warm-up
+    int singles = 4;
+    DecodeMeter single = new DecodeMeter();
+    long begin = System.nanoTime();
+    for (long[] prompt : prompts.subList(0, singles)) {
+      Generator.generateBatch(
+          model, manager, List.of(prompt), newTokens, List.of(Sampler.greedy()), single);
+    }
+    double singleRate = single.tokens() / ((System.nanoTime() - begin) / 1e9);
+    log.printf("bench: decode %s single %.0f tok/s%n", name, singleRate);
+    List<Double> rates = new ArrayList<>();
+    List<Double> calls = new ArrayList<>();
+    for (int b : BATCHES) {
+      DecodeMeter meter = new DecodeMeter();
+      long start = System.nanoTime();
+      Generator.generateBatch(model, manager, prompts.subList(0, b), newTokens, greedy(b), meter);
+      double rate = meter.tokens() / ((System.nanoTime() - start) / 1e9);
+      rates.add(rate);
+      calls.add(meter.callsPerDecodedToken());
+      log.printf("bench: decode %s B=%d %.0f tok/s%n", name, b, rate);
+    }
+    return new Row(name, singles, singleRate, single.callsPerDecodedToken(), BATCHES, rates, calls);
+  }
+
+  private static void run(Llama model, NDManager manager, List<long[]> prompts, int newTokens) {
+    Generator.generateBatch(model, manager, prompts, newTokens, greedy(prompts.size()));
+  }
+
+  private static List<Sampler> greedy(int n) {
+    List<Sampler> samplers = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      samplers.add(Sampler.greedy());
+    }
+    return samplers;
+  }
+
+  /** n prompts: BOS and 3 to 18 tokens drawn from the vocabulary above the special ids. */
+  static List<long[]> prompts(LlamaConfig config, int n) {
+    Random random = new Random(17);
+    List<long[]> prompts = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      long[] prompt = new long[4 + (i * 5) % 16];
+      prompt[0] = config.bosId();
+      for (int j = 1; j < prompt.length; j++) {
+        prompt[j] = 3 + random.nextInt(config.vocabSize() - 3);
+      }
+      prompts.add(prompt);
+    }
+    return prompts;
+  }
+}
