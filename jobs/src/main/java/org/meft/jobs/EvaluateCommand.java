@@ -5,11 +5,14 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.SparkSession;
+import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
 
 /**
  * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
- * over the executors ({@link EvaluateJob}); predictions are written as Parquet.
+ * over the executors ({@link EvaluateJob}), {@code --decode-batch} records per decoder call, greedy
+ * unless {@code --temperature} is given (each example then draws from a seed of {@code --seed} and
+ * its id, so batching and slicing never change a sample); predictions are written as Parquet.
  */
 public final class EvaluateCommand implements Command {
   static final int DEFAULT_MAX_NEW_TOKENS = 64;
@@ -31,7 +34,9 @@ public final class EvaluateCommand implements Command {
         + DEFAULT_MAX_NEW_TOKENS
         + " --max-examples N (default all) --slice-size "
         + DEFAULT_SLICE_SIZE
-        + " --master local[*]|spark://HOST:PORT]";
+        + " --decode-batch "
+        + EvaluateJob.DEFAULT_DECODE_BATCH
+        + " --temperature 0 (greedy) --top-p 1 --seed 1 --master local[*]|spark://HOST:PORT]";
   }
 
   @Override
@@ -47,6 +52,10 @@ public final class EvaluateCommand implements Command {
                 "max-new-tokens",
                 "max-examples",
                 "slice-size",
+                "decode-batch",
+                "temperature",
+                "top-p",
+                "seed",
                 "master"),
             Set.of());
     Path prepared = Path.of(flags.required("prepared"));
@@ -58,7 +67,12 @@ public final class EvaluateCommand implements Command {
           new EvaluateJob.Config(
               flags.integer("max-new-tokens", DEFAULT_MAX_NEW_TOKENS),
               flags.integer("max-examples", 0),
-              flags.integer("slice-size", DEFAULT_SLICE_SIZE));
+              flags.integer("slice-size", DEFAULT_SLICE_SIZE),
+              new Decoding(
+                  flags.integer("decode-batch", EvaluateJob.DEFAULT_DECODE_BATCH),
+                  flags.number("temperature", 0),
+                  flags.number("top-p", 1f),
+                  flags.longValue("seed", 1)));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,15 +23,25 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.datasets.Datasets;
+import org.meft.datasets.Split;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
+import org.meft.datasets.prepare.PreparedRecord;
+import org.meft.datasets.prepare.PreparedShards;
+import org.meft.generate.Generator;
 import org.meft.jobs.MainTest.Result;
 import org.meft.jobs.demo.DemoData;
+import org.meft.jobs.evaluate.Decoding;
+import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.jobs.evaluate.ExecutorModels;
 import org.meft.jobs.report.ReportJob;
 import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.SweepRun;
+import org.meft.load.LanguageModel;
+import org.meft.tokenizer.SequenceLayout;
 
 /**
  * train-sweep, evaluate and report through the command line on local Spark: what they write, the
@@ -294,6 +306,76 @@ class SparkJobsTest {
     assertThrows(
         IllegalArgumentException.class, () -> Sweep.read(dir.resolve("none.json"), prepared));
     assertFalse(Files.exists(dir.resolve("p2")));
+  }
+
+  /**
+   * Twelve slices of three runs on one single-slot executor load the base model once and each
+   * adapter once; the predictions of a sampled evaluation are those of a freshly loaded model and
+   * adapter per run, and do not depend on the slicing, the decode batch or the executor's slots.
+   */
+  @Test
+  @Order(4)
+  void evaluationLoadsEachModelOncePerExecutorAndSamplesPerExample() throws IOException {
+    Path runs = dir.resolve("runs");
+    Decoding sampled = new Decoding(1, 0.8f, 0.9f, 7);
+    Map<String, String> bySlice;
+    int baseLoads = ExecutorModels.baseLoads();
+    int adapterLoads = ExecutorModels.adapterLoads();
+    try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
+      bySlice =
+          predictions(
+              EvaluateJob.run(
+                  spark,
+                  prepared,
+                  runs,
+                  dir.resolve("sampled-1"),
+                  new EvaluateJob.Config(6, 0, 1, sampled)));
+    }
+    assertEquals(12, bySlice.size());
+    assertEquals(1, ExecutorModels.baseLoads() - baseLoads);
+    assertEquals(3, ExecutorModels.adapterLoads() - adapterLoads);
+
+    Map<String, String> batched;
+    try (SparkSession spark = SparkSessions.open("test", "local[2]")) {
+      batched =
+          predictions(
+              EvaluateJob.run(
+                  spark,
+                  prepared,
+                  runs,
+                  dir.resolve("sampled-2"),
+                  new EvaluateJob.Config(6, 0, 4, new Decoding(3, 0.8f, 0.9f, 7))));
+    }
+    assertEquals(bySlice, batched);
+
+    // The first nq example of each nq run, decoded by a model and adapter loaded for it alone.
+    PreparedRecord first =
+        PreparedShards.read(PreparedShards.files(prepared, "nq", Split.TEST), 1).get(0);
+    for (String run : List.of("nq-meft", "nq-lora")) {
+      Path runDir = runs.resolve("runs").resolve(run);
+      try (LanguageModel fresh = LanguageModel.load(model, null);
+          BufferAllocator allocator = new RootAllocator(1L << 30);
+          InstalledAdapters adapter =
+              AdapterCheckpoint.load(runDir, fresh.llama(), fresh.manager(), allocator)) {
+        long[] prompt =
+            first.promptIds(
+                SequenceLayout.of(fresh.config()),
+                SequenceLayout.promptBudget(fresh.config().maxSeqLen(), 6));
+        Generator.Generation generation =
+            Generator.generate(
+                fresh.llama(), fresh.manager(), prompt, 6, sampled.samplerFor(first.id()));
+        assertEquals(
+            fresh.tokenizer().decode(generation.newIds()), bySlice.get(run + "/" + first.id()));
+      }
+    }
+  }
+
+  private static Map<String, String> predictions(org.apache.spark.sql.Dataset<Row> rows) {
+    Map<String, String> byId = new HashMap<>();
+    for (Row row : rows.collectAsList()) {
+      byId.put(row.getAs("run_id") + "/" + row.getAs("id"), row.getAs("prediction"));
+    }
+    return byId;
   }
 
   private static List<String> cells(String markdownRow) {

@@ -17,16 +17,21 @@ import org.meft.jobs.train.TrainSweepJob;
 /**
  * The distributed evaluation: every run of a sweep decodes its dataset's test split. The test
  * shards are cut into slices of at most {@code sliceSize} rows; each (run, slice) is one task, so
- * the work spreads over the executors and each task loads the base model and the run's adapter
- * once. Predictions are written as Parquet ({@link Predictions#SCHEMA}).
+ * the work spreads over the executors; the tasks of one executor share its loaded base model and
+ * each run's adapter ({@link ExecutorModels}). Predictions are written as Parquet ({@link
+ * Predictions#SCHEMA}).
  */
 public final class EvaluateJob {
+  /** Records decoded together by one call of the decoder, until the memory plan sizes it. */
+  public static final int DEFAULT_DECODE_BATCH = 8;
+
   /**
    * @param maxNewTokens the decoding budget per example
    * @param maxExamples evaluate the first this many test examples of each dataset (0: all)
    * @param sliceSize test rows per task
+   * @param decoding how each example is decoded
    */
-  public record Config(int maxNewTokens, int maxExamples, int sliceSize) {
+  public record Config(int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding) {
     public Config {
       if (maxNewTokens < 1 || maxExamples < 0 || sliceSize < 1) {
         throw new IllegalArgumentException(
@@ -37,6 +42,12 @@ public final class EvaluateJob {
                 + ", "
                 + sliceSize);
       }
+      java.util.Objects.requireNonNull(decoding, "decoding");
+    }
+
+    /** Greedy decoding, {@link #DEFAULT_DECODE_BATCH} records at a time. */
+    public Config(int maxNewTokens, int maxExamples, int sliceSize) {
+      this(maxNewTokens, maxExamples, sliceSize, Decoding.greedy(DEFAULT_DECODE_BATCH));
     }
   }
 
@@ -72,7 +83,8 @@ public final class EvaluateJob {
                   shard.toAbsolutePath().toString(),
                   offset,
                   (int) Math.min(config.sliceSize(), rows - offset),
-                  config.maxNewTokens()));
+                  config.maxNewTokens(),
+                  config.decoding()));
         }
         left -= rows;
       }
@@ -93,18 +105,25 @@ public final class EvaluateJob {
     List<EvaluationSlice> slices = plan(spark, prepared, runs, config);
     JavaSparkContext context = JavaSparkContext.fromSparkContext(spark.sparkContext());
     context.setJobDescription("meft evaluate: " + slices.size() + " slices");
+    // One partition per slice, run after run: Spark launches tasks in partition order, so each
+    // executor works through one run's slices before the next run's, and its cached model
+    // (ExecutorModels) changes adapter once per run.
     JavaRDD<Row> rows =
         context
             .parallelize(slices, slices.size())
             .flatMap(slice -> PredictTask.predict(slice).iterator());
-    TaskFailures.unwrap(
-        () -> {
-          spark
-              .createDataFrame(rows, Predictions.SCHEMA)
-              .write() // one file per slice: merging partitions would merge tasks
-              .parquet(output.toAbsolutePath().toString());
-          return null;
-        });
+    try {
+      TaskFailures.unwrap(
+          () -> {
+            spark
+                .createDataFrame(rows, Predictions.SCHEMA)
+                .write() // one file per slice: merging partitions would merge tasks
+                .parquet(output.toAbsolutePath().toString());
+            return null;
+          });
+    } finally {
+      ExecutorModels.close(); // local mode: the driver's JVM is the executor
+    }
     return spark.read().parquet(output.toAbsolutePath().toString());
   }
 }

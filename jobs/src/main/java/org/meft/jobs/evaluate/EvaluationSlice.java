@@ -12,6 +12,7 @@ import java.io.Serializable;
  * @param runDir the run's folder (its latest checkpoint is loaded)
  * @param shard the test shard
  * @param maxNewTokens the decoding budget per example
+ * @param decoding how the examples are decoded
  */
 public record EvaluationSlice(
     String runId,
@@ -22,9 +23,11 @@ public record EvaluationSlice(
     String shard,
     long offset,
     int count,
-    int maxNewTokens)
+    int maxNewTokens,
+    Decoding decoding)
     implements Serializable {
   public EvaluationSlice {
+    java.util.Objects.requireNonNull(decoding, "decoding");
     if (offset < 0 || count < 1 || maxNewTokens < 1) {
       throw new IllegalArgumentException(
           "offset >= 0, count >= 1 and maxNewTokens >= 1 expected, got "

@@ -15,7 +15,11 @@ public final class Predictions {
           .add("prompt_tokens", DataTypes.IntegerType, false)
           .add("generated_tokens", DataTypes.IntegerType, false)
           .add("stop_reason", DataTypes.StringType, false)
-          .add("latency_ms", DataTypes.DoubleType, false);
+          // From its decoder call's start to this example's end.
+          .add("latency_ms", DataTypes.DoubleType, false)
+          // Its share of the decoder call's wall time: the call's time over the examples decoded
+          // together (--decode-batch), so that tokens over the summed shares is the throughput.
+          .add("decode_ms", DataTypes.DoubleType, false);
 
   private Predictions() {}
 }

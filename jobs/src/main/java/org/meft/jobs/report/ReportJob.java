@@ -67,7 +67,7 @@ public final class ReportJob {
     }
     Dataset<Row> scored =
         spark.sql(
-            "SELECT run_id, dataset, id, s.*, latency_ms, generated_tokens, prediction, references"
+            "SELECT run_id, dataset, id, s.*, latency_ms, decode_ms, generated_tokens, prediction, references"
                 + " FROM (SELECT *, "
                 + Scores.FUNCTION
                 + "(dataset, prediction, references) AS s FROM predictions)");
@@ -84,8 +84,8 @@ public final class ReportJob {
                 + averages
                 + ", sum(unparsed) AS unparsed,"
                 + " CASE WHEN sum(latency_ms) > 0 THEN avg(latency_ms) END AS latency_ms_mean,"
-                + " CASE WHEN sum(latency_ms) > 0"
-                + " THEN sum(generated_tokens) / (sum(latency_ms) / 1000) END"
+                + " CASE WHEN sum(decode_ms) > 0"
+                + " THEN sum(generated_tokens) / (sum(decode_ms) / 1000) END"
                 + " AS decode_tokens_per_second"
                 + " FROM scores GROUP BY run_id, dataset")
         .createOrReplaceTempView("quality");

@@ -83,6 +83,7 @@ class ReportAndScoreTest {
               10,
               5,
               "eos",
+              0.0,
               0.0));
     }
     Path predicted = dir.resolve("predictions");
