@@ -179,63 +179,26 @@ public record TrainConfig(
   }
 
   public TrainConfig withSeed(long newSeed) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        accumulation,
-        learningRate,
-        warmupSteps,
-        minLearningRateRatio,
-        weightDecay,
-        beta1,
-        beta2,
-        eps,
-        clipNorm,
-        maxLength,
-        newSeed,
-        logEvery,
-        maxBadSteps,
-        recomputeActivations);
+    return with(Map.of(SEED, Long.toString(newSeed)));
   }
 
   public TrainConfig withSchedule(int newWarmupSteps, float newMinRatio, float newClipNorm) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        accumulation,
-        learningRate,
-        newWarmupSteps,
-        newMinRatio,
-        weightDecay,
-        beta1,
-        beta2,
-        eps,
-        newClipNorm,
-        maxLength,
-        seed,
-        logEvery,
-        maxBadSteps,
-        recomputeActivations);
+    return with(
+        Map.of(
+            WARMUP, Integer.toString(newWarmupSteps),
+            MIN_LR_RATIO, Float.toString(newMinRatio),
+            CLIP, Float.toString(newClipNorm)));
   }
 
   public TrainConfig withRecomputeActivations(boolean recompute) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        accumulation,
-        learningRate,
-        warmupSteps,
-        minLearningRateRatio,
-        weightDecay,
-        beta1,
-        beta2,
-        eps,
-        clipNorm,
-        maxLength,
-        seed,
-        logEvery,
-        maxBadSteps,
-        recompute);
+    return with(Map.of(RECOMPUTE_ACTIVATIONS, Boolean.toString(recompute)));
+  }
+
+  /** This configuration with {@code changes} (values as written) in place of its own. */
+  private TrainConfig with(Map<Setting, String> changes) {
+    Map<String, String> values = settings();
+    changes.forEach((setting, value) -> values.put(setting.name(), value));
+    return read(new SettingValues(values));
   }
 
   /** The learning rate at optimizer step {@code step} (0-based): linear warm-up, cosine decay. */

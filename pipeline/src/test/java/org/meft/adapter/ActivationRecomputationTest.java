@@ -28,6 +28,7 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.testing.AdapterValues;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -133,7 +134,7 @@ class ActivationRecomputationTest {
       try (InstalledAdapters adapters =
           InstalledAdapters.install(
               model, config, manager, allocator, AdapterMethodTableTest.ADAPTER_SEED)) {
-        AdapterMethodTableTest.setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         Map<String, float[]> values = new TreeMap<>();
         TrainResult result =
             new Trainer(model, adapters, train, null)

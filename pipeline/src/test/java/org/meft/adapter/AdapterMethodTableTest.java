@@ -24,7 +24,6 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -46,7 +45,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
-import org.meft.testing.Overwrite;
+import org.meft.testing.AdapterValues;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
 import org.meft.train.Trainer;
@@ -141,7 +140,7 @@ class AdapterMethodTableTest {
       float[] base = logits(model, manager);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         float[] adapted = logits(model, manager);
         assertFalse(
             Arrays.equals(base, adapted),
@@ -163,7 +162,7 @@ class AdapterMethodTableTest {
       Llama model = RandomLlama.create(SHAPE, MODEL_SEED, manager, DataType.FLOAT32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         Gradients gradients = backward(model, adapters, manager, name);
         assertTrue(
             gradients.zero().isEmpty(),
@@ -198,7 +197,7 @@ class AdapterMethodTableTest {
       Llama model = RandomLlama.create(SHAPE, MODEL_SEED, manager, DataType.FLOAT16);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         Gradients gradients = backward(model, adapters, manager, name);
         assertTrue(gradients.zero().isEmpty(), name + ": no gradient reaches " + gradients.zero());
         assertTrue(gradients.nonFinite().isEmpty(), name + ": non-finite " + gradients.nonFinite());
@@ -250,7 +249,7 @@ class AdapterMethodTableTest {
               BaseDtype.F32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         // One step, so that the checkpoint holds a trainer snapshot, as a run's does.
         new Trainer(model, adapters, train, null)
             .train(
@@ -284,7 +283,7 @@ class AdapterMethodTableTest {
       Llama model = RandomLlama.create(SHAPE, MODEL_SEED, manager, DataType.FLOAT32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, ADAPTER_SEED)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.1f);
         Gradients gradients = backward(model, adapters, manager, name);
         long learning = gradients.nonZero().values().stream().mapToLong(Long::longValue).sum();
         assertEquals(
@@ -390,34 +389,6 @@ class AdapterMethodTableTest {
       }
     }
     return false;
-  }
-
-  /**
-   * Sets every trainable value to N(0, 0.1) draws: each device parameter, and meft's host values
-   * (its host keys are random already).
-   */
-  static void setNonZero(InstalledAdapters adapters) {
-    Random random = new Random(3);
-    for (Parameter parameter : adapters.deviceParameters()) {
-      NDArray array = parameter.getArray();
-      Overwrite.floats(array, gaussians(random, Math.toIntExact(array.size())));
-    }
-    HostStore store = adapters.store();
-    if (store != null) {
-      for (int layer = 0; layer < store.layers(); layer++) {
-        for (int row = 0; row < store.rows(); row++) {
-          store.setValueRow(layer, row, gaussians(random, store.dim()));
-        }
-      }
-    }
-  }
-
-  private static float[] gaussians(Random random, int count) {
-    float[] values = new float[count];
-    for (int i = 0; i < count; i++) {
-      values[i] = (float) random.nextGaussian() * 0.1f;
-    }
-    return values;
   }
 
   /** TOKENS as a training example whose loss covers every token after the first. */

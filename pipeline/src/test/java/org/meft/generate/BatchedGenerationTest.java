@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.nn.Parameter;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -24,8 +22,7 @@ import org.meft.adapter.meft.MeftConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
-import org.meft.store.HostStore;
-import org.meft.testing.Overwrite;
+import org.meft.testing.AdapterValues;
 
 /**
  * Batched decoding (left padding, per-sequence positions, a pad mask, finished sequences leaving
@@ -80,7 +77,7 @@ class BatchedGenerationTest {
       Llama model = RandomLlama.create(SHAPE, 9, manager, DataType.FLOAT32);
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, config, manager, allocator, 5)) {
-        setNonZero(adapters);
+        AdapterValues.nonZero(adapters, 0.3f);
         assertBatchedEqualsSingle(model, manager, greedy(PROMPTS), name);
       }
     }
@@ -136,30 +133,5 @@ class BatchedGenerationTest {
       samplers.add(Sampler.greedy());
     }
     return samplers;
-  }
-
-  /** Non-zero trainable values (LoRA B and meft's values start at zero, which would hide them). */
-  private static void setNonZero(InstalledAdapters adapters) {
-    Random random = new Random(3);
-    for (Parameter parameter : adapters.deviceParameters()) {
-      NDArray array = parameter.getArray();
-      Overwrite.floats(array, gaussians(random, Math.toIntExact(array.size())));
-    }
-    HostStore store = adapters.store();
-    if (store != null) {
-      for (int layer = 0; layer < store.layers(); layer++) {
-        for (int row = 0; row < store.rows(); row++) {
-          store.setValueRow(layer, row, gaussians(random, store.dim()));
-        }
-      }
-    }
-  }
-
-  private static float[] gaussians(Random random, int count) {
-    float[] values = new float[count];
-    for (int i = 0; i < count; i++) {
-      values[i] = (float) random.nextGaussian() * 0.3f;
-    }
-    return values;
   }
 }
