@@ -206,7 +206,7 @@ public final class DeviceChecks {
       json = body.get();
     } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
       json = new JsonObject();
-      json.addProperty("error", e.toString());
+      json.addProperty("error", describe(e));
     }
     json.addProperty("ok", !json.has("error"));
     json.addProperty("seconds", (System.nanoTime() - start) / 1e9);
@@ -216,6 +216,15 @@ public final class DeviceChecks {
         json.get("ok").getAsBoolean() ? "ok" : "FAILED: ",
         json.has("error") ? json.get("error").getAsString() : "");
     return json;
+  }
+
+  /** The error and its causes (DJL wraps the linker's message in a generic one). */
+  static String describe(Throwable error) {
+    StringBuilder text = new StringBuilder(error.toString());
+    for (Throwable cause = error.getCause(); cause != null; cause = cause.getCause()) {
+      text.append("; caused by ").append(cause);
+    }
+    return text.toString();
   }
 
   private static int failures(JsonObject json) {
