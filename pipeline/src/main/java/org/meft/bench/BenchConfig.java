@@ -110,6 +110,23 @@ public record BenchConfig(
         List.of(2));
   }
 
+  /** This run with other adapter sizes and step counts (the device checks run one size). */
+  public BenchConfig with(List<Integer> sizes, int warmupSteps, int timedSteps) {
+    return new BenchConfig(
+        name,
+        model,
+        batchSize,
+        seqLen,
+        sizes,
+        topK,
+        probes,
+        maxRows,
+        loraRank,
+        warmupSteps,
+        timedSteps,
+        kernels);
+  }
+
   /** Tokens one training step trains on. */
   public int tokensPerStep() {
     return batchSize * seqLen;

@@ -35,15 +35,47 @@ public final class StepBench {
 
   private StepBench() {}
 
+  /** Told before and after each configuration (the device checks sample memory with it). */
+  public interface Observer {
+    void before(AdapterConfig adapter);
+
+    void after(StepResult result);
+  }
+
+  private static final Observer NONE =
+      new Observer() {
+        @Override
+        public void before(AdapterConfig adapter) {}
+
+        @Override
+        public void after(StepResult result) {}
+      };
+
   /** Every configuration of {@code config}; a line per configuration goes to {@code log}. */
   public static List<StepResult> run(
       BenchConfig config, NDManager manager, BufferAllocator allocator, PrintStream log) {
+    return run(config, DataType.FLOAT32, manager, allocator, log, NONE);
+  }
+
+  /**
+   * As {@link #run(BenchConfig, NDManager, BufferAllocator, PrintStream)}, with the random model's
+   * base weights in {@code baseType} and {@code observer} told around each configuration.
+   */
+  public static List<StepResult> run(
+      BenchConfig config,
+      DataType baseType,
+      NDManager manager,
+      BufferAllocator allocator,
+      PrintStream log,
+      Observer observer) {
     List<StepResult> results = new ArrayList<>();
     try (NDManager modelManager = manager.newSubManager()) {
-      Llama model = RandomLlama.create(config.model(), SEED, modelManager, DataType.FLOAT32);
+      Llama model = RandomLlama.create(config.model(), SEED, modelManager, baseType);
       List<TrainingExample> examples = randomExamples(config);
       for (AdapterConfig adapter : adapters(config)) {
+        observer.before(adapter);
         StepResult result = measure(model, adapter, examples, config, manager, allocator);
+        observer.after(result);
         log.printf(
             "bench: %-16s %8.3f s/step (%.3f-%.3f)  %,.0f tokens/s%n",
             result.label(),
