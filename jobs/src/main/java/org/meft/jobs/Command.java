@@ -14,6 +14,15 @@ public interface Command {
   /** The flags, as shown in usage. */
   String usage();
 
+  /**
+   * Whether the command stops gracefully on SIGTERM or SIGINT: its training and evaluation loops
+   * read {@link org.meft.stop.StopSignals#requested} between steps and end with a {@link
+   * org.meft.stop.StoppedException}. Other commands exit at the signal (outside native code).
+   */
+  default boolean stoppable() {
+    return false;
+  }
+
   /** Runs with the arguments after the command name; returns the exit code. */
   int run(List<String> args, PrintStream out) throws Exception;
 }

@@ -65,6 +65,11 @@ public final class DemoCommand implements Command {
   }
 
   @Override
+  public boolean stoppable() {
+    return true;
+  }
+
+  @Override
   public String name() {
     return "demo";
   }

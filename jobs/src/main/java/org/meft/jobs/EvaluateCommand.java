@@ -19,6 +19,11 @@ public final class EvaluateCommand implements Command {
   static final int DEFAULT_SLICE_SIZE = 64;
 
   @Override
+  public boolean stoppable() {
+    return true;
+  }
+
+  @Override
   public String name() {
     return "evaluate";
   }

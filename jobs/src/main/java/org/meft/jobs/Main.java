@@ -8,11 +8,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.meft.format.CheckpointException;
+import org.meft.stop.NativeGate;
+import org.meft.stop.StopSignals;
+import org.meft.stop.StoppedException;
 
 /**
  * The entry point behind {@code bin/meft COMMAND [flags]}. Exit codes: 0 success, 1 the command
- * failed (one error line on stderr), 2 a bad command line (the message and the usage). Stack traces
- * appear only with {@code MEFT_DEBUG=1}.
+ * failed (one error line on stderr), 2 a bad command line (the message and the usage), 143 / 130
+ * stopped by SIGTERM / SIGINT ({@link StopSignals}: a {@link Command#stoppable} command stops at a
+ * step boundary, says where on one line, and exits; the process never exits while a thread is
+ * inside libtorch). Stack traces appear only with {@code MEFT_DEBUG=1}.
  */
 public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
@@ -38,9 +43,10 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    StopSignals.install();
     int code = run(args, System.out, System.err);
     System.out.flush();
-    System.exit(code);
+    NativeGate.exit(StopSignals.requested() ? StopSignals.exitCode() : code);
   }
 
   /** Runs one command line; returns the exit code. */
@@ -63,8 +69,19 @@ public final class Main {
       out.println("usage: bin/meft " + command.name() + " " + command.usage());
       return 0;
     }
+    // A stoppable command is watched until its last line is printed: a first stop signal then
+    // exits only after the command has stopped, written its checkpoint and said where.
+    try (StopSignals.Watch watch = command.stoppable() ? StopSignals.watch() : null) {
+      return run(command, rest, out, err);
+    }
+  }
+
+  private static int run(Command command, List<String> rest, PrintStream out, PrintStream err) {
     try {
       return command.run(rest, out);
+    } catch (StoppedException e) {
+      err.println("meft " + command.name() + ": " + e.getMessage());
+      return e.exitCode();
     } catch (UsageException e) {
       err.println("meft " + command.name() + ": " + e.getMessage());
       err.println("usage: bin/meft " + command.name() + " " + command.usage());

@@ -20,6 +20,11 @@ import org.meft.train.TrainResult;
  */
 public final class TrainCommand implements Command {
   @Override
+  public boolean stoppable() {
+    return true;
+  }
+
+  @Override
   public String name() {
     return "train";
   }
@@ -43,6 +48,7 @@ public final class TrainCommand implements Command {
     usage.append("[options]\n");
     option(usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
     option(usage, "--json", "print the result as one JSON line on stdout");
+    option(usage, TrainingRun.RESTART.usage(), TrainingRun.RESTART.helpText());
     RunSpec.COMMON.forEach(s -> option(usage, s.usage(), s.helpText()));
     for (AdapterMethod method : AdapterMethods.all()) {
       if (!method.settings().isEmpty()) {
@@ -61,7 +67,7 @@ public final class TrainCommand implements Command {
   @Override
   public int run(List<String> args, PrintStream out) {
     Set<String> valued = new HashSet<>();
-    Set<String> switches = new HashSet<>(Set.of("json"));
+    Set<String> switches = new HashSet<>(Set.of("json", TrainingRun.RESTART.name()));
     for (String name : RunSpec.SETTINGS) {
       (RunSpec.setting(name).kind() == Setting.Kind.BOOLEAN ? switches : valued).add(name);
     }
@@ -70,6 +76,7 @@ public final class TrainCommand implements Command {
     Map<String, String> settings = new HashMap<>(flags.asMap());
     settings.remove("output");
     settings.remove("json");
+    settings.remove(TrainingRun.RESTART.name());
     if (flags.has("checkpoint-every") && !flags.has("output")) {
       throw new UsageException("--checkpoint-every needs --output DIR");
     }
@@ -79,7 +86,12 @@ public final class TrainCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    TrainResult result = TrainingRun.run(spec, flags.path("output"), System.err);
+    if (flags.has(TrainingRun.RESTART.name()) && !flags.has("output")) {
+      throw new UsageException("--" + TrainingRun.RESTART.name() + " needs --output DIR");
+    }
+    TrainResult result =
+        TrainingRun.run(
+            spec, flags.path("output"), flags.has(TrainingRun.RESTART.name()), System.err);
     if (flags.has("json")) {
       out.println(result.toJson());
     } else {

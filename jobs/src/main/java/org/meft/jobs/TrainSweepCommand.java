@@ -16,6 +16,11 @@ import org.meft.jobs.train.TrainSweepJob;
  */
 public final class TrainSweepCommand implements Command {
   @Override
+  public boolean stoppable() {
+    return true;
+  }
+
+  @Override
   public String name() {
     return "train-sweep";
   }

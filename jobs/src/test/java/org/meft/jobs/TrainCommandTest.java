@@ -170,9 +170,9 @@ class TrainCommandTest {
     }
     try (var entries = Files.list(out)) {
       assertEquals(
-          List.of(checkpoint),
-          entries.filter(p -> !p.getFileName().toString().equals(RunLock.FILE)).toList(),
-          "only the latest checkpoint is kept (beside the run's lock file)");
+          List.of(out.resolve("checkpoint-000020"), checkpoint),
+          entries.filter(p -> !p.getFileName().toString().equals(RunLock.FILE)).sorted().toList(),
+          "the latest two checkpoints are kept (beside the run's lock file)");
     }
     JsonObject manifest =
         JsonParser.parseString(Files.readString(checkpoint.resolve("manifest.json")))
@@ -217,6 +217,30 @@ class TrainCommandTest {
     MainTest.Result noCheckpoint = generate(model, dir, prompt);
     assertEquals(1, noCheckpoint.code());
     assertTrue(noCheckpoint.err().contains("manifest.json"), noCheckpoint.err());
+
+    // Damaged checkpoints: generate refuses, train refuses to start again unless --restart.
+    for (Path damaged : List.of(checkpoint, out.resolve("checkpoint-000020"))) {
+      Path file = damaged.resolve("adapter.safetensors");
+      byte[] bytes = Files.readAllBytes(file);
+      bytes[bytes.length - 1] ^= 1;
+      Files.write(file, bytes);
+    }
+    MainTest.Result refusedAdapter = generate(model, out, prompt);
+    assertEquals(1, refusedAdapter.code(), refusedAdapter.err());
+    assertEquals(
+        "meft generate: error: " + checkpoint.resolve("adapter.safetensors") + ": SHA-256 " + "",
+        refusedAdapter.err().substring(0, refusedAdapter.err().indexOf("SHA-256 ") + 8));
+    MainTest.Result refusedResume = MainTest.meft(trainArgs);
+    assertEquals(1, refusedResume.code(), refusedResume.err());
+    assertEquals(1, refusedResume.err().strip().lines().count(), refusedResume.err());
+    assertTrue(refusedResume.err().contains("none of its 2 checkpoints verifies"));
+    assertTrue(refusedResume.err().contains("--restart"), refusedResume.err());
+    List<String> restartArgs = new ArrayList<>(List.of(trainArgs));
+    restartArgs.add("--restart");
+    MainTest.Result restarted = MainTest.meft(restartArgs.toArray(String[]::new));
+    assertEquals(0, restarted.code(), restarted.err());
+    assertTrue(Files.isDirectory(out.resolve("refused-checkpoint-000030")));
+    assertTrue(MainTest.meft("train", "--help").out().contains("--restart"));
 
     MainTest.Result everyWithoutOutput = train("--method", "lora", "--checkpoint-every", "2");
     assertEquals(2, everyWithoutOutput.code());

@@ -49,10 +49,15 @@ import org.meft.train.TrainerSnapshot;
  * </pre>
  *
  * A checkpoint is written into a temporary sibling directory ({@code .tmp-checkpoint-...}), every
- * file forced to disk, then renamed atomically to its final name; older checkpoints are then
- * removed (manifest first, so a half-removed one is never taken as complete). A killed writer
- * leaves only a temporary directory, which {@link #latest} ignores and {@link #removeIncomplete}
- * deletes.
+ * file forced to disk, then renamed atomically to its final name; checkpoints older than the last
+ * {@value #KEEP} are then removed (manifest first, so a half-removed one is never taken as
+ * complete). A killed writer leaves only a temporary directory, which {@link #latest} ignores and
+ * {@link #removeIncomplete} deletes.
+ *
+ * <p>Every file records the checkpoint's step ({@value #STEP_KEY} in the safetensors metadata and
+ * the store files' schema metadata, with {@code meft.layer} in the latter), and the manifest
+ * records every file's size and SHA-256 ({@link CheckpointFile}): {@link #verify} and {@link #load}
+ * refuse a damaged, swapped or foreign file, naming it and the reason.
  */
 public final class AdapterCheckpoint {
   public static final String MANIFEST = "manifest.json";
@@ -62,7 +67,15 @@ public final class AdapterCheckpoint {
   private static final String PREFIX = "checkpoint-";
   private static final String TEMPORARY = ".tmp-" + PREFIX;
   private static final Pattern NAME = Pattern.compile(PREFIX + "(\\d+)");
-  private static final Map<String, String> SAFETENSORS_METADATA = Map.of("format", "pt");
+
+  /** The metadata key of the step a checkpoint's file belongs to. */
+  public static final String STEP_KEY = "meft.step";
+
+  /** The store files' metadata key of their model layer. */
+  public static final String LAYER_KEY = "meft.layer";
+
+  /** How many checkpoints a run keeps: the newest, and one to fall back to. */
+  public static final int KEEP = 2;
 
   private AdapterCheckpoint() {}
 
@@ -101,15 +114,15 @@ public final class AdapterCheckpoint {
         runDir.resolve(TEMPORARY + String.format(Locale.ROOT, "%06d-%d", step, System.nanoTime()));
     try {
       Files.createDirectories(tmp);
-      List<String> files = new ArrayList<>();
+      List<CheckpointFile> files = new ArrayList<>();
       Map<String, NDArray> tensors = new LinkedHashMap<>();
       adapters.namedDeviceParameters().forEach((name, p) -> tensors.put(name, p.getArray()));
+      Map<String, String> metadata = Map.of("format", "pt", STEP_KEY, Integer.toString(step));
+      SafetensorsWriter.write(tmp.resolve(ADAPTER), tensors, DataType.FLOAT32, metadata);
+      files.add(CheckpointFile.of(tmp, ADAPTER));
       SafetensorsWriter.write(
-          tmp.resolve(ADAPTER), tensors, DataType.FLOAT32, SAFETENSORS_METADATA);
-      files.add(ADAPTER);
-      SafetensorsWriter.write(
-          tmp.resolve(OPTIMIZER), snapshot.optimizer(), DataType.FLOAT32, SAFETENSORS_METADATA);
-      files.add(OPTIMIZER);
+          tmp.resolve(OPTIMIZER), snapshot.optimizer(), DataType.FLOAT32, metadata);
+      files.add(CheckpointFile.of(tmp, OPTIMIZER));
       HostStore store = adapters.store();
       List<Integer> layers = adapters.layers();
       if (store != null) {
@@ -117,12 +130,8 @@ public final class AdapterCheckpoint {
         for (int i = 0; i < layers.size(); i++) {
           String file = storeFile(layers.get(i));
           StoreFile.write(
-              store,
-              i,
-              tmp.resolve(file),
-              allocator,
-              Map.of("meft.layer", Integer.toString(layers.get(i))));
-          files.add(file);
+              store, i, tmp.resolve(file), allocator, storeMetadata(layers.get(i), step));
+          files.add(CheckpointFile.of(tmp, file));
         }
         force(tmp.resolve(STORE));
       }
@@ -154,12 +163,15 @@ public final class AdapterCheckpoint {
       deleteQuietly(tmp);
       throw e;
     }
-    for (Path old : complete(runDir)) {
-      if (!old.equals(target)) {
-        deleteQuietly(old);
-      }
+    List<Path> all = directories(runDir);
+    for (Path old : all.subList(0, Math.max(0, all.size() - KEEP))) {
+      deleteQuietly(old);
     }
     return target;
+  }
+
+  private static Map<String, String> storeMetadata(int modelLayer, int step) {
+    return Map.of(LAYER_KEY, Integer.toString(modelLayer), STEP_KEY, Integer.toString(step));
   }
 
   private static void writeForced(Path file, String text) throws IOException {
@@ -194,6 +206,34 @@ public final class AdapterCheckpoint {
           .toList();
     } catch (IOException e) {
       throw new CheckpointException(runDir, "cannot list: " + e, e);
+    }
+  }
+
+  /**
+   * Every checkpoint directory of a run, complete or not (with or without a manifest), oldest
+   * first.
+   */
+  public static List<Path> directories(Path runDir) {
+    if (!Files.isDirectory(runDir)) {
+      return List.of();
+    }
+    try (Stream<Path> entries = Files.list(runDir)) {
+      return entries
+          .filter(p -> NAME.matcher(p.getFileName().toString()).matches())
+          .filter(Files::isDirectory)
+          .sorted(Comparator.comparingInt(AdapterCheckpoint::stepOf))
+          .toList();
+    } catch (IOException e) {
+      throw new CheckpointException(runDir, "cannot list: " + e, e);
+    }
+  }
+
+  /** Deletes a checkpoint directory (its manifest first, so it is never taken as complete). */
+  public static void remove(Path checkpoint) {
+    try {
+      delete(checkpoint);
+    } catch (IOException e) {
+      throw new CheckpointException(checkpoint, "cannot delete: " + e, e);
     }
   }
 
@@ -244,6 +284,33 @@ public final class AdapterCheckpoint {
     return CheckpointManifest.read(resolve(path).resolve(MANIFEST));
   }
 
+  /**
+   * Checks a checkpoint directory before anything loads from it: its manifest (readable, its
+   * counters consistent, {@link CheckpointManifest#read}), that the manifest's step is the
+   * directory's, and every listed file's size and SHA-256.
+   *
+   * @return the manifest
+   * @throws CheckpointException naming the file and the reason
+   */
+  public static CheckpointManifest verify(Path checkpoint) {
+    Path manifestFile = checkpoint.resolve(MANIFEST);
+    CheckpointManifest manifest = CheckpointManifest.read(manifestFile);
+    int step = stepOf(checkpoint);
+    if (step >= 0 && manifest.step() != step) {
+      throw new CheckpointException(
+          manifestFile,
+          "records step "
+              + manifest.step()
+              + ", but it is the manifest of "
+              + checkpoint.getFileName()
+              + " (edited, or copied from another checkpoint)");
+    }
+    for (CheckpointFile file : manifest.files()) {
+      file.verify(checkpoint);
+    }
+    return manifest;
+  }
+
   private static int stepOf(Path checkpoint) {
     Matcher m = NAME.matcher(checkpoint.getFileName().toString());
     return m.matches() ? Integer.parseInt(m.group(1)) : -1;
@@ -261,7 +328,7 @@ public final class AdapterCheckpoint {
   public static InstalledAdapters load(
       Path path, Llama model, NDManager manager, BufferAllocator allocator) {
     Path dir = resolve(path);
-    CheckpointManifest manifest = CheckpointManifest.read(dir.resolve(MANIFEST));
+    CheckpointManifest manifest = verify(dir);
     String actual = ModelFingerprint.of(model);
     if (!actual.equals(manifest.baseModelFingerprint())) {
       throw new CheckpointException(
@@ -282,11 +349,27 @@ public final class AdapterCheckpoint {
             dir.resolve(MANIFEST),
             "layers " + manifest.layers() + " do not match the model's " + adapters.layers());
       }
-      readParameters(dir.resolve(ADAPTER), adapters.namedDeviceParameters());
       HostStore store = adapters.store();
+      if ((store != null) != manifest.hasHostStore()) {
+        throw new CheckpointException(
+            dir.resolve(MANIFEST),
+            "lists "
+                + manifest.files().size()
+                + " files, a "
+                + manifest.run().adapter().method().name()
+                + " checkpoint holds "
+                + manifest.expectedFiles(store != null));
+      }
+      readParameters(dir.resolve(ADAPTER), manifest.step(), adapters.namedDeviceParameters());
       if (store != null) {
         for (int i = 0; i < manifest.layers().size(); i++) {
-          StoreFile.read(store, i, dir.resolve(storeFile(manifest.layers().get(i))), allocator);
+          int layer = manifest.layers().get(i);
+          StoreFile.read(
+              store,
+              i,
+              dir.resolve(storeFile(layer)),
+              allocator,
+              storeMetadata(layer, manifest.step()));
         }
       }
       return adapters;
@@ -298,13 +381,15 @@ public final class AdapterCheckpoint {
 
   /**
    * The trainer's state at the checkpoint, with the device optimizer's moments loaded into {@code
-   * manager}.
+   * manager}; the optimizer file is checked against the manifest first.
    */
   public static TrainerSnapshot readTrainerSnapshot(Path path, NDManager manager) {
     Path dir = resolve(path);
     CheckpointManifest manifest = CheckpointManifest.read(dir.resolve(MANIFEST));
+    manifest.files().stream().filter(f -> f.path().equals(OPTIMIZER)).forEach(f -> f.verify(dir));
     Map<String, NDArray> optimizer = new LinkedHashMap<>();
     try (SafetensorsFile file = SafetensorsFile.open(dir.resolve(OPTIMIZER))) {
+      checkStep(file, manifest.step());
       for (String name : file.tensors().keySet()) {
         optimizer.put(name, file.load(name, manager, DataType.FLOAT32));
       }
@@ -312,8 +397,25 @@ public final class AdapterCheckpoint {
     return new TrainerSnapshot(manifest.trainerState(), optimizer);
   }
 
-  private static void readParameters(Path file, Map<String, Parameter> parameters) {
+  /** A safetensors file of a checkpoint records the checkpoint's step in its metadata. */
+  private static void checkStep(SafetensorsFile file, int step) {
+    String recorded = file.metadata().get(STEP_KEY);
+    if (!Integer.toString(step).equals(recorded)) {
+      throw new CheckpointException(
+          file.path(),
+          "its metadata records "
+              + STEP_KEY
+              + " "
+              + recorded
+              + ", the checkpoint is at step "
+              + step
+              + " (a file of another checkpoint)");
+    }
+  }
+
+  private static void readParameters(Path file, int step, Map<String, Parameter> parameters) {
     try (SafetensorsFile tensors = SafetensorsFile.open(file)) {
+      checkStep(tensors, step);
       for (String name : tensors.tensors().keySet()) {
         if (!parameters.containsKey(name)) {
           throw new CheckpointException(file, name, "is no parameter of this adapter");

@@ -24,8 +24,11 @@ import org.meft.train.TrainerState;
  * metrics so far ({@code metrics}, the {@code --json} object of {@code bin/meft train}), what a
  * resumed run needs ({@code trainer_state}: data-order cursor, counters, device optimizer step,
  * losses), which model layers hold adapters ({@code layers}; store file i belongs to the i-th) and
- * every file of the checkpoint ({@code files}). Written last, so a directory with a manifest is
- * complete.
+ * every file of the checkpoint with its size and SHA-256 ({@code files}, {@link CheckpointFile}).
+ * Written last, so a directory with a manifest is complete. Reading checks what a manifest can
+ * check alone: the trainer's counters against each other and the run's settings ({@link
+ * TrainerState#checkAgainst}), its step against the trainer's, and that it lists exactly the files
+ * its method and layers need; {@link AdapterCheckpoint#verify} checks the files against it.
  */
 public record CheckpointManifest(
     int formatVersion,
@@ -35,10 +38,13 @@ public record CheckpointManifest(
     JsonObject metrics,
     TrainerState trainerState,
     List<Integer> layers,
-    List<String> files) {
+    List<CheckpointFile> files) {
 
   public static final String FORMAT = "meft-adapter-checkpoint";
-  public static final int FORMAT_VERSION = 1;
+
+  /** 2: {@code files} records each file's size and SHA-256 (1 listed only the names). */
+  public static final int FORMAT_VERSION = 2;
+
   private static final Gson GSON =
       new GsonBuilder()
           .setPrettyPrinting()
@@ -67,7 +73,7 @@ public record CheckpointManifest(
     json.add("metrics", metrics);
     json.add("trainer_state", trainerState.toJson());
     JsonArray fileArray = new JsonArray();
-    files.forEach(fileArray::add);
+    files.forEach(f -> fileArray.add(f.toJson()));
     json.add("files", fileArray);
     return json;
   }
@@ -111,25 +117,66 @@ public record CheckpointManifest(
       for (JsonElement e : array(json, "layers")) {
         layers.add(e.getAsInt());
       }
-      List<String> files = new ArrayList<>();
+      List<CheckpointFile> files = new ArrayList<>();
       for (JsonElement e : array(json, "files")) {
-        files.add(e.getAsString());
+        files.add(CheckpointFile.fromJson(e));
       }
-      return new CheckpointManifest(
-          version,
-          RunSpec.fromJson(object(json, "run")),
-          string(object(json, "base_model"), "fingerprint"),
-          json.get("step").getAsInt(),
-          object(json, "metrics"),
-          TrainerState.fromJson(object(json, "trainer_state")),
-          layers,
-          files);
+      CheckpointManifest manifest =
+          new CheckpointManifest(
+              version,
+              RunSpec.fromJson(object(json, "run")),
+              string(object(json, "base_model"), "fingerprint"),
+              json.get("step").getAsInt(),
+              object(json, "metrics"),
+              TrainerState.fromJson(object(json, "trainer_state")),
+              layers,
+              files);
+      manifest.check();
+      return manifest;
     } catch (JsonParseException
         | IllegalStateException
         | IllegalArgumentException
         | NullPointerException
         | UnsupportedOperationException e) {
       throw new CheckpointException(file, "malformed manifest: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The paths of the files a checkpoint of this manifest's layers holds, in the order they are
+   * written: the adapter, its optimizer state and, with a host store ({@code meft}), one store file
+   * per layer.
+   */
+  public List<String> expectedFiles(boolean hostStore) {
+    List<String> expected =
+        new ArrayList<>(List.of(AdapterCheckpoint.ADAPTER, AdapterCheckpoint.OPTIMIZER));
+    if (hostStore) {
+      layers.forEach(layer -> expected.add(AdapterCheckpoint.storeFile(layer)));
+    }
+    return expected;
+  }
+
+  /** Whether the manifest lists store files. */
+  public boolean hasHostStore() {
+    return files.size() > 2;
+  }
+
+  private void check() {
+    if (step != trainerState.step()) {
+      throw new IllegalArgumentException(
+          "step " + step + " differs from trainer_state.step " + trainerState.step());
+    }
+    trainerState.checkAgainst(run.train());
+    List<String> listed = files.stream().map(CheckpointFile::path).toList();
+    if (!listed.equals(expectedFiles(false)) && !listed.equals(expectedFiles(true))) {
+      throw new IllegalArgumentException(
+          "files "
+              + listed
+              + ": a checkpoint of layers "
+              + layers
+              + " holds "
+              + expectedFiles(true)
+              + " (the store files with a host store only)");
     }
   }
 

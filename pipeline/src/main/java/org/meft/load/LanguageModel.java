@@ -13,6 +13,7 @@ import org.meft.format.CheckpointException;
 import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.stop.NativeGate;
 import org.meft.tokenizer.TextTokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,7 +61,7 @@ public final class LanguageModel implements AutoCloseable {
     }
     TextTokenizer text = TextTokenizer.open(tokenizer != null ? tokenizer : path);
     NDManager manager = NDManager.newBaseManager(device);
-    try {
+    try (NativeGate.Section section = NativeGate.enter()) {
       Llama llama =
           folder
               ? HuggingFaceCheckpoint.load(path, manager, dataType)
@@ -152,6 +153,8 @@ public final class LanguageModel implements AutoCloseable {
   @Override
   public void close() {
     tokenizer.close();
-    manager.close();
+    try (NativeGate.Section section = NativeGate.enter()) {
+      manager.close();
+    }
   }
 }

@@ -4,9 +4,12 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.util.cuda.CudaUtils;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -16,6 +19,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
+import org.meft.checkpoint.CheckpointManifest;
 import org.meft.checkpoint.ModelFingerprint;
 import org.meft.checkpoint.RunLock;
 import org.meft.format.CheckpointException;
@@ -25,6 +29,9 @@ import org.meft.plan.ModelShape;
 import org.meft.plan.PlanInputs;
 import org.meft.plan.PlanLimits;
 import org.meft.plan.PlanRefusedException;
+import org.meft.settings.Setting;
+import org.meft.stop.NativeGate;
+import org.meft.stop.StoppedException;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -35,11 +42,23 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One training run from its {@link RunSpec}: loads the model and the data, installs the adapter,
- * resumes from the latest complete checkpoint in the output directory when there is one, trains,
- * and writes a checkpoint every {@code checkpointEvery} steps and at the end.
+ * resumes from the newest checkpoint in the output directory that verifies ({@link
+ * AdapterCheckpoint#verify}; a refused one is named with the reason and set aside as {@code
+ * refused-checkpoint-NNNNNN}), trains, and writes a checkpoint every {@code checkpointEvery} steps
+ * and at the end. When the output directory holds checkpoints and none verifies, the run refuses to
+ * start again from step 0 unless {@link #RESTART} is given.
  */
 public final class TrainingRun {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingRun.class);
+
+  /** Start again from step 0 when no checkpoint of the output directory verifies. */
+  public static final Setting RESTART =
+      Setting.flag(
+          "restart",
+          "when no checkpoint in the output folder verifies, set them aside and train again from"
+              + " step 0 (without it the run refuses)");
+
+  private static final String REFUSED_PREFIX = "refused-";
 
   private TrainingRun() {}
 
@@ -71,10 +90,19 @@ public final class TrainingRun {
    * #run(LanguageModel, RunSpec, Path, PrintStream)}.
    */
   public static TrainResult run(RunSpec spec, Path outputDir, PrintStream progress) {
+    return run(spec, outputDir, false, progress);
+  }
+
+  /** As {@link #run(RunSpec, Path, PrintStream)}, with {@link #RESTART} when {@code restart}. */
+  public static TrainResult run(
+      RunSpec spec, Path outputDir, boolean restart, PrintStream progress) {
     preflight(spec, null, progress);
     try (LanguageModel model =
         LanguageModel.load(spec.baseModel(), spec.tokenizer(), spec.baseDtype(), null)) {
-      return run(model, spec, outputDir, progress);
+      List<TrainingExample> examples =
+          TrainingExample.readJsonl(
+              spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
+      return run(model, spec, examples, outputDir, restart, progress, null);
     }
   }
 
@@ -104,7 +132,7 @@ public final class TrainingRun {
     List<TrainingExample> examples =
         TrainingExample.readJsonl(
             spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
-    return run(model, spec, examples, outputDir, progress, afterStep);
+    return run(model, spec, examples, outputDir, false, progress, afterStep);
   }
 
   /**
@@ -117,7 +145,7 @@ public final class TrainingRun {
       List<TrainingExample> examples,
       Path outputDir,
       PrintStream progress) {
-    return run(model, spec, examples, outputDir, progress, null);
+    return run(model, spec, examples, outputDir, false, progress, null);
   }
 
   @SuppressWarnings("try") // the lock is held for the run, never read
@@ -126,34 +154,26 @@ public final class TrainingRun {
       RunSpec spec,
       List<TrainingExample> examples,
       Path outputDir,
+      boolean restart,
       PrintStream progress,
       Trainer.StepListener afterStep) {
     try (RunLock lock = outputDir == null ? null : RunLock.acquire(outputDir)) {
       String fingerprint = ModelFingerprint.of(model.llama());
-      Optional<Path> latest = Optional.empty();
       if (outputDir != null) {
         AdapterCheckpoint.removeIncomplete(outputDir);
-        latest = AdapterCheckpoint.latest(outputDir);
       }
       try (BufferAllocator allocator = new RootAllocator(spec.hostBudgetBytes());
           NDManager resumeManager = model.manager().newSubManager()) {
-        TrainerSnapshot resume = null;
-        InstalledAdapters installed;
-        if (latest.isPresent()) {
-          checkSameRun(latest.get(), spec);
-          installed =
-              AdapterCheckpoint.load(latest.get(), model.llama(), model.manager(), allocator);
-          resume = AdapterCheckpoint.readTrainerSnapshot(latest.get(), resumeManager);
-          String line = "resumed from " + latest.get() + " at step " + resume.state().step();
-          LOG.info(line);
-          if (progress != null) {
-            progress.println("meft train: " + line);
-          }
-        } else {
-          installed =
-              InstalledAdapters.install(
-                  model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
-        }
+        Optional<Resumed> resumed =
+            outputDir == null
+                ? Optional.empty()
+                : resume(model, spec, outputDir, restart, allocator, resumeManager, progress);
+        TrainerSnapshot resume = resumed.map(Resumed::snapshot).orElse(null);
+        InstalledAdapters installed =
+            resumed.isPresent()
+                ? resumed.get().adapters()
+                : InstalledAdapters.install(
+                    model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
         try (InstalledAdapters adapters = installed) {
           if (progress != null) {
             progress.printf(
@@ -163,35 +183,183 @@ public final class TrainingRun {
                 adapters.trainableParameters(),
                 adapters.store() == null ? 0 : adapters.store().bytes());
           }
-          Trainer.StepListener checkpoints =
-              outputDir == null
-                  ? null
-                  : (snapshot, soFar) -> {
-                    int step = snapshot.state().step();
-                    boolean due =
-                        step == spec.train().steps()
-                            || (spec.checkpointEvery() > 0 && step % spec.checkpointEvery() == 0);
-                    if (due) {
-                      Path written =
-                          AdapterCheckpoint.write(
-                              outputDir, spec, fingerprint, adapters, snapshot, soFar, allocator);
-                      LOG.info("checkpoint {}", written);
-                    }
-                  };
-          if (afterStep != null) {
-            Trainer.StepListener first = checkpoints;
-            checkpoints =
-                (snapshot, soFar) -> {
-                  if (first != null) {
-                    first.afterStep(snapshot, soFar);
-                  }
-                  afterStep.afterStep(snapshot, soFar);
-                };
+          Checkpoints checkpoints =
+              new Checkpoints(
+                  outputDir,
+                  spec,
+                  fingerprint,
+                  adapters,
+                  allocator,
+                  resumed.map(Resumed::from).orElse(null),
+                  afterStep);
+          try {
+            return new Trainer(model.llama(), adapters, spec.train(), progress)
+                .train(examples, model.manager(), resume, checkpoints);
+          } catch (StoppedException e) {
+            throw StoppedException.training(e.step(), spec.train().steps(), checkpoints.last);
           }
-          return new Trainer(model.llama(), adapters, spec.train(), progress)
-              .train(examples, model.manager(), resume, checkpoints);
         }
       }
+    }
+  }
+
+  /** The adapters and trainer state loaded from a checkpoint. */
+  private record Resumed(InstalledAdapters adapters, TrainerSnapshot snapshot, Path from) {}
+
+  /**
+   * Writes the run's checkpoints: every {@code checkpointEvery} steps, after the last step, and
+   * after the last step before a stop; remembers the newest. Then calls the tests' listener.
+   */
+  private static final class Checkpoints implements Trainer.StepListener {
+    private final Path outputDir;
+    private final RunSpec spec;
+    private final String fingerprint;
+    private final InstalledAdapters adapters;
+    private final BufferAllocator allocator;
+    private final Trainer.StepListener then;
+    Path last;
+
+    Checkpoints(
+        Path outputDir,
+        RunSpec spec,
+        String fingerprint,
+        InstalledAdapters adapters,
+        BufferAllocator allocator,
+        Path resumedFrom,
+        Trainer.StepListener then) {
+      this.outputDir = outputDir;
+      this.spec = spec;
+      this.fingerprint = fingerprint;
+      this.adapters = adapters;
+      this.allocator = allocator;
+      this.then = then;
+      this.last = resumedFrom;
+    }
+
+    @Override
+    public void afterStep(TrainerSnapshot snapshot, TrainResult soFar) {
+      int step = snapshot.state().step();
+      write(
+          snapshot,
+          soFar,
+          step == spec.train().steps()
+              || (spec.checkpointEvery() > 0 && step % spec.checkpointEvery() == 0));
+      if (then != null) {
+        then.afterStep(snapshot, soFar);
+      }
+    }
+
+    @Override
+    public void beforeStop(TrainerSnapshot snapshot, TrainResult soFar) {
+      write(snapshot, soFar, true);
+      if (then != null) {
+        then.beforeStop(snapshot, soFar);
+      }
+    }
+
+    private void write(TrainerSnapshot snapshot, TrainResult soFar, boolean due) {
+      if (outputDir != null && due) {
+        last =
+            AdapterCheckpoint.write(
+                outputDir, spec, fingerprint, adapters, snapshot, soFar, allocator);
+        LOG.info("checkpoint {}", last);
+      }
+    }
+  }
+
+  /**
+   * Loads the newest checkpoint of {@code outputDir} that verifies, newest first; each refused one
+   * is reported (file and reason) and, once another is chosen or the run restarts, set aside.
+   *
+   * @return empty when the directory holds no checkpoint, or none verifies and {@code restart}
+   * @throws CheckpointException when checkpoints exist, none verifies and not {@code restart}; or
+   *     when the newest readable one is another run's
+   */
+  private static Optional<Resumed> resume(
+      LanguageModel model,
+      RunSpec spec,
+      Path outputDir,
+      boolean restart,
+      BufferAllocator allocator,
+      NDManager resumeManager,
+      PrintStream progress) {
+    List<Path> checkpoints = new ArrayList<>(AdapterCheckpoint.directories(outputDir));
+    Collections.reverse(checkpoints);
+    List<Path> refused = new ArrayList<>();
+    String firstReason = null;
+    for (Path checkpoint : checkpoints) {
+      // Another run's settings refuse the directory as a whole, never a reason to fall back.
+      Optional<CheckpointManifest> manifest = readable(checkpoint);
+      if (manifest.isPresent()) {
+        checkSameRun(checkpoint, manifest.get(), spec);
+      }
+      InstalledAdapters adapters = null;
+      try {
+        TrainerSnapshot snapshot;
+        try (NativeGate.Section section = NativeGate.enter()) {
+          adapters = AdapterCheckpoint.load(checkpoint, model.llama(), model.manager(), allocator);
+          snapshot = AdapterCheckpoint.readTrainerSnapshot(checkpoint, resumeManager);
+        }
+        setAside(refused, progress);
+        say(progress, "resumed from " + checkpoint + " at step " + snapshot.state().step());
+        return Optional.of(new Resumed(adapters, snapshot, checkpoint));
+      } catch (CheckpointException e) {
+        if (adapters != null) {
+          adapters.close();
+        }
+        refused.add(checkpoint);
+        firstReason = firstReason == null ? e.getMessage() : firstReason;
+        say(progress, "checkpoint refused: " + e.getMessage());
+      }
+    }
+    if (refused.isEmpty()) {
+      return Optional.empty();
+    }
+    if (!restart) {
+      throw new CheckpointException(
+          outputDir,
+          "none of its "
+              + refused.size()
+              + " checkpoints verifies (newest: "
+              + firstReason
+              + "); repair or remove them, or pass --"
+              + RESTART.name()
+              + " to train again from step 0");
+    }
+    setAside(refused, progress);
+    say(progress, "--" + RESTART.name() + ": training again from step 0");
+    return Optional.empty();
+  }
+
+  /** Renames refused checkpoints to {@code refused-checkpoint-NNNNNN}, kept for inspection. */
+  private static void setAside(List<Path> refused, PrintStream progress) {
+    for (Path checkpoint : refused) {
+      Path aside = checkpoint.resolveSibling(REFUSED_PREFIX + checkpoint.getFileName());
+      try {
+        if (Files.exists(aside)) {
+          AdapterCheckpoint.remove(aside);
+        }
+        Files.move(checkpoint, aside);
+      } catch (IOException e) {
+        throw new CheckpointException(checkpoint, "cannot set the refused checkpoint aside: " + e);
+      }
+      say(progress, "set aside " + checkpoint + " as " + aside.getFileName());
+    }
+  }
+
+  private static void say(PrintStream progress, String line) {
+    LOG.info(line);
+    if (progress != null) {
+      progress.println("meft train: " + line);
+    }
+  }
+
+  /** A checkpoint's manifest, when it reads (its own errors are reported by the load). */
+  private static Optional<CheckpointManifest> readable(Path checkpoint) {
+    try {
+      return Optional.of(AdapterCheckpoint.readManifest(checkpoint));
+    } catch (CheckpointException e) {
+      return Optional.empty();
     }
   }
 
@@ -207,8 +375,8 @@ public final class TrainingRun {
           "checkpoint-every");
 
   /** A run directory belongs to one run: resuming it with other settings would mix two runs. */
-  private static void checkSameRun(Path checkpoint, RunSpec spec) {
-    Map<String, String> saved = AdapterCheckpoint.readManifest(checkpoint).run().toSettings();
+  private static void checkSameRun(Path checkpoint, CheckpointManifest manifest, RunSpec spec) {
+    Map<String, String> saved = manifest.run().toSettings();
     Map<String, String> now = spec.toSettings();
     List<String> differ = new ArrayList<>();
     for (String key : RunSpec.SETTINGS) {

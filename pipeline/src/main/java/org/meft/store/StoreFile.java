@@ -164,6 +164,20 @@ public final class StoreFile {
    * @throws CheckpointException naming the file and what is wrong
    */
   public static void read(HostStore store, int layer, Path file, BufferAllocator allocator) {
+    read(store, layer, file, allocator, Map.of());
+  }
+
+  /**
+   * As {@link #read(HostStore, int, Path, BufferAllocator)}, also checking that the schema's
+   * metadata holds each entry of {@code expected} (a checkpoint's file records its model layer and
+   * step there, so a file swapped with another layer's or copied from another step is refused).
+   */
+  public static void read(
+      HostStore store,
+      int layer,
+      Path file,
+      BufferAllocator allocator,
+      Map<String, String> expected) {
     StoreLayer l = store.layerState(layer);
     int rows = store.rows();
     int dim = store.dim();
@@ -173,6 +187,7 @@ public final class StoreFile {
         ArrowFileReader reader = new ArrowFileReader(channel, io)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
       checkSchema(file, root.getSchema(), rows, dim);
+      checkMetadata(file, root.getSchema(), expected);
       for (ArrowBlock block : reader.getRecordBlocks()) {
         if (!reader.loadRecordBatch(block)) {
           throw new CheckpointException(file, "record batch at offset " + block.getOffset());
@@ -218,6 +233,24 @@ public final class StoreFile {
     if (fileRows != null && !fileRows.equals(Integer.toString(rows))) {
       throw new CheckpointException(
           file, "holds a store of " + fileRows + " rows, the adapter has " + rows);
+    }
+  }
+
+  private static void checkMetadata(Path file, Schema schema, Map<String, String> expected) {
+    Map<String, String> metadata = schema.getCustomMetadata();
+    for (Map.Entry<String, String> e : expected.entrySet()) {
+      String got = metadata == null ? null : metadata.get(e.getKey());
+      if (!e.getValue().equals(got)) {
+        throw new CheckpointException(
+            file,
+            "its schema records "
+                + e.getKey()
+                + " "
+                + got
+                + ", expected "
+                + e.getValue()
+                + " (a file of another layer or checkpoint)");
+      }
     }
   }
 

@@ -19,6 +19,9 @@ import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
 import org.meft.model.Scalar;
+import org.meft.stop.NativeGate;
+import org.meft.stop.StopSignals;
+import org.meft.stop.StoppedException;
 import org.meft.store.HostStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +54,14 @@ public final class Trainer {
      * @param soFar the run's metrics so far
      */
     void afterStep(TrainerSnapshot snapshot, TrainResult soFar);
+
+    /**
+     * Called instead of {@link #afterStep} after the last step before a stop ({@link StopSignals});
+     * by default the same.
+     */
+    default void beforeStop(TrainerSnapshot snapshot, TrainResult soFar) {
+      afterStep(snapshot, soFar);
+    }
   }
 
   /**
@@ -66,6 +77,14 @@ public final class Trainer {
    * would have, given the adapters restored to their state at {@code resume}'s step: the data order
    * is replayed, the learning rate follows the step, dropout is seeded per step, and the device
    * optimizer restarts from the saved moments and step count.
+   *
+   * <p>Between two steps it reads {@link StopSignals#requested} once: when a stop signal has
+   * arrived, it calls {@link StepListener#beforeStop} (for the step just done) and throws a {@link
+   * StoppedException}. Each step runs inside a {@link NativeGate} section, so the process never
+   * exits in the middle of one.
+   *
+   * @throws StoppedException when a stop signal arrived (the message names the step, not yet the
+   *     checkpoint: the caller that wrote one says where)
    */
   public TrainResult train(
       List<TrainingExample> examples,
@@ -86,16 +105,32 @@ public final class Trainer {
         optimizer.restore(named, resume.optimizer(), start.optimizerStep());
       }
       ParameterStore ps = new ParameterStore(manager, false);
-      for (int step = start.step(); step < config.steps(); step++) {
-        StepOutcome outcome = step(step, run, ps, manager, optimizer);
+      for (int step = start.step(); ; step++) {
+        boolean stop = StopSignals.requested(); // read once per boundary
+        if (listener != null && step > start.step()) {
+          try (NativeGate.Section section = NativeGate.enter()) {
+            long elapsed = run.elapsed();
+            TrainerState state = run.state(step, elapsed);
+            TrainerSnapshot snapshot = new TrainerSnapshot(state, optimizer.state(named));
+            if (stop && step < config.steps()) {
+              listener.beforeStop(snapshot, result(state, run, elapsed));
+            } else {
+              listener.afterStep(snapshot, result(state, run, elapsed));
+            }
+          }
+        }
+        if (step == config.steps()) {
+          break;
+        }
+        if (stop) {
+          throw StoppedException.training(step, config.steps(), null);
+        }
+        StepOutcome outcome;
+        try (NativeGate.Section section = NativeGate.enter()) {
+          outcome = step(step, run, ps, manager, optimizer);
+        }
         if (outcome.applied()) {
           logProgress(step, run, outcome);
-        }
-        if (listener != null) {
-          long elapsed = run.elapsed();
-          TrainerState state = run.state(step + 1, elapsed);
-          listener.afterStep(
-              new TrainerSnapshot(state, optimizer.state(named)), result(state, run, elapsed));
         }
       }
     }

@@ -33,14 +33,90 @@ public record TrainerState(
     List<Float> losses) {
 
   public TrainerState {
-    if (step < 0 || examplesDrawn < 0 || skippedSteps < 0 || badInARow < 0 || tokens < 0) {
-      throw new IllegalArgumentException("trainer state counters must be >= 0");
+    long[] counters = {
+      step, examplesDrawn, skippedSteps, badInARow, tokens, trainNanos, optimizerStep
+    };
+    String[] names = {
+      "step",
+      "examples_drawn",
+      "skipped_steps",
+      "bad_in_a_row",
+      "tokens",
+      "train_nanos",
+      "optimizer_step"
+    };
+    for (int i = 0; i < counters.length; i++) {
+      if (counters[i] < 0) {
+        throw new IllegalArgumentException(
+            "trainer_state." + names[i] + " " + counters[i] + ": must be >= 0");
+      }
     }
     if (losses.size() != step) {
       throw new IllegalArgumentException(
           "trainer state: " + losses.size() + " losses for " + step + " steps");
     }
     losses = List.copyOf(losses);
+  }
+
+  /**
+   * Checks the counters against each other and against the run's settings, so that a manifest
+   * edited by hand or damaged cannot resume into a wrong state (a negative optimizer step, a data
+   * cursor that would take forever to replay): every step draws {@code batchSize * accumulation}
+   * examples of at most {@code maxLength} tokens, every step not skipped is one optimizer step,
+   * skipped steps are the NaN losses, and no run goes past its steps.
+   *
+   * @throws IllegalArgumentException naming the field, its value and what was expected
+   */
+  public void checkAgainst(TrainConfig config) {
+    long perStep = (long) config.batchSize() * config.accumulation();
+    long nanLosses = losses.stream().filter(l -> Float.isNaN(l)).count();
+    if (step > config.steps()) {
+      throw new IllegalArgumentException(
+          "trainer_state.step " + step + ": the run has only " + config.steps() + " steps");
+    }
+    if (examplesDrawn != step * perStep) {
+      throw new IllegalArgumentException(
+          "trainer_state.examples_drawn "
+              + examplesDrawn
+              + ": expected step "
+              + step
+              + " x batch-size "
+              + config.batchSize()
+              + " x accumulation "
+              + config.accumulation()
+              + " = "
+              + step * perStep);
+    }
+    if (skippedSteps != nanLosses) {
+      throw new IllegalArgumentException(
+          "trainer_state.skipped_steps "
+              + skippedSteps
+              + ": expected "
+              + nanLosses
+              + ", the number of null losses");
+    }
+    if (badInARow > skippedSteps) {
+      throw new IllegalArgumentException(
+          "trainer_state.bad_in_a_row " + badInARow + ": more than skipped_steps " + skippedSteps);
+    }
+    if (optimizerStep != step - skippedSteps) {
+      throw new IllegalArgumentException(
+          "trainer_state.optimizer_step "
+              + optimizerStep
+              + ": expected step "
+              + step
+              + " - skipped_steps "
+              + skippedSteps
+              + " = "
+              + (step - skippedSteps));
+    }
+    if (tokens > examplesDrawn * config.maxLength()) {
+      throw new IllegalArgumentException(
+          "trainer_state.tokens "
+              + tokens
+              + ": more than examples_drawn x max-length "
+              + examplesDrawn * config.maxLength());
+    }
   }
 
   /** The state of a run that has not started. */
@@ -85,14 +161,23 @@ public record TrainerState(
       losses.add(loss.isJsonNull() ? Float.NaN : loss.getAsFloat());
     }
     return new TrainerState(
-        (int) number(json, "step"),
+        integer(json, "step"),
         number(json, "examples_drawn"),
-        (int) number(json, "skipped_steps"),
-        (int) number(json, "bad_in_a_row"),
+        integer(json, "skipped_steps"),
+        integer(json, "bad_in_a_row"),
         number(json, "tokens"),
         number(json, "train_nanos"),
-        (int) number(json, "optimizer_step"),
+        integer(json, "optimizer_step"),
         losses);
+  }
+
+  private static int integer(JsonObject json, String field) {
+    long value = number(json, field);
+    if (value != (int) value) {
+      throw new IllegalArgumentException(
+          "trainer_state." + field + " " + value + ": expected a 32-bit integer");
+    }
+    return (int) value;
   }
 
   private static long number(JsonObject json, String field) {

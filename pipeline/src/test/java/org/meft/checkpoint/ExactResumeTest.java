@@ -74,15 +74,13 @@ class ExactResumeTest {
   }
 
   static RunSpec spec(AdapterConfig adapter) {
+    return spec(adapter, train());
+  }
+
+  /** The run a checkpoint records; its counters are checked against {@code train}. */
+  static RunSpec spec(AdapterConfig adapter, TrainConfig train) {
     return new RunSpec(
-        Path.of("model"),
-        null,
-        Path.of("data.jsonl"),
-        adapter,
-        train(),
-        64L << 20,
-        3,
-        BaseDtype.F32);
+        Path.of("model"), null, Path.of("data.jsonl"), adapter, train, 64L << 20, 3, BaseDtype.F32);
   }
 
   /** Final state of a run: every device parameter and every store value, by name. */

@@ -67,7 +67,7 @@ class LoadedAdapterTest {
                   if (snapshot.state().step() == train.steps()) {
                     AdapterCheckpoint.write(
                         runDir,
-                        ExactResumeTest.spec(adapter),
+                        ExactResumeTest.spec(adapter, train),
                         fingerprint,
                         adapters,
                         snapshot,

@@ -64,7 +64,7 @@ class StoreFileFromJavaScriptTest {
             .getAsJsonArray("files");
 
     List<String> storeFiles = new ArrayList<>();
-    for (String file : manifest.files()) {
+    for (String file : manifest.files().stream().map(CheckpointFile::path).toList()) {
       if (file.startsWith("store/")) {
         storeFiles.add(file);
       }

@@ -15,6 +15,9 @@ import org.meft.jobs.task.TaskThreads;
 import org.meft.jobs.train.TaskPlace;
 import org.meft.load.LanguageModel;
 import org.meft.load.ModelCache;
+import org.meft.stop.NativeGate;
+import org.meft.stop.StopSignals;
+import org.meft.stop.StoppedException;
 import org.meft.tokenizer.SequenceLayout;
 import org.meft.train.RunSpec;
 import scala.jdk.javaapi.CollectionConverters;
@@ -31,7 +34,9 @@ public final class PredictTask {
 
   /** The prediction rows ({@link Predictions#SCHEMA}) of one slice. */
   public static List<Row> predict(EvaluationSlice slice) {
-    try {
+    // On an executor of a cluster, SIGTERM stops decoding between batches, then the executor exits.
+    StopSignals.install();
+    try (StopSignals.Watch watch = StopSignals.watch()) {
       return decode(slice);
     } catch (RuntimeException e) {
       throw new TaskFailures.TaskException(
@@ -78,10 +83,17 @@ public final class PredictTask {
           prompts.add(record.promptIds(layout, promptBudget));
           samplers.add(decoding.samplerFor(record.id()));
         }
+        if (StopSignals.requested()) {
+          throw StoppedException.at(
+              "while evaluating run '" + slice.runId() + "' (its predictions are not written)");
+        }
         long start = System.nanoTime();
-        List<Generator.Generation> generations =
-            Generator.generateBatch(
-                model.llama(), model.manager(), prompts, slice.maxNewTokens(), samplers);
+        List<Generator.Generation> generations;
+        try (NativeGate.Section section = NativeGate.enter()) {
+          generations =
+              Generator.generateBatch(
+                  model.llama(), model.manager(), prompts, slice.maxNewTokens(), samplers);
+        }
         double shareMs = (System.nanoTime() - start) / 1e6 / chunk.size();
         for (int i = 0; i < chunk.size(); i++) {
           rows.add(row(slice, chunk.get(i), generations.get(i), shareMs, model));

@@ -2,6 +2,7 @@ package org.meft.jobs.task;
 
 import java.util.function.Supplier;
 import org.apache.spark.SparkException;
+import org.meft.stop.StoppedException;
 
 /**
  * Turns a failed Spark job into the one error line a command prints: the message of the task's own
@@ -15,6 +16,11 @@ public final class TaskFailures {
     try {
       return job.get();
     } catch (Exception e) { // Spark throws its checked SparkException undeclared
+      for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+        if (cause instanceof StoppedException stopped) {
+          throw stopped; // a task stopped by a signal: the command exits with its code
+        }
+      }
       boolean fromSpark = false;
       for (Throwable cause = e; cause != null; cause = cause.getCause()) {
         if (cause instanceof TaskException task) {

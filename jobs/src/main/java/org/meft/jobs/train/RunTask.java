@@ -15,10 +15,12 @@ import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.datasets.Split;
 import org.meft.datasets.prepare.PreparedRecord;
 import org.meft.datasets.prepare.PreparedShards;
+import org.meft.format.CheckpointException;
 import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.task.TaskThreads;
 import org.meft.load.LanguageModel;
 import org.meft.run.TrainingRun;
+import org.meft.stop.StopSignals;
 import org.meft.tokenizer.SequenceLayout;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
@@ -56,7 +58,11 @@ public final class RunTask {
   public static Row train(SweepRun run, String sweepOutput) {
     TaskPlace place = TaskPlace.current();
     Path runDir = runDir(Path.of(sweepOutput), run.id());
-    try (PrintStream log = openLog(runDir)) {
+    // On an executor of a cluster, SIGTERM stops the run at a step boundary with a checkpoint,
+    // then the executor exits (143); in local mode the driver's command does the same.
+    StopSignals.install();
+    try (PrintStream log = openLog(runDir);
+        StopSignals.Watch watch = StopSignals.watch()) {
       log.println("meft train-sweep: run " + run.id() + ", " + place.describe());
       try {
         synchronized (TRAINING_SLOT) {
@@ -68,6 +74,22 @@ public final class RunTask {
             "run '" + run.id() + "' (attempt " + place.attempt() + "): " + e.getMessage(), e);
       }
     }
+  }
+
+  /**
+   * The step of the newest checkpoint whose manifest reads (0: none), which the run resumes from
+   * unless its files fail to verify (then {@link TrainingRun} falls back further and says so).
+   */
+  private static int newestReadableStep(Path runDir) {
+    List<Path> checkpoints = AdapterCheckpoint.complete(runDir);
+    for (int i = checkpoints.size() - 1; i >= 0; i--) {
+      try {
+        return AdapterCheckpoint.readManifest(checkpoints.get(i)).step();
+      } catch (CheckpointException e) {
+        // refused again, with the reason, when the run resumes
+      }
+    }
+    return 0;
   }
 
   private static PrintStream openLog(Path runDir) {
@@ -89,10 +111,7 @@ public final class RunTask {
         PreparedShards.read(
             PreparedShards.files(Path.of(run.prepared()), run.dataset(), Split.TRAIN),
             run.maxExamples());
-    int resumedFrom =
-        AdapterCheckpoint.latest(runDir)
-            .map(dir -> AdapterCheckpoint.readManifest(dir).step())
-            .orElse(0);
+    int resumedFrom = newestReadableStep(runDir);
     try (LanguageModel model =
         LanguageModel.load(
             spec.baseModel(), spec.tokenizer(), spec.baseDtype(), place.djlDevice())) {

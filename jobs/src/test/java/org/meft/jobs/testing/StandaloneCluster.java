@@ -226,7 +226,7 @@ public final class StandaloneCluster implements AutoCloseable {
   }
 
   /** The test class path: surefire's list when it runs the tests from a manifest-only jar. */
-  static List<String> classPath() {
+  public static List<String> classPath() {
     String path = System.getProperty("surefire.test.class.path");
     if (path == null || path.isBlank()) {
       path = System.getProperty("java.class.path");
