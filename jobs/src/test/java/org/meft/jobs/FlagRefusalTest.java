@@ -1,0 +1,124 @@
+package org.meft.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Out-of-range flags and bad input files on the command line, run in-process: each is refused
+ * before any training with its exit code (2: a flag out of its range, 1: a file that cannot be
+ * used) and one error line naming the flag or file, never "internal error".
+ */
+class FlagRefusalTest {
+  @TempDir static Path dir;
+  static Path model;
+  static Path data;
+
+  @BeforeAll
+  static void writeModelAndData() throws Exception {
+    model = MainTest.tinyModel(dir.resolve("tiny")); // 64 positions
+    data = dir.resolve("pairs.jsonl");
+    Files.writeString(data, "{\"prompt\": \"a\", \"target\": \"b\"}\n");
+  }
+
+  /** A row: train with {@code extra} flags after the required ones, for {@code method}. */
+  private record Row(String method, List<String> extra, int code, List<String> fragments) {}
+
+  private static Row row(String method, String flags, int code, String... fragments) {
+    return new Row(method, List.of(flags.split(" ")), code, List.of(fragments));
+  }
+
+  private static DynamicTest test(Row row) {
+    return dynamicTest(
+        row.method() + " " + String.join(" ", row.extra()),
+        () -> {
+          List<String> args = new ArrayList<>(List.of("train", "--model", model.toString()));
+          if (!row.extra().contains("--data")) {
+            args.addAll(List.of("--data", data.toString()));
+          }
+          args.addAll(List.of("--method", row.method(), "--steps", "10", "--lr", "1e-3"));
+          if (!row.extra().contains("--batch-size")) {
+            args.addAll(List.of("--batch-size", "2"));
+          }
+          args.addAll(row.extra());
+          MainTest.Result result = MainTest.meft(args.toArray(String[]::new));
+          String firstLine = result.err().lines().findFirst().orElse("");
+          assertEquals(row.code(), result.code(), result.err());
+          assertFalse(result.err().contains("internal error"), result.err());
+          assertFalse(result.err().contains("\tat "), result.err());
+          for (String fragment : row.fragments()) {
+            assertTrue(firstLine.contains(fragment), () -> fragment + " not in: " + firstLine);
+          }
+        });
+  }
+
+  @TestFactory
+  Stream<DynamicTest> outOfRangeFlags() {
+    return Stream.of(
+            row("parallel", "--warmup 2147483647", 2, "warmup", "steps"),
+            row("parallel", "--warmup 11", 2, "warmup", "steps"),
+            row("parallel", "--warmup -1", 2, "warmup"),
+            row("parallel", "--key-init Infinity", 2, "key-init"),
+            row("parallel", "--key-init NaN", 2, "key-init"),
+            row("parallel", "--weight-decay Infinity", 2, "weight-decay"),
+            row("parallel", "--weight-decay NaN", 2, "weight-decay"),
+            row("parallel", "--lr Infinity", 2, "lr"),
+            row("parallel", "--clip Infinity", 2, "clip"),
+            row("parallel", "--adapter-size 2000000000", 2, "adapter-size"),
+            row("meft", "--adapter-size 2000000000", 2, "adapter-size"),
+            row("lora", "--lora-rank 2000000000", 2, "lora-rank"),
+            row("lora", "--lora-alpha Infinity", 2, "lora-alpha"),
+            row("parallel", "--batch-size 2147483647", 2, "batch-size"),
+            row("parallel", "--accumulation 2147483647", 2, "accumulation"),
+            row("parallel", "--max-length 1000", 2, "max-length", "64"),
+            row("parallel", "--max-length 2147483647", 2, "max-length"),
+            row("parallel", "--host-budget-mb Infinity", 2, "host-budget-mb"),
+            row("parallel", "--device-memory-gb Infinity", 2, "device-memory-gb"),
+            row(
+                "parallel",
+                "--data " + dir.resolve("absent.jsonl"),
+                1,
+                "absent.jsonl",
+                "not found"))
+        .map(FlagRefusalTest::test);
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everySettingStatesItsRangeInHelp() {
+    MainTest.Result help = MainTest.meft("train", "--help");
+    return org.meft.train.RunSpec.SETTINGS.stream()
+        .map(org.meft.train.RunSpec::setting)
+        .filter(
+            s ->
+                s.kind() == org.meft.settings.Setting.Kind.INTEGER
+                    || s.kind() == org.meft.settings.Setting.Kind.NUMBER)
+        .map(
+            s ->
+                dynamicTest(
+                    s.name(),
+                    () -> {
+                      String line =
+                          help.out()
+                              .lines()
+                              .filter(l -> l.contains("--" + s.name() + " "))
+                              .findFirst()
+                              .orElse("");
+                      assertTrue(
+                          line.contains(s.range().toString())
+                                  && !s.range().toString().equals("any number")
+                              || s.name().equals("seed"),
+                          () -> "--" + s.name() + " states no range: " + line);
+                    }));
+  }
+}
