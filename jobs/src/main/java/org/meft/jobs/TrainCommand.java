@@ -9,9 +9,12 @@ import java.util.Map;
 import java.util.Set;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
+import org.meft.model.LlamaConfig;
+import org.meft.plan.ModelShape;
 import org.meft.run.TrainingRun;
 import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
+import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 
 /**
@@ -76,6 +79,13 @@ public final class TrainCommand implements Command {
     RunSpec spec;
     try {
       spec = RunSpec.fromSettings(settings);
+      // Settings the model cannot take (a size past one tensor, a max-length given past its
+      // positions) are flag errors too.
+      LlamaConfig shape = ModelShape.read(spec.baseModel()).config();
+      spec.checkModel(shape);
+      if (flags.has(TrainConfig.MAX_LENGTH.name())) {
+        spec.checkMaxLength(shape);
+      }
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -94,6 +96,20 @@ class FlagRefusalTest {
         .map(FlagRefusalTest::test);
   }
 
+  @Test
+  void anInvalidLogLevelIsOneLineAndExitCode2() throws Exception {
+    Path launcher = Path.of("..", "bin", "meft").toAbsolutePath().normalize();
+    ProcessBuilder builder = new ProcessBuilder("bash", launcher.toString(), "--help");
+    builder.environment().put("MEFT_LOG_LEVEL", "loud");
+    Process process = builder.start();
+    String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(2, process.waitFor());
+    assertEquals("", out);
+    assertEquals(1, err.lines().count(), err);
+    assertTrue(err.contains("MEFT_LOG_LEVEL") && err.contains("'loud'"), err);
+  }
+
   @TestFactory
   Stream<DynamicTest> everySettingStatesItsRangeInHelp() {
     MainTest.Result help = MainTest.meft("train", "--help");
@@ -111,7 +127,7 @@ class FlagRefusalTest {
                       String line =
                           help.out()
                               .lines()
-                              .filter(l -> l.contains("--" + s.name() + " "))
+                              .filter(l -> l.strip().startsWith("--" + s.name() + " "))
                               .findFirst()
                               .orElse("");
                       assertTrue(
