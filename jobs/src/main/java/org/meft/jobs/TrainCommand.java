@@ -4,7 +4,6 @@ import java.io.PrintStream;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.meft.adapter.AdapterMethod;
@@ -44,21 +43,18 @@ public final class TrainCommand implements Command {
       }
     }
     usage.append("[options]\n");
-    option(usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
-    option(usage, "--json", "print the result as one JSON line on stdout");
-    RunSpec.COMMON.forEach(s -> option(usage, s.usage(), s.helpText()));
+    Flags.option(
+        usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
+    Flags.option(usage, "--json", "print the result as one JSON line on stdout");
+    RunSpec.COMMON.forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
     for (AdapterMethod method : AdapterMethods.all()) {
       if (!method.settings().isEmpty()) {
         usage.append(" --method ").append(method.name()).append(": ");
         usage.append(method.description()).append('\n');
-        method.settings().forEach(s -> option(usage, s.usage(), s.helpText()));
+        method.settings().forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
       }
     }
     return usage.toString().stripTrailing();
-  }
-
-  private static void option(StringBuilder usage, String flag, String help) {
-    usage.append(String.format(Locale.ROOT, "   %-36s %s%n", flag, help));
   }
 
   @Override

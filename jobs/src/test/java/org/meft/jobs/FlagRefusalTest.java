@@ -96,6 +96,37 @@ class FlagRefusalTest {
         .map(FlagRefusalTest::test);
   }
 
+  /** A row: a whole command line, its exit code and the fragments of its first error line. */
+  private static DynamicTest command(String args, int code, String... fragments) {
+    return dynamicTest(
+        args,
+        () -> {
+          MainTest.Result result =
+              MainTest.meft(args.replace("MODEL", model.toString()).split(" "));
+          String firstLine = result.err().lines().findFirst().orElse("");
+          assertEquals(code, result.code(), result.err());
+          assertFalse(result.err().contains("internal error"), result.err());
+          for (String fragment : fragments) {
+            assertTrue(firstLine.contains(fragment), () -> fragment + " not in: " + firstLine);
+          }
+        });
+  }
+
+  @TestFactory
+  Stream<DynamicTest> otherCommandsFlags() {
+    String out = dir.resolve("never-written").toString();
+    String generate = "generate --model MODEL --prompt a ";
+    return Stream.of(
+        command("init-model --output " + out + " --layers 100000000", 2, "--layers", "4096"),
+        command("init-model --output " + out + " --dim 0", 2, "--dim"),
+        command("init-model --output " + out + " --vocab 2147483648", 2, "--vocab"),
+        command("init-model --output " + out + " --shard-mb -1", 2, "--shard-mb"),
+        command(generate + "--max-new-tokens -1", 2, "--max-new-tokens"),
+        command(generate + "--max-new-tokens 5 --temperature Infinity", 2, "--temperature"),
+        command(generate + "--max-new-tokens 5 --temperature 1 --top-p 0", 2, "--top-p"),
+        command(generate + "--max-new-tokens 5 --temperature 1 --top-p NaN", 2, "--top-p"));
+  }
+
   @Test
   void anInvalidLogLevelIsOneLineAndExitCode2() throws Exception {
     Path launcher = Path.of("..", "bin", "meft").toAbsolutePath().normalize();
