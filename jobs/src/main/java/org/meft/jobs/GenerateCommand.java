@@ -38,11 +38,6 @@ public final class GenerateCommand implements Command {
           Setting.Kind.INTEGER,
           Range.closed(0, ShapeLimit.POSITIONS.max()),
           "tokens to generate after the prompt");
-  private static final Setting TEMPERATURE =
-      Setting.number("temperature", 0f, Range.closed(0, 100), "sampling temperature (0: greedy)");
-  private static final Setting TOP_P =
-      Setting.number(
-          "top-p", 1f, new Range(0, false, 1, true), "nucleus sampling (with --temperature)");
   private static final Setting SEED =
       Setting.derived(
           "seed",
@@ -50,7 +45,8 @@ public final class GenerateCommand implements Command {
           "random",
           Range.ANY,
           "sampling seed, non-zero (with --temperature)");
-  private static final List<Setting> SETTINGS = List.of(MAX_NEW_TOKENS, TEMPERATURE, TOP_P, SEED);
+  private static final List<Setting> SETTINGS =
+      List.of(MAX_NEW_TOKENS, Sampler.TEMPERATURE, Sampler.TOP_P, SEED);
 
   @Override
   public String usage() {
@@ -116,8 +112,8 @@ public final class GenerateCommand implements Command {
       }
       return Sampler.greedy();
     }
-    float temperature = flags.number(TEMPERATURE);
-    float topP = flags.number(TOP_P);
+    float temperature = flags.number(Sampler.TEMPERATURE);
+    float topP = flags.number(Sampler.TOP_P);
     long seed = flags.has(SEED.name()) ? flags.integer(SEED) : System.nanoTime() | 1;
     if (seed == 0) {
       throw new UsageException("--seed must be non-zero");

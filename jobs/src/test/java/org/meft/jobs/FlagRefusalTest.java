@@ -116,6 +116,7 @@ class FlagRefusalTest {
   Stream<DynamicTest> otherCommandsFlags() {
     String out = dir.resolve("never-written").toString();
     String generate = "generate --model MODEL --prompt a ";
+    String evaluate = "evaluate --prepared " + out + " --runs " + out + " --output " + out + " ";
     return Stream.of(
         command("init-model --output " + out + " --layers 100000000", 2, "--layers", "4096"),
         command("init-model --output " + out + " --dim 0", 2, "--dim"),
@@ -124,7 +125,10 @@ class FlagRefusalTest {
         command(generate + "--max-new-tokens -1", 2, "--max-new-tokens"),
         command(generate + "--max-new-tokens 5 --temperature Infinity", 2, "--temperature"),
         command(generate + "--max-new-tokens 5 --temperature 1 --top-p 0", 2, "--top-p"),
-        command(generate + "--max-new-tokens 5 --temperature 1 --top-p NaN", 2, "--top-p"));
+        command(generate + "--max-new-tokens 5 --temperature 1 --top-p NaN", 2, "--top-p"),
+        command(evaluate + "--max-new-tokens -1", 2, "--max-new-tokens"),
+        command(evaluate + "--decode-batch 0", 2, "--decode-batch"),
+        command(evaluate + "--top-p 2", 2, "--top-p"));
   }
 
   @Test
