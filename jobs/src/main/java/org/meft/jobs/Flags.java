@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
 import org.meft.settings.Setting;
 
 /**
@@ -86,18 +85,6 @@ public final class Flags {
     return has(name) ? Path.of(values.get(name)) : null;
   }
 
-  public int integer(String name, int fallback) {
-    return parsed(name, fallback, Integer::valueOf, "an integer");
-  }
-
-  public long longValue(String name, long fallback) {
-    return parsed(name, fallback, Long::valueOf, "an integer");
-  }
-
-  public float number(String name, float fallback) {
-    return parsed(name, fallback, Float::valueOf, "a number");
-  }
-
   /**
    * The integer value of {@code setting}'s flag, or its default when absent; refused naming the
    * flag when missing (no default), malformed or outside the setting's range.
@@ -154,17 +141,5 @@ public final class Flags {
     StringBuilder usage = new StringBuilder();
     settings.forEach(s -> option(usage, s.usage(), s.helpText()));
     return usage.toString().stripTrailing();
-  }
-
-  private <T> T parsed(String name, T fallback, Function<String, T> parser, String expected) {
-    if (!has(name)) {
-      return fallback;
-    }
-    try {
-      return parser.apply(values.get(name));
-    } catch (NumberFormatException e) {
-      throw new UsageException(
-          "--" + name + " expects " + expected + ", got '" + values.get(name) + "'");
-    }
   }
 }

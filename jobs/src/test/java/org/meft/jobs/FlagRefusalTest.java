@@ -116,6 +116,8 @@ class FlagRefusalTest {
   Stream<DynamicTest> otherCommandsFlags() {
     String out = dir.resolve("never-written").toString();
     String generate = "generate --model MODEL --prompt a ";
+    String prepare =
+        "prepare --input " + out + " --datasets nq --tokenizer " + out + " --output " + out + " ";
     String evaluate = "evaluate --prepared " + out + " --runs " + out + " --output " + out + " ";
     return Stream.of(
         command("init-model --output " + out + " --layers 100000000", 2, "--layers", "4096"),
@@ -128,7 +130,12 @@ class FlagRefusalTest {
         command(generate + "--max-new-tokens 5 --temperature 1 --top-p NaN", 2, "--top-p"),
         command(evaluate + "--max-new-tokens -1", 2, "--max-new-tokens"),
         command(evaluate + "--decode-batch 0", 2, "--decode-batch"),
-        command(evaluate + "--top-p 2", 2, "--top-p"));
+        command(evaluate + "--top-p 2", 2, "--top-p"),
+        command(prepare + "--max-length 1", 2, "--max-length"),
+        command(prepare + "--shards 0", 2, "--shards"),
+        command("plan --model MODEL --method lora --batch-size 1 --seq-len 0", 2, "--seq-len"),
+        command(
+            "plan --model MODEL --method lora --batch-size 1 --host-memory-gb -1", 2, "--host"));
   }
 
   @Test
