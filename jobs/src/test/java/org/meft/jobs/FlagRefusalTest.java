@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,22 @@ class FlagRefusalTest {
     model = MainTest.tinyModel(dir.resolve("tiny")); // 64 positions
     data = dir.resolve("pairs.jsonl");
     Files.writeString(data, "{\"prompt\": \"a\", \"target\": \"b\"}\n");
+    ByteArrayOutputStream bad = new ByteArrayOutputStream();
+    bad.write(Files.readAllBytes(data));
+    bad.write(new byte[] {'{', '"', 'p', (byte) 0xC3, 0x28, '"', '}', '\n'});
+    Files.write(dir.resolve("not-utf8.jsonl"), bad.toByteArray());
+    Files.writeString(dir.resolve("long.jsonl"), "{\"prompt\": \"" + "a".repeat(2 << 20) + "\"}\n");
+    Path fractional = dir.resolve("fractional");
+    Files.createDirectories(fractional);
+    try (Stream<Path> files = Files.list(model)) {
+      for (Path file : files.toList()) {
+        Files.copy(file, fractional.resolve(file.getFileName()));
+      }
+    }
+    Path config = fractional.resolve("config.json");
+    Files.writeString(
+        config,
+        Files.readString(config).replaceFirst("\"hidden_size\": 32", "\"hidden_size\": 32.5"));
   }
 
   /** A row: train with {@code extra} flags after the required ones, for {@code method}. */
@@ -92,7 +109,19 @@ class FlagRefusalTest {
                 "--data " + dir.resolve("absent.jsonl"),
                 1,
                 "absent.jsonl",
-                "not found"))
+                "not found"),
+            row(
+                "parallel",
+                "--data " + dir.resolve("not-utf8.jsonl"),
+                1,
+                "not-utf8.jsonl:2:",
+                "UTF-8"),
+            row(
+                "parallel",
+                "--data " + dir.resolve("long.jsonl"),
+                1,
+                "long.jsonl:1:",
+                "longer than"))
         .map(FlagRefusalTest::test);
   }
 
@@ -120,6 +149,12 @@ class FlagRefusalTest {
         "prepare --input " + out + " --datasets nq --tokenizer " + out + " --output " + out + " ";
     String evaluate = "evaluate --prepared " + out + " --runs " + out + " --output " + out + " ";
     return Stream.of(
+        command(
+            "generate --model " + dir.resolve("fractional") + " --prompt a --max-new-tokens 2",
+            1,
+            "config.json",
+            "hidden_size",
+            "integer"),
         command("init-model --output " + out + " --layers 100000000", 2, "--layers", "4096"),
         command("init-model --output " + out + " --dim 0", 2, "--dim"),
         command("init-model --output " + out + " --vocab 2147483648", 2, "--vocab"),
