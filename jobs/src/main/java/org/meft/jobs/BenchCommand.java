@@ -11,6 +11,8 @@ import org.meft.bench.Bench;
 import org.meft.bench.BenchConfig;
 import org.meft.bench.BenchReport;
 import org.meft.bench.DecodeBench;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft bench}: training steps of meft, parallel and lora side by side on a random LLaMA,
@@ -22,6 +24,10 @@ public final class BenchCommand implements Command {
     return "bench";
   }
 
+  private static final Setting HOST_BUDGET_MB =
+      Setting.integer(
+          "host-budget-mb", 16384, Range.closed(1, 1 << 30), "limit of the host stores' memory");
+
   @Override
   public String summary() {
     return "measure training steps (meft, parallel, lora) and the host kernels side by side";
@@ -29,7 +35,8 @@ public final class BenchCommand implements Command {
 
   @Override
   public String usage() {
-    return "[--quick] [--json] [--host-budget-mb 16384] [--decode-model DIR] [--decode-only]";
+    return "[--quick] [--json] [--decode-model DIR] [--decode-only] [options]\n"
+        + Flags.options(List.of(HOST_BUDGET_MB));
   }
 
   @Override
@@ -41,10 +48,7 @@ public final class BenchCommand implements Command {
             Set.of("host-budget-mb", "decode-model"),
             Set.of("quick", "json", "decode-only"));
     Path decodeModel = flags.has("decode-model") ? Path.of(flags.string("decode-model", "")) : null;
-    long budgetMb = flags.longValue("host-budget-mb", 16384);
-    if (budgetMb < 1) {
-      throw new UsageException("--host-budget-mb must be >= 1, got " + budgetMb);
-    }
+    long budgetMb = flags.integer(HOST_BUDGET_MB);
     BenchConfig config = flags.has("quick") ? BenchConfig.quick() : BenchConfig.full();
     if (flags.has("decode-only")) {
       DecodeBench.Result decode;

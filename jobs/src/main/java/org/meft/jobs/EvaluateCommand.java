@@ -5,8 +5,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.SparkSession;
+import org.meft.generate.Sampler;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.model.ShapeLimit;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
@@ -28,6 +32,36 @@ public final class EvaluateCommand implements Command {
     return "evaluate";
   }
 
+  private static final Setting MAX_NEW_TOKENS =
+      Setting.integer(
+          "max-new-tokens",
+          DEFAULT_MAX_NEW_TOKENS,
+          Range.closed(0, ShapeLimit.POSITIONS.max()),
+          "tokens decoded per record at most");
+  private static final Setting MAX_EXAMPLES =
+      Setting.integer(
+          "max-examples", 0, Range.closed(0, Integer.MAX_VALUE), "records per test split (0: all)");
+  private static final Setting SLICE_SIZE =
+      Setting.integer(
+          "slice-size", DEFAULT_SLICE_SIZE, Range.closed(1, 1 << 20), "records per Spark task");
+  private static final Setting DECODE_BATCH =
+      Setting.integer(
+          "decode-batch",
+          EvaluateJob.DEFAULT_DECODE_BATCH,
+          Range.closed(1, 1 << 12),
+          "records per decoder call");
+  private static final Setting SEED =
+      Setting.integer("seed", 1, Range.ANY, "sampling seed (with --temperature)");
+  private static final List<Setting> SETTINGS =
+      List.of(
+          MAX_NEW_TOKENS,
+          MAX_EXAMPLES,
+          SLICE_SIZE,
+          DECODE_BATCH,
+          Sampler.TEMPERATURE,
+          Sampler.TOP_P,
+          SEED);
+
   @Override
   public String summary() {
     return "decode the test splits with every run of a sweep (Spark); predictions as Parquet";
@@ -35,13 +69,8 @@ public final class EvaluateCommand implements Command {
 
   @Override
   public String usage() {
-    return "--prepared DIR --runs DIR --output DIR [--max-new-tokens "
-        + DEFAULT_MAX_NEW_TOKENS
-        + " --max-examples N (default all) --slice-size "
-        + DEFAULT_SLICE_SIZE
-        + " --decode-batch "
-        + EvaluateJob.DEFAULT_DECODE_BATCH
-        + " --temperature 0 (greedy) --top-p 1 --seed 1 --master local[*]|spark://HOST:PORT]";
+    return "--prepared DIR --runs DIR --output DIR [--master local[*]|spark://HOST:PORT] [options]\n"
+        + Flags.options(SETTINGS);
   }
 
   @Override
@@ -70,14 +99,14 @@ public final class EvaluateCommand implements Command {
     try {
       config =
           new EvaluateJob.Config(
-              flags.integer("max-new-tokens", DEFAULT_MAX_NEW_TOKENS),
-              flags.integer("max-examples", 0),
-              flags.integer("slice-size", DEFAULT_SLICE_SIZE),
+              (int) flags.integer(MAX_NEW_TOKENS),
+              (int) flags.integer(MAX_EXAMPLES),
+              (int) flags.integer(SLICE_SIZE),
               new Decoding(
-                  flags.integer("decode-batch", EvaluateJob.DEFAULT_DECODE_BATCH),
-                  flags.number("temperature", 0),
-                  flags.number("top-p", 1f),
-                  flags.longValue("seed", 1)));
+                  (int) flags.integer(DECODE_BATCH),
+                  flags.number(Sampler.TEMPERATURE),
+                  flags.number(Sampler.TOP_P),
+                  flags.integer(SEED)));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

@@ -3,9 +3,10 @@ package org.meft.jobs;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
+import org.meft.settings.Setting;
 
 /**
  * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the
@@ -84,27 +85,61 @@ public final class Flags {
     return has(name) ? Path.of(values.get(name)) : null;
   }
 
-  public int integer(String name, int fallback) {
-    return parsed(name, fallback, Integer::valueOf, "an integer");
-  }
-
-  public long longValue(String name, long fallback) {
-    return parsed(name, fallback, Long::valueOf, "an integer");
-  }
-
-  public float number(String name, float fallback) {
-    return parsed(name, fallback, Float::valueOf, "a number");
-  }
-
-  private <T> T parsed(String name, T fallback, Function<String, T> parser, String expected) {
-    if (!has(name)) {
-      return fallback;
-    }
+  /**
+   * The integer value of {@code setting}'s flag, or its default when absent; refused naming the
+   * flag when missing (no default), malformed or outside the setting's range.
+   */
+  public long integer(Setting setting) {
+    String text = valueOf(setting);
+    long value;
     try {
-      return parser.apply(values.get(name));
+      value = Long.parseLong(text.strip());
     } catch (NumberFormatException e) {
-      throw new UsageException(
-          "--" + name + " expects " + expected + ", got '" + values.get(name) + "'");
+      throw new UsageException("--" + setting.name() + " expects an integer, got '" + text + "'");
     }
+    return (long) inRange(setting, value, text);
+  }
+
+  /** As {@link #integer(Setting)}, for a number setting. */
+  public float number(Setting setting) {
+    String text = valueOf(setting);
+    float value;
+    try {
+      value = Float.parseFloat(text.strip());
+    } catch (NumberFormatException e) {
+      throw new UsageException("--" + setting.name() + " expects a number, got '" + text + "'");
+    }
+    return (float) inRange(setting, value, text);
+  }
+
+  private String valueOf(Setting setting) {
+    String text = values.get(setting.name());
+    if (text == null) {
+      text = setting.defaultValue();
+    }
+    if (text == null) {
+      throw new UsageException("'" + command + "' needs --" + setting.name());
+    }
+    return text;
+  }
+
+  private static double inRange(Setting setting, double value, String text) {
+    if (!setting.range().contains(value)) {
+      throw new UsageException(
+          "--" + setting.name() + " must be " + setting.range() + ", got " + text.strip());
+    }
+    return value;
+  }
+
+  /** One line of a command's usage: the flag as written, then its help (with its range). */
+  public static void option(StringBuilder usage, String flag, String help) {
+    usage.append(String.format(Locale.ROOT, "   %-36s %s%n", flag, help));
+  }
+
+  /** One usage line for each of {@code settings}. */
+  public static String options(List<Setting> settings) {
+    StringBuilder usage = new StringBuilder();
+    settings.forEach(s -> option(usage, s.usage(), s.helpText()));
+    return usage.toString().stripTrailing();
   }
 }

@@ -12,6 +12,9 @@ import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.load.LanguageModel;
 import org.meft.model.BaseDtype;
+import org.meft.model.ShapeLimit;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set;
@@ -29,10 +32,27 @@ public final class GenerateCommand implements Command {
     return "continue a prompt with a model (Hugging Face folder or llama2.c .bin)";
   }
 
+  private static final Setting MAX_NEW_TOKENS =
+      Setting.required(
+          "max-new-tokens",
+          Setting.Kind.INTEGER,
+          Range.closed(0, ShapeLimit.POSITIONS.max()),
+          "tokens to generate after the prompt");
+  private static final Setting SEED =
+      Setting.derived(
+          "seed",
+          Setting.Kind.INTEGER,
+          "random",
+          Range.ANY,
+          "sampling seed, non-zero (with --temperature)");
+  private static final List<Setting> SETTINGS =
+      List.of(MAX_NEW_TOKENS, Sampler.TEMPERATURE, Sampler.TOP_P, SEED);
+
   @Override
   public String usage() {
     return "--model PATH [--tokenizer tokenizer.json] [--adapter DIR] --prompt TEXT"
-        + " --max-new-tokens N [--temperature T --top-p P --seed S] [--base-dtype auto|f32|f16|bf16]";
+        + " --max-new-tokens N [--base-dtype auto|f32|f16|bf16] [options]\n"
+        + Flags.options(SETTINGS);
   }
 
   @Override
@@ -53,11 +73,7 @@ public final class GenerateCommand implements Command {
                 "base-dtype"),
             Set.of());
     String prompt = flags.required("prompt");
-    flags.required("max-new-tokens");
-    int maxNewTokens = flags.integer("max-new-tokens", 0);
-    if (maxNewTokens < 0) {
-      throw new UsageException("--max-new-tokens must be >= 0, got " + maxNewTokens);
-    }
+    int maxNewTokens = (int) flags.integer(MAX_NEW_TOKENS);
     Sampler sampler = sampler(flags);
     Path adapter = flags.path("adapter");
     BaseDtype baseDtype;
@@ -96,13 +112,9 @@ public final class GenerateCommand implements Command {
       }
       return Sampler.greedy();
     }
-    float temperature = flags.number("temperature", 0);
-    float topP = flags.number("top-p", 1f);
-    if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) {
-      throw new UsageException(
-          "--temperature must be >= 0 and --top-p in (0, 1], got " + temperature + " and " + topP);
-    }
-    long seed = flags.longValue("seed", System.nanoTime() | 1);
+    float temperature = flags.number(Sampler.TEMPERATURE);
+    float topP = flags.number(Sampler.TOP_P);
+    long seed = flags.has(SEED.name()) ? flags.integer(SEED) : System.nanoTime() | 1;
     if (seed == 0) {
       throw new UsageException("--seed must be non-zero");
     }

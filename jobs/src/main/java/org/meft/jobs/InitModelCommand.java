@@ -9,6 +9,9 @@ import java.util.Locale;
 import java.util.Set;
 import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
+import org.meft.model.ShapeLimit;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft init-model}: writes a seeded random LLaMA of any shape as a Hugging Face folder.
@@ -24,10 +27,37 @@ public final class InitModelCommand implements Command {
     return "write a random-initialised LLaMA (any shape) with its own tokenizer as a HF folder";
   }
 
+  private static final Setting DIM =
+      Setting.integer("dim", 64, Range.closed(2, ShapeLimit.WIDTH.max()), "model width D");
+  private static final Setting HIDDEN_DIM =
+      Setting.integer("hidden-dim", 172, Range.closed(1, ShapeLimit.FFN_WIDTH.max()), "FFN width");
+  private static final Setting LAYERS =
+      Setting.integer("layers", 5, Range.closed(1, ShapeLimit.LAYERS.max()), "decoder layers");
+  private static final Setting HEADS =
+      Setting.integer(
+          "heads", 8, Range.closed(1, ShapeLimit.HEADS.max()), "query heads (dividing dim)");
+  private static final Setting KV_HEADS =
+      Setting.integer(
+          "kv-heads",
+          4,
+          Range.closed(1, ShapeLimit.HEADS.max()),
+          "key/value heads (dividing heads)");
+  private static final Setting VOCAB =
+      Setting.integer(
+          "vocab", 512, Range.closed(1, ShapeLimit.VOCABULARY.max()), "vocabulary size");
+  private static final Setting SEQ_LEN =
+      Setting.integer(
+          "seq-len", 512, Range.closed(1, ShapeLimit.POSITIONS.max()), "positions the model has");
+  private static final Setting SEED = Setting.integer("seed", 42, Range.ANY, "the weights' seed");
+  private static final Setting SHARD_MB =
+      Setting.integer(
+          "shard-mb", 0, Range.closed(0, 1 << 20), "shards of at most this many MiB (0: one file)");
+  private static final List<Setting> SETTINGS =
+      List.of(DIM, HIDDEN_DIM, LAYERS, HEADS, KV_HEADS, VOCAB, SEQ_LEN, SEED, SHARD_MB);
+
   @Override
   public String usage() {
-    return "--output DIR [--dim 64 --hidden-dim 172 --layers 5 --heads 8 --kv-heads 4 --vocab 512"
-        + " --seq-len 512 --seed 42 --dtype f32|bf16|f16 --shard-mb MB]";
+    return "--output DIR [--dtype f32|bf16|f16] [options]\n" + Flags.options(SETTINGS);
   }
 
   @Override
@@ -54,13 +84,13 @@ public final class InitModelCommand implements Command {
     try {
       config =
           LlamaConfig.of(
-              flags.integer("dim", 64),
-              flags.integer("hidden-dim", 172),
-              flags.integer("layers", 5),
-              flags.integer("heads", 8),
-              flags.integer("kv-heads", 4),
-              flags.integer("vocab", 512),
-              flags.integer("seq-len", 512));
+              (int) flags.integer(DIM),
+              (int) flags.integer(HIDDEN_DIM),
+              (int) flags.integer(LAYERS),
+              (int) flags.integer(HEADS),
+              (int) flags.integer(KV_HEADS),
+              (int) flags.integer(VOCAB),
+              (int) flags.integer(SEQ_LEN));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
@@ -73,15 +103,11 @@ public final class InitModelCommand implements Command {
               throw new UsageException(
                   "--dtype must be f32, bf16 or f16, got '" + flags.string("dtype", "") + "'");
         };
-    int shardMb = flags.integer("shard-mb", 0);
-    if (shardMb < 0) {
-      throw new UsageException("--shard-mb must be >= 0, got " + shardMb);
-    }
+    long shardMb = flags.integer(SHARD_MB);
     if (Files.exists(output)) {
       throw new UsageException(output + " already exists: choose a new --output folder");
     }
-    RandomLlama.write(
-        output, config, flags.longValue("seed", 42), storeType, shardMb * 1024L * 1024L);
+    RandomLlama.write(output, config, flags.integer(SEED), storeType, shardMb * 1024L * 1024L);
     out.println(output);
     return 0;
   }

@@ -10,10 +10,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import org.meft.model.ShapeLimit;
 import org.meft.plan.MemoryPlan;
 import org.meft.plan.ModelShape;
 import org.meft.plan.PlanInputs;
 import org.meft.plan.PlanLimits;
+import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
@@ -27,6 +29,19 @@ import org.meft.train.TrainConfig;
 public final class PlanCommand implements Command {
   private static final String SEQ_LEN = "seq-len";
   private static final String HOST_MEMORY_GB = "host-memory-gb";
+  private static final Setting SEQ_LEN_SETTING =
+      Setting.derived(
+          SEQ_LEN,
+          Setting.Kind.INTEGER,
+          "max-length, at most the model's positions",
+          Range.closed(1, ShapeLimit.POSITIONS.max()),
+          "tokens per sequence planned");
+  private static final Setting HOST_MEMORY =
+      Setting.number(
+          HOST_MEMORY_GB,
+          0f,
+          Range.closed(0, 1 << 24),
+          "the machine's memory in GiB (0: unchecked)");
   private static final long GIB = 1L << 30;
 
   @Override
@@ -46,7 +61,8 @@ public final class PlanCommand implements Command {
         + " --recompute-activations --json]\n"
         + "   and every flag of 'bin/meft train' (bin/meft train --help); --seq-len defaults to"
         + " max-length, at most the model's positions; base-dtype auto plans the checkpoint's"
-        + " type (as on a GPU)";
+        + " type (as on a GPU)\n"
+        + Flags.options(List.of(SEQ_LEN_SETTING, HOST_MEMORY));
   }
 
   @Override
@@ -72,16 +88,9 @@ public final class PlanCommand implements Command {
     ModelShape shape = ModelShape.read(Path.of(flags.required(RunSpec.MODEL.name())));
     PlanInputs in = PlanInputs.of(spec, shape, true);
     if (flags.has(SEQ_LEN)) {
-      int t = flags.integer(SEQ_LEN, 0);
-      if (t < 1) {
-        throw new UsageException("--" + SEQ_LEN + " must be >= 1, got " + t);
-      }
-      in = in.withSeqLen(t);
+      in = in.withSeqLen((int) flags.integer(SEQ_LEN_SETTING));
     }
-    float hostGb = flags.number(HOST_MEMORY_GB, 0);
-    if (hostGb < 0) {
-      throw new UsageException("--" + HOST_MEMORY_GB + " must be > 0, got " + hostGb);
-    }
+    float hostGb = flags.number(HOST_MEMORY);
     MemoryPlan plan = MemoryPlan.of(in);
     PlanLimits limits =
         new PlanLimits(spec.deviceMemoryBytes(), spec.hostBudgetBytes(), (long) (hostGb * GIB));

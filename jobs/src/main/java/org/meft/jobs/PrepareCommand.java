@@ -10,6 +10,8 @@ import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.datasets.prepare.PrepareResult;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft prepare}: raw NQ-open, SQuAD, GSM8K and ToolBench files to tokenized Parquet
@@ -38,16 +40,30 @@ public final class PrepareCommand implements Command {
     return "turn raw NQ-open/SQuAD/GSM8K/ToolBench files into tokenized Parquet shards (Spark)";
   }
 
+  private static final Setting MAX_LENGTH =
+      Setting.integer(
+          "max-length",
+          PrepareConfig.DEFAULT_MAX_LENGTH,
+          Range.closed(PrepareConfig.MIN_MAX_LENGTH, PrepareConfig.MAX_MAX_LENGTH),
+          "longest sequence in tokens (prompts cut in front)");
+  private static final Setting SHARDS =
+      Setting.integer(
+          "shards",
+          PrepareConfig.DEFAULT_SHARDS,
+          Range.closed(1, PrepareConfig.MAX_SHARDS),
+          "Parquet shards per split");
+  private static final Setting TEST_FRACTION =
+      Setting.number(
+          "test-fraction",
+          (float) PrepareConfig.DEFAULT_TEST_FRACTION,
+          Range.closed(0, 1),
+          "share of each dataset's records held out for evaluation");
+
   @Override
   public String usage() {
     return "--input DIR_OR_FILES[,...] --datasets nq,squad,gsm8k,toolbench --tokenizer"
-        + " tokenizer.json --output DIR [--max-length "
-        + PrepareConfig.DEFAULT_MAX_LENGTH
-        + " --shards "
-        + PrepareConfig.DEFAULT_SHARDS
-        + " --test-fraction "
-        + PrepareConfig.DEFAULT_TEST_FRACTION
-        + " --master local[*] --overwrite --json]";
+        + " tokenizer.json --output DIR [--master local[*] --overwrite --json] [options]\n"
+        + Flags.options(List.of(MAX_LENGTH, SHARDS, TEST_FRACTION));
   }
 
   @Override
@@ -74,8 +90,8 @@ public final class PrepareCommand implements Command {
               list(flags.required("datasets")),
               Path.of(flags.required("tokenizer")),
               Path.of(flags.required("output")),
-              flags.integer("max-length", PrepareConfig.DEFAULT_MAX_LENGTH),
-              flags.integer("shards", PrepareConfig.DEFAULT_SHARDS),
+              (int) flags.integer(MAX_LENGTH),
+              (int) flags.integer(SHARDS),
               fraction(flags.string("test-fraction", null)),
               flags.has("overwrite"));
     } catch (IllegalArgumentException e) {

@@ -4,14 +4,16 @@ import java.io.PrintStream;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
+import org.meft.model.LlamaConfig;
+import org.meft.plan.ModelShape;
 import org.meft.run.TrainingRun;
 import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
+import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 
 /**
@@ -46,22 +48,19 @@ public final class TrainCommand implements Command {
       }
     }
     usage.append("[options]\n");
-    option(usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
-    option(usage, "--json", "print the result as one JSON line on stdout");
-    option(usage, TrainingRun.RESTART.usage(), TrainingRun.RESTART.helpText());
-    RunSpec.COMMON.forEach(s -> option(usage, s.usage(), s.helpText()));
+    Flags.option(
+        usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
+    Flags.option(usage, "--json", "print the result as one JSON line on stdout");
+    Flags.option(usage, TrainingRun.RESTART.usage(), TrainingRun.RESTART.helpText());
+    RunSpec.COMMON.forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
     for (AdapterMethod method : AdapterMethods.all()) {
       if (!method.settings().isEmpty()) {
         usage.append(" --method ").append(method.name()).append(": ");
         usage.append(method.description()).append('\n');
-        method.settings().forEach(s -> option(usage, s.usage(), s.helpText()));
+        method.settings().forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
       }
     }
     return usage.toString().stripTrailing();
-  }
-
-  private static void option(StringBuilder usage, String flag, String help) {
-    usage.append(String.format(Locale.ROOT, "   %-36s %s%n", flag, help));
   }
 
   @Override
@@ -83,6 +82,13 @@ public final class TrainCommand implements Command {
     RunSpec spec;
     try {
       spec = RunSpec.fromSettings(settings);
+      // Settings the model cannot take (a size past one tensor, a max-length given past its
+      // positions) are flag errors too.
+      LlamaConfig shape = ModelShape.read(spec.baseModel()).config();
+      spec.checkModel(shape);
+      if (flags.has(TrainConfig.MAX_LENGTH.name())) {
+        spec.checkMaxLength(shape);
+      }
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

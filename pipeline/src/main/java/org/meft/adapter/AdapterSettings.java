@@ -13,9 +13,13 @@ public final class AdapterSettings {
 
   /** The FFN adapters (meft, parallel): N, neurons per layer. */
   public static final Setting ADAPTER_SIZE =
-      Setting.integer("adapter-size", 4096, Range.atLeast(1), "N, adapter neurons per layer");
+      Setting.integer(
+          "adapter-size",
+          4096,
+          Range.closed(1, 1 << 24),
+          "N, adapter neurons per layer (N x model width within one tensor's 2^31 elements)");
 
   /** The FFN adapters: the initial keys' standard deviation (values start at zero). */
   public static final Setting KEY_INIT =
-      Setting.number("key-init", 0.02f, Range.above(0), "std of the initial keys");
+      Setting.number("key-init", 0.02f, new Range(0, false, 100, true), "std of the initial keys");
 }

@@ -25,11 +25,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -44,10 +50,11 @@ import org.apache.arrow.memory.RootAllocator;
  *
  * <p>{@link #open} reads and validates the whole header, so every entry's dtype, shape and byte
  * range are known to be consistent with each other and with the file length before any data is
- * read. Dtypes other than F32, F16, BF16 and F64 are accepted in the header (so a file holding,
- * say, an I64 buffer can still be opened) but refused by {@link #load}; unknown dtypes are refused
- * by {@link #open}. Arrays returned by {@link #load} own their memory and stay valid after this
- * file is closed.
+ * read; as in the reference implementation, names are unique and the byte ranges tile the data
+ * section exactly (no overlap, no gap, nothing after the last). Dtypes other than F32, F16, BF16
+ * and F64 are accepted in the header (so a file holding, say, an I64 buffer can still be opened)
+ * but refused by {@link #load}; unknown dtypes are refused by {@link #open}. Arrays returned by
+ * {@link #load} own their memory and stay valid after this file is closed.
  */
 public final class SafetensorsFile implements AutoCloseable {
 
@@ -159,7 +166,7 @@ public final class SafetensorsFile implements AutoCloseable {
               + " bytes, expected at least 8 (the header length)");
     }
     ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-    readFully(channel, lengthBytes, 0);
+    Tensors.readFully(channel, lengthBytes, 0);
     long headerLength = lengthBytes.getLong(0);
     // A u64 with the top bit set reads as negative here; either way it is absurd.
     if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
@@ -181,7 +188,7 @@ public final class SafetensorsFile implements AutoCloseable {
               + " bytes): the file is truncated or not a safetensors file");
     }
     ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
-    readFully(channel, headerBytes, 8);
+    Tensors.readFully(channel, headerBytes, 8);
     headerBytes.flip();
     JsonObject header = parseHeader(file, headerBytes);
 
@@ -197,7 +204,79 @@ public final class SafetensorsFile implements AutoCloseable {
         tensors.put(name, readEntry(file, name, entry.getValue(), dataLength));
       }
     }
+    checkLayout(file, tensors.values(), dataLength);
     return new SafetensorsFile(file, channel, dataStart, tensors, metadata);
+  }
+
+  /**
+   * As the reference implementation ({@code safetensors/src/tensor.rs}, {@code Metadata::validate})
+   * requires: the byte ranges, ordered by their begin, start at 0 and each begins where the
+   * previous one ends (no overlap, no gap), and the last ends at the end of the file. Two tensors
+   * sharing bytes would load silently wrong.
+   */
+  private static void checkLayout(Path file, Collection<TensorInfo> tensors, long dataLength) {
+    List<TensorInfo> byOffset = new ArrayList<>(tensors);
+    byOffset.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+    long start = 0;
+    TensorInfo previous = null;
+    for (TensorInfo info : byOffset) {
+      String after =
+          previous == null
+              ? "the start of the data section"
+              : "tensor '" + previous.name() + "', which ends at " + start;
+      if (info.begin() < start) {
+        throw new CheckpointException(
+            file,
+            info.name(),
+            "data_offsets ["
+                + info.begin()
+                + ", "
+                + info.end()
+                + "] overlaps "
+                + after
+                + " (tensors must not share bytes)");
+      }
+      if (info.begin() > start) {
+        throw new CheckpointException(
+            file,
+            info.name(),
+            "data_offsets ["
+                + info.begin()
+                + ", "
+                + info.end()
+                + "] leave a gap of "
+                + (info.begin() - start)
+                + " bytes after "
+                + after
+                + " (tensors must be contiguous)");
+      }
+      start = info.end();
+      previous = info;
+    }
+    if (start != dataLength) {
+      throw new CheckpointException(
+          file,
+          (dataLength - start)
+              + " bytes after the last tensor's data (which ends at offset "
+              + start
+              + "): no tensor describes them, the file is corrupt or not safetensors");
+    }
+  }
+
+  /** Refuses a name given twice in the header: a JSON object keeps only one of them. */
+  private static void refuseDuplicateNames(Path file, String header) throws IOException {
+    try (JsonReader reader = new JsonReader(new StringReader(header))) {
+      reader.beginObject();
+      Set<String> seen = new HashSet<>();
+      while (reader.hasNext()) {
+        String name = reader.nextName();
+        if (!seen.add(name)) {
+          throw new CheckpointException(
+              file, name, "appears more than once in the header (names must be unique)");
+        }
+        reader.skipValue();
+      }
+    }
   }
 
   private static JsonObject parseHeader(Path file, ByteBuffer bytes) {
@@ -230,6 +309,11 @@ public final class SafetensorsFile implements AutoCloseable {
     if (!root.isJsonObject()) {
       throw new CheckpointException(
           file, "header is JSON but not an object (found " + kind(root) + "): not safetensors");
+    }
+    try {
+      refuseDuplicateNames(file, text);
+    } catch (IOException e) {
+      throw new CheckpointException(file, "header cannot be read again: " + e, e);
     }
     return root.getAsJsonObject();
   }
@@ -448,7 +532,7 @@ public final class SafetensorsFile implements AutoCloseable {
     // garbage collector unmaps them, which over a sharded checkpoint can be all of it.
     ByteBuffer bytes = buffers.raw((int) info.byteLength());
     try {
-      readFully(channel, bytes, dataStart + info.begin());
+      Tensors.readFully(channel, bytes, dataStart + info.begin());
     } catch (IOException e) {
       throw new CheckpointException(path, name, "cannot read data: " + e, e);
     }
@@ -481,7 +565,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private ArrowBuf wide;
 
     /** A little-endian buffer of exactly {@code bytes} bytes, valid until the next call. */
-    ByteBuffer raw(int bytes) {
+    public ByteBuffer raw(int bytes) {
       raw = grow(raw, bytes);
       return raw.nioBuffer(0, bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
@@ -579,18 +663,6 @@ public final class SafetensorsFile implements AutoCloseable {
       channel.close();
     } catch (IOException e) {
       throw new CheckpointException(path, "cannot close file: " + e, e);
-    }
-  }
-
-  private static void readFully(FileChannel channel, ByteBuffer buffer, long position)
-      throws IOException {
-    long pos = position;
-    while (buffer.hasRemaining()) {
-      int n = channel.read(buffer, pos);
-      if (n < 0) {
-        throw new IOException("unexpected end of file at byte " + pos);
-      }
-      pos += n;
     }
   }
 

@@ -199,8 +199,22 @@ public final class SafetensorsFolder implements AutoCloseable {
    */
   public NDArray load(String name, Shape expectedShape, NDManager manager, DataType computeType) {
     SafetensorsFile file = fileFor(name);
+    if (expectedShape != null) {
+      check(name, expectedShape);
+    }
+    return file.load(name, manager, computeType, buffers);
+  }
+
+  /**
+   * Checks that tensor {@code name} is present with {@code expectedShape} (the shape config.json
+   * implies), reading no data: a loader checks every weight so before building the model.
+   *
+   * @throws CheckpointException if the tensor is missing or has another shape
+   */
+  public void check(String name, Shape expectedShape) {
+    SafetensorsFile file = fileFor(name);
     TensorInfo info = file.tensors().get(name);
-    if (expectedShape != null && !Arrays.equals(info.shape(), expectedShape.getShape())) {
+    if (!Arrays.equals(info.shape(), expectedShape.getShape())) {
       throw new CheckpointException(
           file.path(),
           name,
@@ -209,7 +223,6 @@ public final class SafetensorsFolder implements AutoCloseable {
               + " does not match config.json, expected "
               + Arrays.toString(expectedShape.getShape()));
     }
-    return file.load(name, manager, computeType, buffers);
   }
 
   private SafetensorsFile fileFor(String name) {

@@ -215,7 +215,7 @@ public final class SafetensorsWriter {
     try {
       Path folder = file.toAbsolutePath().getParent();
       Files.createDirectories(folder);
-      tmp = Files.createTempFile(folder, "." + file.getFileName() + ".", ".tmp");
+      tmp = AtomicFiles.createSibling(file);
       try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         body.writeTo(out);
         out.force(true);

@@ -2,6 +2,9 @@ package org.meft.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 
 /** Small helpers for moving tensors between files and the engine. */
 public final class Tensors {
@@ -16,6 +19,19 @@ public final class Tensors {
   public static NDArray ownedCopy(NDArray view, DataType dataType) {
     try (view) {
       return view.getDataType() == dataType ? view.duplicate() : view.toType(dataType, true);
+    }
+  }
+
+  /** Reads {@code buffer}'s remaining bytes from {@code channel} at {@code position}. */
+  public static void readFully(FileChannel channel, ByteBuffer buffer, long position)
+      throws IOException {
+    long pos = position;
+    while (buffer.hasRemaining()) {
+      int n = channel.read(buffer, pos);
+      if (n < 0) {
+        throw new IOException("unexpected end of file at byte " + pos);
+      }
+      pos += n;
     }
   }
 }

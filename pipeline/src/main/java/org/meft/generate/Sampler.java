@@ -1,5 +1,8 @@
 package org.meft.generate;
 
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
+
 /**
  * Picks the next token from logits: argmax when the temperature is 0, otherwise a draw from
  * softmax(logits / T), restricted to the top-p nucleus when 0 < p < 1.
@@ -8,6 +11,15 @@ package org.meft.generate;
  * so that a seed gives the same draws as the reference implementation.
  */
 public final class Sampler {
+  /** The temperature setting of generate and evaluate (0: greedy). */
+  public static final Setting TEMPERATURE =
+      Setting.number("temperature", 0f, Range.closed(0, 100), "sampling temperature (0: greedy)");
+
+  /** The nucleus (top-p) setting of generate and evaluate. */
+  public static final Setting TOP_P =
+      Setting.number(
+          "top-p", 1f, new Range(0, false, 1, true), "nucleus sampling (with --temperature)");
+
   private final float temperature;
   private final float topP;
   private long state;

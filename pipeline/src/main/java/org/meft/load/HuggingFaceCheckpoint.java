@@ -27,17 +27,27 @@ public final class HuggingFaceCheckpoint {
   private HuggingFaceCheckpoint() {}
 
   public static Llama load(Path folder, NDManager manager, DataType dataType) {
+    LlamaConfig config = readConfig(folder);
+    try (SafetensorsFolder weights = SafetensorsFolder.open(folder)) {
+      // Every weight present with its shape before any layer is built or any data read.
+      for (Llama.Weight weight : Llama.weightShapes(config)) {
+        weights.check(weight.name(), weight.shape());
+      }
+      Llama model = new Llama(config);
+      for (Llama.Weight weight : model.weights()) {
+        weight.parameter().setArray(weights.load(weight.name(), weight.shape(), manager, dataType));
+      }
+      return model;
+    }
+  }
+
+  /** The shape in the folder's {@code config.json}; no weight is read. */
+  public static LlamaConfig readConfig(Path folder) {
     Path configJson = folder.resolve("config.json");
     if (!Files.isRegularFile(configJson)) {
       throw new CheckpointException(folder, "not a Hugging Face model folder: no config.json");
     }
-    Llama model = new Llama(LlamaConfig.fromHuggingFace(configJson));
-    try (SafetensorsFolder weights = SafetensorsFolder.open(folder)) {
-      for (Llama.Weight weight : model.weights()) {
-        weight.parameter().setArray(weights.load(weight.name(), weight.shape(), manager, dataType));
-      }
-    }
-    return model;
+    return LlamaConfig.fromHuggingFace(configJson);
   }
 
   /**

@@ -59,7 +59,23 @@ public final class LanguageModel implements AutoCloseable {
             path, "a llama2.c checkpoint carries no tokenizer: pass --tokenizer tokenizer.json");
       }
     }
+    LlamaConfig config =
+        folder ? HuggingFaceCheckpoint.readConfig(path) : Llama2cCheckpoint.readConfig(path);
     TextTokenizer text = TextTokenizer.open(tokenizer != null ? tokenizer : path);
+    if (text.vocabularySize() > config.vocabSize()) {
+      text.close();
+      throw new CheckpointException(
+          text.path(),
+          "the tokenizer has "
+              + text.vocabularySize()
+              + " tokens (ids up to "
+              + (text.vocabularySize() - 1)
+              + "), more than the model's vocabulary of "
+              + config.vocabSize()
+              + " ("
+              + path
+              + "): use the model's own tokenizer");
+    }
     NDManager manager = NDManager.newBaseManager(device);
     try (NativeGate.Section section = NativeGate.enter()) {
       Llama llama =

@@ -8,15 +8,18 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.meft.format.CheckpointException;
+import org.meft.format.SafetensorsFile;
 import org.meft.format.Tensors;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.model.ShapeLimit;
 
 /**
  * Reads a llama2.c checkpoint ({@code run.c}'s legacy format): 7 int32 (dim, hidden_dim, n_layers,
@@ -34,19 +37,19 @@ public final class Llama2cCheckpoint {
 
   private Llama2cCheckpoint() {}
 
-  /** Reads the config and loads every weight of {@code model} into arrays of {@code manager}. */
+  /**
+   * Reads the config and loads every weight of {@code model} into arrays of {@code manager}, one
+   * tensor at a time by positional reads (a file over 2 GiB is read like any other).
+   */
   public static Llama load(Path file, NDManager manager, DataType dataType) {
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      long size = channel.size();
-      if (size < HEADER_BYTES) {
-        throw new CheckpointException(file, "too short for a llama2.c header (" + size + " bytes)");
-      }
-      ByteBuffer data =
-          channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
-      LlamaConfig config = readConfig(file, data, size);
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        SafetensorsFile.ReadBuffers buffers = new SafetensorsFile.ReadBuffers()) {
+      LlamaConfig config = readConfig(file, channel);
       Llama model = new Llama(config);
-      loadWeights(file, data, model, manager, dataType);
+      loadWeights(new Reader(channel, buffers, manager, dataType), model);
       return model;
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(file, "not found");
     } catch (IOException e) {
       throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
     }
@@ -55,16 +58,23 @@ public final class Llama2cCheckpoint {
   /** The shape in {@code file}'s header, checked against the file's size; no weight is read. */
   public static LlamaConfig readConfig(Path file) {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      long size = channel.size();
-      if (size < HEADER_BYTES) {
-        throw new CheckpointException(file, "too short for a llama2.c header (" + size + " bytes)");
-      }
-      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      while (header.hasRemaining() && channel.read(header, header.position()) >= 0) {}
-      return readConfig(file, header, size);
+      return readConfig(file, channel);
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(file, "not found");
     } catch (IOException e) {
       throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
     }
+  }
+
+  private static LlamaConfig readConfig(Path file, FileChannel channel) throws IOException {
+    long size = channel.size();
+    if (size < HEADER_BYTES) {
+      throw new CheckpointException(
+          file, "too short for a llama2.c header (" + size + " bytes, expected at least 28)");
+    }
+    ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    Tensors.readFully(channel, header, 0);
+    return readConfig(file, header, size);
   }
 
   private static LlamaConfig readConfig(Path file, ByteBuffer data, long size) {
@@ -80,19 +90,27 @@ public final class Llama2cCheckpoint {
               + " is not supported: export with the legacy (version 0) format, or convert to a"
               + " Hugging Face folder");
     }
-    int dim = h[0];
-    int hiddenDim = h[1];
-    int nLayers = h[2];
-    int nHeads = h[3];
-    int nKvHeads = h[4];
-    int vocab = Math.abs(h[5]);
-    int seqLen = h[6];
-    boolean tied = h[5] > 0;
     LlamaConfig config;
     try {
+      int dim = ShapeLimit.WIDTH.check("dim", h[0]);
+      int hiddenDim = ShapeLimit.FFN_WIDTH.check("hidden_dim", h[1]);
+      int nLayers = ShapeLimit.LAYERS.check("n_layers", h[2]);
+      int nHeads = ShapeLimit.HEADS.check("n_heads", h[3]);
+      int nKvHeads = ShapeLimit.HEADS.check("n_kv_heads", h[4]);
+      int vocab =
+          ShapeLimit.VOCABULARY.check("vocab_size (its absolute value)", Math.abs((long) h[5]));
+      int seqLen = ShapeLimit.POSITIONS.check("seq_len", h[6]);
+      if (dim % nHeads != 0) {
+        throw new IllegalArgumentException(
+            "dim (" + dim + ") must be a multiple of n_heads (" + nHeads + ")");
+      }
+      if (nHeads % nKvHeads != 0) {
+        throw new IllegalArgumentException(
+            "n_heads (" + nHeads + ") must be a multiple of n_kv_heads (" + nKvHeads + ")");
+      }
       config =
           LlamaConfig.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen)
-              .withTiedEmbeddings(tied);
+              .withTiedEmbeddings(h[5] > 0);
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(
           file,
@@ -101,6 +119,19 @@ public final class Llama2cCheckpoint {
               + ": "
               + e.getMessage());
     }
+    for (Llama.Weight weight : Llama.weightShapes(config)) {
+      long bytes = weight.shape().size() * Float.BYTES;
+      if (bytes > Integer.MAX_VALUE) {
+        throw new CheckpointException(
+            file,
+            weight.name(),
+            "needs "
+                + bytes
+                + " bytes, more than the 2 GiB one tensor can be read in (header "
+                + List.of(h[0], h[1], h[2], h[3], h[4], h[5], h[6])
+                + ")");
+      }
+    }
     long expected = HEADER_BYTES + 4L * floatCount(config);
     if (size != expected) {
       throw new CheckpointException(
@@ -108,19 +139,19 @@ public final class Llama2cCheckpoint {
           "size "
               + size
               + " bytes does not match its header (dim "
-              + dim
+              + h[0]
               + ", hidden "
-              + hiddenDim
+              + h[1]
               + ", layers "
-              + nLayers
+              + h[2]
               + ", heads "
-              + nHeads
+              + h[3]
               + "/"
-              + nKvHeads
+              + h[4]
               + ", vocab "
               + h[5]
               + ", seq "
-              + seqLen
+              + h[6]
               + "), which needs "
               + expected
               + " bytes");
@@ -151,12 +182,10 @@ public final class Llama2cCheckpoint {
           "mlp.down_proj",
           "mlp.up_proj");
 
-  private static void loadWeights(
-      Path file, ByteBuffer data, Llama model, NDManager manager, DataType dataType) {
+  private static void loadWeights(Reader reader, Llama model) throws IOException {
     LlamaConfig c = model.config();
     Map<String, Llama.Weight> weights = new HashMap<>();
     model.weights().forEach(w -> weights.put(w.name(), w));
-    Reader reader = new Reader(data, manager, dataType);
     reader.read(weights.get("model.embed_tokens.weight"));
     for (String kind : LAYER_WEIGHTS) {
       for (int layer = 0; layer < c.nLayers(); layer++) {
@@ -191,29 +220,37 @@ public final class Llama2cCheckpoint {
     }
   }
 
-  /** Sequential float32 reader over the mapped file, copying each array into the manager. */
+  /** Sequential float32 reader over the file, copying each array into the manager. */
   private static final class Reader {
-    private final ByteBuffer data;
+    private final FileChannel channel;
+    private final SafetensorsFile.ReadBuffers buffers;
     private final NDManager manager;
     private final DataType dataType;
     private long position = HEADER_BYTES;
 
-    Reader(ByteBuffer data, NDManager manager, DataType dataType) {
-      this.data = data;
+    Reader(
+        FileChannel channel,
+        SafetensorsFile.ReadBuffers buffers,
+        NDManager manager,
+        DataType dataType) {
+      this.channel = channel;
+      this.buffers = buffers;
       this.manager = manager;
       this.dataType = dataType;
     }
 
-    void read(Llama.Weight weight) {
+    void read(Llama.Weight weight) throws IOException {
       weight.parameter().setArray(next(weight.shape()));
     }
 
-    NDArray next(Shape shape) {
+    /** The next array of {@code shape} (its bytes were checked to fit an int by readConfig). */
+    NDArray next(Shape shape) throws IOException {
       int bytes = Math.toIntExact(shape.size() * Float.BYTES);
-      ByteBuffer slice =
-          data.slice(Math.toIntExact(position), bytes).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer buffer = buffers.raw(bytes);
+      Tensors.readFully(channel, buffer, position);
+      buffer.flip();
       position += bytes;
-      return Tensors.ownedCopy(manager.create(slice, shape, DataType.FLOAT32), dataType);
+      return Tensors.ownedCopy(manager.create(buffer, shape, DataType.FLOAT32), dataType);
     }
 
     void skip(long floats) {

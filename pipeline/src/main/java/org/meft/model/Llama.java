@@ -59,35 +59,57 @@ public final class Llama extends AbstractBlock {
 
   /** Every parameter, in Hugging Face checkpoint naming and order, with its expected shape. */
   public List<Weight> weights() {
+    List<Parameter> parameters = new ArrayList<>();
+    parameters.add(tokEmbeddings);
+    for (DecoderLayer layer : layers) {
+      parameters.add(layer.attentionNorm.weight);
+      parameters.add(layer.attention.wq);
+      parameters.add(layer.attention.wk);
+      parameters.add(layer.attention.wv);
+      parameters.add(layer.attention.wo);
+      parameters.add(layer.ffnNorm.weight);
+      parameters.add(layer.feedForward.w1);
+      parameters.add(layer.feedForward.w3);
+      parameters.add(layer.feedForward.w2);
+    }
+    parameters.add(norm.weight);
+    if (output != null) {
+      parameters.add(output);
+    }
+    List<Weight> shapes = weightShapes(config);
+    List<Weight> weights = new ArrayList<>(shapes.size());
+    for (int i = 0; i < shapes.size(); i++) {
+      weights.add(new Weight(shapes.get(i).name(), shapes.get(i).shape(), parameters.get(i)));
+    }
+    return weights;
+  }
+
+  /**
+   * The weights a model of {@code config} has, in the order of {@link #weights()}, without
+   * parameters (null): what a loader checks a checkpoint against before any layer is built.
+   */
+  public static List<Weight> weightShapes(LlamaConfig config) {
     int d = config.dim();
     int f = config.hiddenDim();
     int qDim = config.nHeads() * config.headDim();
     int kvDim = config.kvDim();
     List<Weight> weights = new ArrayList<>();
-    weights.add(
-        new Weight("model.embed_tokens.weight", new Shape(config.vocabSize(), d), tokEmbeddings));
-    for (int i = 0; i < layers.size(); i++) {
-      DecoderLayer layer = layers.get(i);
+    weights.add(new Weight("model.embed_tokens.weight", new Shape(config.vocabSize(), d), null));
+    for (int i = 0; i < config.nLayers(); i++) {
       String p = "model.layers." + i + ".";
-      weights.add(
-          new Weight(p + "input_layernorm.weight", new Shape(d), layer.attentionNorm.weight));
-      weights.add(
-          new Weight(p + "self_attn.q_proj.weight", new Shape(qDim, d), layer.attention.wq));
-      weights.add(
-          new Weight(p + "self_attn.k_proj.weight", new Shape(kvDim, d), layer.attention.wk));
-      weights.add(
-          new Weight(p + "self_attn.v_proj.weight", new Shape(kvDim, d), layer.attention.wv));
-      weights.add(
-          new Weight(p + "self_attn.o_proj.weight", new Shape(d, qDim), layer.attention.wo));
-      weights.add(
-          new Weight(p + "post_attention_layernorm.weight", new Shape(d), layer.ffnNorm.weight));
-      weights.add(new Weight(p + "mlp.gate_proj.weight", new Shape(f, d), layer.feedForward.w1));
-      weights.add(new Weight(p + "mlp.up_proj.weight", new Shape(f, d), layer.feedForward.w3));
-      weights.add(new Weight(p + "mlp.down_proj.weight", new Shape(d, f), layer.feedForward.w2));
+      weights.add(new Weight(p + "input_layernorm.weight", new Shape(d), null));
+      weights.add(new Weight(p + "self_attn.q_proj.weight", new Shape(qDim, d), null));
+      weights.add(new Weight(p + "self_attn.k_proj.weight", new Shape(kvDim, d), null));
+      weights.add(new Weight(p + "self_attn.v_proj.weight", new Shape(kvDim, d), null));
+      weights.add(new Weight(p + "self_attn.o_proj.weight", new Shape(d, qDim), null));
+      weights.add(new Weight(p + "post_attention_layernorm.weight", new Shape(d), null));
+      weights.add(new Weight(p + "mlp.gate_proj.weight", new Shape(f, d), null));
+      weights.add(new Weight(p + "mlp.up_proj.weight", new Shape(f, d), null));
+      weights.add(new Weight(p + "mlp.down_proj.weight", new Shape(d, f), null));
     }
-    weights.add(new Weight("model.norm.weight", new Shape(d), norm.weight));
-    if (output != null) {
-      weights.add(new Weight("lm_head.weight", new Shape(config.vocabSize(), d), output));
+    weights.add(new Weight("model.norm.weight", new Shape(d), null));
+    if (!config.tiedEmbeddings()) {
+      weights.add(new Weight("lm_head.weight", new Shape(config.vocabSize(), d), null));
     }
     return weights;
   }

@@ -6,7 +6,10 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,14 +49,14 @@ public record LlamaConfig(
     List<Integer> eosIds) {
 
   public LlamaConfig {
-    positive("dim", dim);
-    positive("hiddenDim", hiddenDim);
-    positive("nLayers", nLayers);
-    positive("nHeads", nHeads);
-    positive("nKvHeads", nKvHeads);
-    positive("headDim", headDim);
-    positive("vocabSize", vocabSize);
-    positive("maxSeqLen", maxSeqLen);
+    ShapeLimit.WIDTH.check("dim", dim);
+    ShapeLimit.FFN_WIDTH.check("hiddenDim", hiddenDim);
+    ShapeLimit.LAYERS.check("nLayers", nLayers);
+    ShapeLimit.HEADS.check("nHeads", nHeads);
+    ShapeLimit.HEADS.check("nKvHeads", nKvHeads);
+    ShapeLimit.HEAD_DIM.check("headDim", headDim);
+    ShapeLimit.VOCABULARY.check("vocabSize", vocabSize);
+    ShapeLimit.POSITIONS.check("maxSeqLen", maxSeqLen);
     if (nHeads % nKvHeads != 0) {
       throw new IllegalArgumentException(
           "nHeads (" + nHeads + ") must be a multiple of nKvHeads (" + nKvHeads + ")");
@@ -61,9 +64,9 @@ public record LlamaConfig(
     if (headDim % 2 != 0) {
       throw new IllegalArgumentException("headDim must be even for RoPE, got " + headDim);
     }
-    if (!(normEps > 0) || !(ropeTheta > 0)) {
+    if (!(normEps > 0) || !(ropeTheta > 0) || Float.isInfinite(normEps + ropeTheta)) {
       throw new IllegalArgumentException(
-          "normEps and ropeTheta must be > 0, got " + normEps + " and " + ropeTheta);
+          "normEps and ropeTheta must be finite and > 0, got " + normEps + " and " + ropeTheta);
     }
     if (bosId < 0 || bosId >= vocabSize) {
       throw new IllegalArgumentException("bosId must be in [0, " + vocabSize + "), got " + bosId);
@@ -74,17 +77,24 @@ public record LlamaConfig(
       }
     }
     eosIds = List.copyOf(eosIds);
-  }
-
-  private static void positive(String field, int value) {
-    if (value <= 0) {
-      throw new IllegalArgumentException(field + " must be > 0, got " + value);
-    }
+    ShapeLimit.elements(
+        "the token embedding", "vocabulary " + vocabSize + " x width " + dim, vocabSize, dim);
+    ShapeLimit.elements(
+        "a query projection",
+        "heads " + nHeads + " x head dim " + headDim + " x width " + dim,
+        nHeads,
+        headDim,
+        dim);
+    ShapeLimit.elements(
+        "an FFN projection", "FFN width " + hiddenDim + " x width " + dim, hiddenDim, dim);
+    ShapeLimit.elements(
+        "the RoPE table", "positions " + maxSeqLen + " x head dim " + headDim, maxSeqLen, headDim);
   }
 
   /** A standard LLaMA shape: Dh = D / H, theta 10000, eps 1e-5, BOS 1, EOS 2, tied head. */
   public static LlamaConfig of(
       int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int vocabSize, int seqLen) {
+    ShapeLimit.HEADS.check("nHeads", nHeads);
     if (dim % nHeads != 0) {
       throw new IllegalArgumentException(
           "dim (" + dim + ") must be a multiple of nHeads (" + nHeads + ")");
@@ -115,42 +125,51 @@ public record LlamaConfig(
     return nHeads / nKvHeads;
   }
 
-  /** Reads a Hugging Face {@code config.json} (LlamaForCausalLM or MistralForCausalLM). */
+  /**
+   * Reads a Hugging Face {@code config.json} (LlamaForCausalLM or MistralForCausalLM). Every size
+   * must be an exact integer (not 64.9, "64" or [64]) within its {@link ShapeLimit}, every other
+   * field of its JSON type; an optional field that is absent or null takes its default.
+   *
+   * @throws CheckpointException naming the file and the field
+   */
   public static LlamaConfig fromHuggingFace(Path configJson) {
     JsonObject json;
     try {
       json = JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(configJson, "not found");
     } catch (IOException e) {
       throw new CheckpointException(configJson, "cannot read: " + e.getMessage(), e);
     } catch (JsonParseException | IllegalStateException e) {
       throw new CheckpointException(configJson, "not a JSON object: " + e.getMessage(), e);
     }
-    refuseUnsupported(json, configJson);
     try {
-      int dim = requiredInt(json, "hidden_size", configJson);
-      int nHeads = requiredInt(json, "num_attention_heads", configJson);
+      refuseUnsupported(json);
+      int dim = size(json, "hidden_size", ShapeLimit.WIDTH, null);
+      int nHeads = size(json, "num_attention_heads", ShapeLimit.HEADS, null);
       List<Integer> eos = new ArrayList<>();
       JsonElement eosElement = json.get("eos_token_id");
       if (eosElement instanceof JsonArray array) {
-        array.forEach(e -> eos.add(e.getAsInt()));
+        array.forEach(e -> eos.add(tokenId("eos_token_id", e)));
       } else if (eosElement != null && !eosElement.isJsonNull()) {
-        eos.add(eosElement.getAsInt());
+        eos.add(tokenId("eos_token_id", eosElement));
       }
+      JsonElement bos = json.get("bos_token_id");
       return new LlamaConfig(
           dim,
-          requiredInt(json, "intermediate_size", configJson),
-          requiredInt(json, "num_hidden_layers", configJson),
+          size(json, "intermediate_size", ShapeLimit.FFN_WIDTH, null),
+          size(json, "num_hidden_layers", ShapeLimit.LAYERS, null),
           nHeads,
-          optionalInt(json, "num_key_value_heads", nHeads),
-          optionalInt(json, "head_dim", nHeads == 0 ? 0 : dim / nHeads),
-          requiredInt(json, "vocab_size", configJson),
-          optionalInt(json, "max_position_embeddings", 2048),
-          optionalFloat(json, "rms_norm_eps", 1e-6f),
-          optionalFloat(json, "rope_theta", 10000f),
-          json.has("tie_word_embeddings") && json.get("tie_word_embeddings").getAsBoolean(),
-          optionalInt(json, "bos_token_id", 1),
+          size(json, "num_key_value_heads", ShapeLimit.HEADS, nHeads),
+          size(json, "head_dim", ShapeLimit.HEAD_DIM, Math.max(1, dim / nHeads)),
+          size(json, "vocab_size", ShapeLimit.VOCABULARY, null),
+          size(json, "max_position_embeddings", ShapeLimit.POSITIONS, 2048),
+          positiveNumber(json, "rms_norm_eps", 1e-6f),
+          positiveNumber(json, "rope_theta", 10000f),
+          bool(json, "tie_word_embeddings"),
+          bos == null || bos.isJsonNull() ? 1 : tokenId("bos_token_id", bos),
           eos);
-    } catch (IllegalArgumentException | ClassCastException | IllegalStateException e) {
+    } catch (IllegalArgumentException e) {
       throw new CheckpointException(configJson, e.getMessage(), e);
     }
   }
@@ -159,21 +178,25 @@ public record LlamaConfig(
    * Features of other LLaMA variants that this decoder does not compute; loading such a model would
    * silently give wrong outputs, so it is refused instead.
    */
-  private static void refuseUnsupported(JsonObject json, Path file) {
-    String activation = json.has("hidden_act") ? json.get("hidden_act").getAsString() : "silu";
+  private static void refuseUnsupported(JsonObject json) {
+    JsonElement act = json.get("hidden_act");
+    if (act != null && !(act.isJsonPrimitive() && act.getAsJsonPrimitive().isString())) {
+      throw new IllegalArgumentException("field 'hidden_act' must be a string, got " + act);
+    }
+    String activation = act == null ? "silu" : act.getAsString();
     if (!activation.equals("silu") && !activation.equals("swish")) {
-      throw new CheckpointException(
-          file, "hidden_act '" + activation + "' is not supported (silu)");
+      throw new IllegalArgumentException(
+          "field 'hidden_act' '" + activation + "' is not supported (silu)");
     }
     for (String bias : List.of("attention_bias", "mlp_bias")) {
-      if (json.has(bias) && json.get(bias).getAsBoolean()) {
-        throw new CheckpointException(file, bias + " = true is not supported (bias-free LLaMA)");
+      if (bool(json, bias)) {
+        throw new IllegalArgumentException(bias + " = true is not supported (bias-free LLaMA)");
       }
     }
     JsonElement scaling = json.get("rope_scaling");
     if (scaling != null && !scaling.isJsonNull()) {
-      throw new CheckpointException(
-          file, "rope_scaling " + scaling + " is not supported (plain RoPE with rope_theta only)");
+      throw new IllegalArgumentException(
+          "rope_scaling " + scaling + " is not supported (plain RoPE with rope_theta only)");
     }
   }
 
@@ -217,21 +240,74 @@ public record LlamaConfig(
     return json;
   }
 
-  private static int requiredInt(JsonObject json, String key, Path file) {
+  /**
+   * The size {@code key} within {@code limit}; absent or null gives {@code fallback}, or is refused
+   * when there is none.
+   */
+  private static int size(JsonObject json, String key, ShapeLimit limit, Integer fallback) {
     JsonElement value = json.get(key);
     if (value == null || value.isJsonNull()) {
-      throw new CheckpointException(file, "missing required field '" + key + "'");
+      if (fallback == null) {
+        throw new IllegalArgumentException("missing required field '" + key + "'");
+      }
+      return fallback;
     }
-    return value.getAsInt();
+    BigInteger exact = exactInteger(key, value);
+    if (exact.bitLength() > 63) {
+      throw new IllegalArgumentException(
+          "field '" + key + "' must be at most " + limit.max() + ", got " + value);
+    }
+    return limit.check("field '" + key + "'", exact.longValueExact());
   }
 
-  private static int optionalInt(JsonObject json, String key, int fallback) {
-    JsonElement value = json.get(key);
-    return value == null || value.isJsonNull() ? fallback : value.getAsInt();
+  /** A token id: an exact integer in [0, 2^31) (its range in the vocabulary is checked later). */
+  private static int tokenId(String key, JsonElement value) {
+    BigInteger exact = exactInteger(key, value);
+    if (exact.signum() < 0 || exact.bitLength() > 31) {
+      throw new IllegalArgumentException(
+          "field '" + key + "' must be a token id (an integer >= 0), got " + value);
+    }
+    return exact.intValueExact();
   }
 
-  private static float optionalFloat(JsonObject json, String key, float fallback) {
+  /** {@code value} as an integer, when it is a JSON number with no fractional part. */
+  private static BigInteger exactInteger(String key, JsonElement value) {
+    if (value.isJsonPrimitive() && value.getAsJsonPrimitive().isNumber()) {
+      try {
+        return new BigDecimal(value.getAsString()).toBigIntegerExact();
+      } catch (ArithmeticException | NumberFormatException e) {
+        // fractional: refused below
+      }
+    }
+    throw new IllegalArgumentException("field '" + key + "' must be an integer, got " + value);
+  }
+
+  /** A finite number > 0; absent or null gives {@code fallback}. */
+  private static float positiveNumber(JsonObject json, String key, float fallback) {
     JsonElement value = json.get(key);
-    return value == null || value.isJsonNull() ? fallback : value.getAsFloat();
+    if (value == null || value.isJsonNull()) {
+      return fallback;
+    }
+    if (!value.isJsonPrimitive() || !value.getAsJsonPrimitive().isNumber()) {
+      throw new IllegalArgumentException("field '" + key + "' must be a number, got " + value);
+    }
+    float number = value.getAsFloat();
+    if (!(number > 0) || Float.isInfinite(number)) {
+      throw new IllegalArgumentException(
+          "field '" + key + "' must be a finite number > 0, got " + value);
+    }
+    return number;
+  }
+
+  /** A JSON boolean; absent means false. */
+  private static boolean bool(JsonObject json, String key) {
+    JsonElement value = json.get(key);
+    if (value == null) {
+      return false;
+    }
+    if (!value.isJsonPrimitive() || !value.getAsJsonPrimitive().isBoolean()) {
+      throw new IllegalArgumentException("field '" + key + "' must be true or false, got " + value);
+    }
+    return value.getAsBoolean();
   }
 }

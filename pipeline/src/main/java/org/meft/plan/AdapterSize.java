@@ -10,8 +10,6 @@ import org.meft.settings.Setting;
  * the largest value of it under which a plan still fits.
  */
 final class AdapterSize {
-  private static final int LARGEST = 1 << 30;
-
   private AdapterSize() {}
 
   /** The size setting's name, or null for a method without one (full). */
@@ -22,19 +20,20 @@ final class AdapterSize {
   /**
    * The largest size whose plan {@code fits}, every other setting as given (meft's experts and
    * max-rows follow N when they were at their defaults, else are clamped to it); empty when none
-   * does or the method has no size; at most 2^30.
+   * does or the method has no size; at most the size setting's range allows.
    */
   static OptionalInt largest(PlanInputs in, Predicate<MemoryPlan> fits) {
     if (setting(in.adapter()) == null || !fits(in, 1, fits)) {
       return OptionalInt.empty();
     }
+    long largest = (long) in.adapter().method().sizeSetting().orElseThrow().range().max();
     int low = 1; // fits
-    long high = 2; // does not fit, or past LARGEST
-    while (high <= LARGEST && fits(in, (int) high, fits)) {
+    long high = 2; // does not fit, or past largest
+    while (high <= largest && fits(in, (int) high, fits)) {
       low = (int) high;
       high *= 2;
     }
-    high = Math.min(high, LARGEST + 1L);
+    high = Math.min(high, largest + 1L);
     while (high - low > 1) {
       int mid = (int) (low + (high - low) / 2);
       if (fits(in, mid, fits)) {

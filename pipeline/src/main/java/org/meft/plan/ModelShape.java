@@ -48,8 +48,14 @@ public record ModelShape(LlamaConfig config, DataType checkpointType) {
     try {
       JsonObject json = JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
       JsonElement dtype = json.get("torch_dtype");
-      return new ModelShape(
-          config, dtype == null || dtype.isJsonNull() ? null : dataType(dtype.getAsString()));
+      if (dtype == null || dtype.isJsonNull()) {
+        return new ModelShape(config, null);
+      }
+      if (!dtype.isJsonPrimitive() || !dtype.getAsJsonPrimitive().isString()) {
+        throw new CheckpointException(
+            configJson, "field 'torch_dtype' must be a string, got " + dtype);
+      }
+      return new ModelShape(config, dataType(dtype.getAsString()));
     } catch (IOException e) {
       throw new CheckpointException(configJson, "cannot read: " + e.getMessage(), e);
     }

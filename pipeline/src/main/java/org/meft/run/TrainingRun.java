@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.util.cuda.CudaUtils;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,21 +66,31 @@ public final class TrainingRun {
   /**
    * Prints the memory plan of {@code spec} on {@code device} (null: the engine's default) and
    * refuses it before any weight loads when it exceeds the device memory ({@code device-memory-gb},
-   * by default the GPU's total memory on a GPU and no limit on the CPU) or the host store's budget
-   * ({@code host-budget-mb}), naming the component and the largest adapter size that would fit.
+   * by default the GPU's total memory on a GPU and the machine's memory on the CPU) or the host
+   * store's budget ({@code host-budget-mb}), naming the component and the largest adapter size that
+   * would fit.
    *
    * @throws PlanRefusedException when a limit is exceeded
    */
   public static MemoryPlan preflight(RunSpec spec, Device device, PrintStream progress) {
     Device on = device != null ? device : Engine.getInstance().defaultDevice();
     boolean gpu = on.isGpu();
-    MemoryPlan plan = MemoryPlan.of(PlanInputs.of(spec, ModelShape.read(spec.baseModel()), gpu));
+    ModelShape shape = ModelShape.read(spec.baseModel());
+    spec.checkModel(shape.config());
+    MemoryPlan plan = MemoryPlan.of(PlanInputs.of(spec, shape, gpu));
     if (progress != null) {
       progress.print(plan.table());
     }
     long deviceLimit = spec.deviceMemoryBytes();
-    if (deviceLimit == 0 && gpu) {
-      deviceLimit = CudaUtils.getGpuMemory(on).getMax();
+    if (deviceLimit == 0) {
+      // On the CPU the "device" is the machine's memory: a plan over it (a huge batch) is refused
+      // here rather than found out by an OutOfMemoryError minutes later.
+      deviceLimit =
+          gpu
+              ? CudaUtils.getGpuMemory(on).getMax()
+              : ((com.sun.management.OperatingSystemMXBean)
+                      ManagementFactory.getOperatingSystemMXBean())
+                  .getTotalMemorySize();
     }
     new PlanLimits(deviceLimit, spec.hostBudgetBytes(), 0).check(plan);
     return plan;
@@ -131,7 +142,11 @@ public final class TrainingRun {
       Trainer.StepListener afterStep) {
     List<TrainingExample> examples =
         TrainingExample.readJsonl(
-            spec.data(), model.tokenizer(), model.config(), spec.train().maxLength());
+            spec.data(),
+            model.tokenizer(),
+            model.config(),
+            // as the plan and the sweep do: never past the positions the model was trained for
+            Math.min(spec.train().maxLength(), model.config().maxSeqLen()));
     return run(model, spec, examples, outputDir, false, progress, afterStep);
   }
 

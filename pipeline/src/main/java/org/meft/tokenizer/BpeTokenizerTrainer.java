@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.meft.format.AtomicFiles;
 
 /**
  * Trains a small byte-fallback BPE tokenizer on a text corpus and renders it as a Hugging Face
@@ -150,7 +151,7 @@ public final class BpeTokenizerTrainer {
     String json = trainTokenizerJson(corpus, vocabSize);
     Path target = tokenizerJson.toAbsolutePath();
     Files.createDirectories(target.getParent());
-    Path temp = Files.createTempFile(target.getParent(), ".tokenizer-", ".json.tmp");
+    Path temp = AtomicFiles.createSibling(target);
     try {
       Files.writeString(temp, json, StandardCharsets.UTF_8);
       try {

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import org.meft.adapter.AdapterConfig;
@@ -18,6 +19,8 @@ import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.LayerSelection;
 import org.meft.model.BaseDtype;
+import org.meft.model.LlamaConfig;
+import org.meft.model.ShapeLimit;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
@@ -39,7 +42,7 @@ import org.meft.settings.SettingValues;
  * @param checkpointEvery a checkpoint every this many steps; 0: only at the end
  * @param baseDtype the type the frozen base weights are held and multiplied in
  * @param deviceMemoryBytes the device memory a run's plan may use; 0: the GPU's total memory on a
- *     GPU, no limit on the CPU
+ *     GPU, the machine's memory on the CPU
  */
 public record RunSpec(
     Path baseModel,
@@ -82,20 +85,23 @@ public record RunSpec(
               + " f32 on the CPU)");
   public static final Setting HOST_BUDGET_MB =
       Setting.number(
-          "host-budget-mb", 16384, Range.above(0), "limit of the host store's off-heap memory");
+          "host-budget-mb",
+          16384,
+          new Range(0, false, 1L << 43, true),
+          "limit of the host store's off-heap memory");
   public static final Setting DEVICE_MEMORY_GB =
       Setting.derived(
           "device-memory-gb",
           Setting.Kind.NUMBER,
-          "the GPU's total memory on a GPU, no limit on the CPU",
-          Range.above(0),
+          "the GPU's total memory on a GPU, the machine's memory on the CPU",
+          new Range(0, false, 1L << 33, true),
           "device memory the run's memory plan may use, in GiB; a run over it is refused before"
               + " loading weights");
   public static final Setting CHECKPOINT_EVERY =
       Setting.integer(
           "checkpoint-every",
           0,
-          Range.atLeast(0),
+          Range.closed(0, Integer.MAX_VALUE),
           "a checkpoint every N steps (0: only at the end)");
 
   /** The settings every method takes, in the order they are written. */
@@ -184,6 +190,54 @@ public record RunSpec(
     }
     DEVICE_MEMORY_GB.check((float) gib);
     return (long) (gib * (1L << 30));
+  }
+
+  /**
+   * Refuses a max-length past the positions of the base model of shape {@code config}, for a
+   * max-length the user gave (the default is cut to the model's positions, as everywhere a run
+   * reads it).
+   *
+   * @throws IllegalArgumentException naming max-length, the model's positions and the value
+   */
+  public void checkMaxLength(LlamaConfig config) {
+    if (train.maxLength() > config.maxSeqLen()) {
+      throw new IllegalArgumentException(
+          TrainConfig.MAX_LENGTH.name()
+              + " must be at most the model's "
+              + config.maxSeqLen()
+              + " positions ("
+              + baseModel
+              + "), got "
+              + train.maxLength());
+    }
+  }
+
+  /**
+   * Refuses an adapter size (adapter-size, lora-rank) whose tensors, size x the widest dimension of
+   * the base model of shape {@code config}, would pass one tensor's 2^31 elements.
+   *
+   * @throws IllegalArgumentException naming the setting, the largest size allowed and the value
+   */
+  public void checkModel(LlamaConfig config) {
+    Optional<Setting> size = adapter.method().sizeSetting();
+    if (size.isPresent()) {
+      long n = Long.parseLong(adapter.settings().get(size.get().name()));
+      long width = Math.max(config.dim(), config.hiddenDim());
+      if (n * width > ShapeLimit.MAX_TENSOR_ELEMENTS) {
+        throw new IllegalArgumentException(
+            size.get().name()
+                + " must be at most "
+                + ShapeLimit.MAX_TENSOR_ELEMENTS / width
+                + " for this model (its tensors are "
+                + size.get().name()
+                + " x the model's width "
+                + width
+                + ", within one tensor's "
+                + ShapeLimit.MAX_TENSOR_ELEMENTS
+                + " elements), got "
+                + n);
+      }
+    }
   }
 
   /** This run as settings, every default written out; {@code fromSettings} gives it back. */

@@ -3,6 +3,7 @@ package org.meft.train;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.meft.model.ShapeLimit;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
@@ -48,39 +49,61 @@ public record TrainConfig(
     boolean recomputeActivations) {
 
   public static final Setting STEPS =
-      Setting.required("steps", Setting.Kind.INTEGER, Range.atLeast(1), "optimizer steps");
+      Setting.required(
+          "steps", Setting.Kind.INTEGER, Range.closed(1, Integer.MAX_VALUE), "optimizer steps");
   public static final Setting BATCH_SIZE =
       Setting.required(
-          "batch-size", Setting.Kind.INTEGER, Range.atLeast(1), "examples per micro-batch");
+          "batch-size",
+          Setting.Kind.INTEGER,
+          Range.closed(1, 1 << 16),
+          "examples per micro-batch (the memory plan is checked before any is built)");
   public static final Setting ACCUMULATION =
-      Setting.integer("accumulation", 1, Range.atLeast(1), "micro-batches per optimizer step");
+      Setting.integer(
+          "accumulation", 1, Range.closed(1, 1 << 16), "micro-batches per optimizer step");
   public static final Setting LR =
-      Setting.required("lr", Setting.Kind.NUMBER, Range.above(0), "peak learning rate");
+      Setting.required(
+          "lr", Setting.Kind.NUMBER, new Range(0, false, 10, true), "peak learning rate");
   public static final Setting WARMUP =
       Setting.derived(
-          "warmup", Setting.Kind.INTEGER, "steps/10", Range.atLeast(0), "linear warm-up steps");
+          "warmup",
+          Setting.Kind.INTEGER,
+          "steps/10",
+          Range.closed(0, Integer.MAX_VALUE),
+          "linear warm-up steps (at most steps)");
   public static final Setting MIN_LR_RATIO =
       Setting.number(
           "min-lr-ratio", 0.1f, Range.closed(0, 1), "the cosine decay ends at this fraction");
   public static final Setting WEIGHT_DECAY =
-      Setting.number("weight-decay", 0f, Range.atLeast(0), "decoupled (AdamW) weight decay");
+      Setting.number("weight-decay", 0f, Range.closed(0, 1e6), "decoupled (AdamW) weight decay");
   public static final Setting BETA1 =
       Setting.number("beta1", 0.9f, Range.closedOpen(0, 1), "AdamW first-moment decay");
   public static final Setting BETA2 =
       Setting.number("beta2", 0.999f, Range.closedOpen(0, 1), "AdamW second-moment decay");
-  public static final Setting EPS = Setting.number("eps", 1e-8f, Range.above(0), "AdamW epsilon");
+  public static final Setting EPS =
+      Setting.number("eps", 1e-8f, new Range(0, false, 1, true), "AdamW epsilon");
   public static final Setting CLIP =
-      Setting.number("clip", 1f, Range.atLeast(0), "global gradient-norm clip (0: none)");
+      Setting.number("clip", 1f, Range.closed(0, 1e30), "global gradient-norm clip (0: none)");
   public static final Setting MAX_LENGTH =
       Setting.integer(
-          "max-length", 256, Range.atLeast(2), "longest example in tokens (prompts cut in front)");
+          "max-length",
+          256,
+          Range.closed(2, ShapeLimit.POSITIONS.max()),
+          "longest example in tokens (prompts cut in front; at most the model's positions, the"
+              + " default is cut to them)");
   public static final Setting SEED =
       Setting.integer("seed", 42, Range.ANY, "data order, initialisation and dropout");
   public static final Setting LOG_EVERY =
-      Setting.integer("log-every", 10, Range.atLeast(0), "a progress line every N steps (0: none)");
+      Setting.integer(
+          "log-every",
+          10,
+          Range.closed(0, Integer.MAX_VALUE),
+          "a progress line every N steps (0: none)");
   public static final Setting MAX_BAD_STEPS =
       Setting.integer(
-          "max-bad-steps", 5, Range.atLeast(1), "stop after N non-finite steps in a row");
+          "max-bad-steps",
+          5,
+          Range.closed(1, Integer.MAX_VALUE),
+          "stop after N non-finite steps in a row");
 
   public static final Setting RECOMPUTE_ACTIVATIONS =
       Setting.flag(
@@ -113,6 +136,10 @@ public record TrainConfig(
     ACCUMULATION.check(accumulation);
     LR.check(learningRate);
     WARMUP.check(warmupSteps);
+    if (warmupSteps > steps) {
+      throw new IllegalArgumentException(
+          WARMUP.name() + " must be at most steps (" + steps + "), got " + warmupSteps);
+    }
     MIN_LR_RATIO.check(minLearningRateRatio);
     WEIGHT_DECAY.check(weightDecay);
     BETA1.check(beta1);

@@ -4,13 +4,10 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.meft.format.LineReader;
 import org.meft.model.LlamaConfig;
 import org.meft.tokenizer.SequenceLayout;
 import org.meft.tokenizer.TextTokenizer;
@@ -66,21 +63,20 @@ public record TrainingExample(long[] tokens, boolean[] lossMask) {
   }
 
   /**
-   * Reads a JSONL file of {@code {"prompt": ..., "target": ...}}; a bad line is an error naming the
-   * file, the line number and what is wrong.
+   * Reads a JSONL file of {@code {"prompt": ..., "target": ...}}; a bad line (not JSON, not UTF-8,
+   * or over {@link LineReader#MAX_LINE_BYTES}) is an error naming the file, the line number and
+   * what is wrong.
    */
   public static List<TrainingExample> readJsonl(
       Path file, TextTokenizer tokenizer, LlamaConfig config, int maxLength) {
     List<TrainingExample> examples = new ArrayList<>();
-    try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+    try (LineReader lines = LineReader.open(file)) {
       String line;
-      int number = 0;
-      while ((line = reader.readLine()) != null) {
-        number++;
+      while ((line = lines.next()) != null) {
         if (line.isBlank()) {
           continue;
         }
-        String where = file + ":" + number + ": ";
+        String where = lines.where();
         JsonObject json;
         try {
           json = JsonParser.parseString(line).getAsJsonObject();
@@ -100,8 +96,6 @@ public record TrainingExample(long[] tokens, boolean[] lossMask) {
               e.getMessage().startsWith(where) ? e.getMessage() : where + e.getMessage());
         }
       }
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
     }
     if (examples.isEmpty()) {
       throw new IllegalArgumentException(file + ": no examples");

@@ -75,14 +75,15 @@ class RunSpecTest {
     refused(settings("meft", "probes", "99"), "probes must be in [1, experts=64], got 99");
     refused(settings("meft", "max-rows", "10"), "max-rows must be in [top-k=64");
     refused(settings("meft", "lr", "fast"), "lr: expected a number, got 'fast'");
-    refused(settings("meft", "steps", "0"), "steps must be >= 1, got 0");
-    refused(settings("meft", "batch-size", "0"), "batch-size must be >= 1");
+    refused(settings("meft", "steps", "0"), "steps must be in [1, 2147483647], got 0");
+    refused(settings("meft", "batch-size", "0"), "batch-size must be in [1, 65536]");
     refused(settings("meft", "beta2", "1"), "beta2 must be in [0, 1), got 1.0");
     refused(settings("lora", "lora-targets", "q,x"), "lora-targets must be a non-empty subset");
     refused(settings("parallel", "top-k", "8"), "top-k: does not apply to method parallel");
     refused(settings("meft", "topk", "8"), "unknown setting 'topk'");
     refused(settings("sparse"), "method: must be meft, parallel, lora or full, got 'sparse'");
-    refused(settings("meft", "checkpoint-every", "-1"), "checkpoint-every must be >= 0");
+    refused(
+        settings("meft", "checkpoint-every", "-1"), "checkpoint-every must be in [0, 2147483647]");
     refused(settings("meft", "host-budget-mb", "lots"), "host-budget-mb: expected a number");
     Map<String, String> noData = settings("meft");
     noData.remove("data");

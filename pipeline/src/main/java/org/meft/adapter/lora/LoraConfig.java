@@ -33,9 +33,13 @@ public record LoraConfig(
       List.of("q", "k", "v", "o", "gate", "up", "down");
 
   public static final Setting RANK =
-      Setting.integer("lora-rank", 16, Range.atLeast(1), "r, the rank of B A");
+      Setting.integer(
+          "lora-rank",
+          16,
+          Range.closed(1, 1 << 16),
+          "r, the rank of B A (r x model width within one tensor's 2^31 elements)");
   public static final Setting ALPHA =
-      Setting.number("lora-alpha", 32, Range.above(0), "the scale is alpha / r");
+      Setting.number("lora-alpha", 32, new Range(0, false, 1e6, true), "the scale is alpha / r");
   public static final Setting DROPOUT =
       Setting.number("lora-dropout", 0, Range.closedOpen(0, 1), "dropout on the branch's input");
   public static final Setting TARGETS =

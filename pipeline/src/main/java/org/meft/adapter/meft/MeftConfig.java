@@ -41,22 +41,24 @@ public record MeftConfig(
   private static final int MAX_ROWS_CAP = 1024;
 
   public static final Setting TOP_K =
-      Setting.integer("top-k", 64, Range.atLeast(1), "K, rows each token keeps (<= adapter-size)");
+      Setting.integer(
+          "top-k", 64, Range.closed(1, 1 << 24), "K, rows each token keeps (<= adapter-size)");
   public static final Setting EXPERTS =
       Setting.derived(
           "experts",
           Setting.Kind.INTEGER,
           "ceil(sqrt(N))",
-          Range.atLeast(1),
+          Range.closed(1, 1 << 24),
           "E, groups of consecutive rows the router scores (<= adapter-size)");
   public static final Setting PROBES =
-      Setting.integer("probes", 8, Range.atLeast(1), "P, experts each token searches (<= experts)");
+      Setting.integer(
+          "probes", 8, Range.closed(1, 1 << 24), "P, experts each token searches (<= experts)");
   public static final Setting MAX_ROWS =
       Setting.derived(
           "max-rows",
           Setting.Kind.INTEGER,
           "min(N, " + MAX_ROWS_CAP + ")",
-          Range.atLeast(1),
+          Range.closed(1, 1 << 24),
           "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
 
   static final List<Setting> SETTINGS =
