@@ -25,6 +25,7 @@ import org.meft.plan.ModelShape;
 import org.meft.plan.PlanInputs;
 import org.meft.plan.PlanLimits;
 import org.meft.plan.PlanRefusedException;
+import org.meft.reversible.ReversibleStack;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -153,6 +154,17 @@ public final class TrainingRun {
           installed =
               InstalledAdapters.install(
                   model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
+          try {
+            ReversibleStack.install(
+                model.llama(),
+                spec.train().reversible(),
+                installed,
+                model.manager(),
+                spec.train().seed());
+          } catch (RuntimeException e) {
+            installed.close();
+            throw e;
+          }
         }
         try (InstalledAdapters adapters = installed) {
           if (progress != null) {

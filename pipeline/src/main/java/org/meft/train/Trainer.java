@@ -19,6 +19,7 @@ import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
 import org.meft.model.Scalar;
+import org.meft.reversible.ReversibleStack;
 import org.meft.store.HostStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -250,11 +251,18 @@ public final class Trainer {
         adapters.layerPass().seedDropout((config.seed() * 1_000_003L + step) * 1_000_003L + micro);
         float microLoss;
         try {
-          microLoss =
-              config.recomputeActivations()
-                  ? ActivationRecomputation.forwardBackward(
-                      model, adapters, ps, b, config.accumulation())
-                  : forwardBackward(ps, b);
+          ReversibleStack stack = ReversibleStack.of(model);
+          if (stack != null) {
+            microLoss =
+                ReversibleTraining.forwardBackward(
+                    model, adapters, stack, ps, b, config.accumulation());
+          } else if (config.recomputeActivations()) {
+            microLoss =
+                ActivationRecomputation.forwardBackward(
+                    model, adapters, ps, b, config.accumulation());
+          } else {
+            microLoss = forwardBackward(ps, b);
+          }
         } finally {
           adapters.activeTokens().clear();
           adapters.layerPass().clear();
