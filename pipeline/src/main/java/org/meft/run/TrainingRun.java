@@ -200,11 +200,29 @@ public final class TrainingRun {
                   afterStep.afterStep(snapshot, soFar);
                 };
           }
-          return new Trainer(model.llama(), adapters, spec.train(), progress)
-              .train(examples, model.manager(), resume, checkpoints);
+          TrainResult result =
+              new Trainer(model.llama(), adapters, spec.train(), progress)
+                  .train(examples, model.manager(), resume, checkpoints);
+          return result.withActivationBytesKept(activationBytesKept(model, spec, examples));
         }
       }
     }
+  }
+
+  /**
+   * The base activations kept for backward by the memory plan's accounting, at the run's largest
+   * micro-batch: batch-size sequences of its longest example.
+   */
+  private static long activationBytesKept(
+      LanguageModel model, RunSpec spec, List<TrainingExample> examples) {
+    int longest = 1;
+    for (TrainingExample example : examples) {
+      longest = Math.max(longest, example.tokens().length - 1);
+    }
+    PlanInputs in =
+        PlanInputs.of(spec, new ModelShape(model.config(), model.llama().dataType()), false)
+            .withSeqLen(longest);
+    return MemoryPlan.of(in).bytes(MemoryPlan.ACTIVATIONS);
   }
 
   /** Settings that may change between the processes of one run. */

@@ -36,7 +36,7 @@ import org.meft.reversible.ReversibleStack;
  */
 final class ReversibleTraining {
   /** The phase of the reversible backward (rebuilding inputs, recomputing F and G, backward). */
-  static final String RECOMPUTE_PHASE = "reversible_backward";
+  static final String RECOMPUTE_PHASE = TrainResult.REVERSIBLE_BACKWARD;
 
   private ReversibleTraining() {}
 

@@ -338,7 +338,8 @@ public final class Trainer {
         (double) meters.hostToDeviceBytes() / steps,
         (double) meters.deviceToHostBytes() / steps,
         meters.meanRowsPerLayer(),
-        phaseMs);
+        phaseMs,
+        0);
   }
 
   /** Mean of -log p(target) over the positions where mask is 1. logits [B, T, V]. */
