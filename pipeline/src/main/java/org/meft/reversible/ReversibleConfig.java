@@ -102,7 +102,7 @@ public record ReversibleConfig(
     Architecture architecture = Architecture.named(name);
     return new ReversibleConfig(
         architecture,
-        values.integer(REV_LAYERS, 0),
+        values.has(REV_LAYERS) ? (int) REV_LAYERS.check(values.integer(REV_LAYERS)) : 0,
         values.has(REV_LAMBDA) ? values.number(REV_LAMBDA) : architecture.defaultLambda(),
         values.has(REV_BETA) ? values.number(REV_BETA) : architecture.defaultBeta(),
         values.integer(REV_ADAPTER_SIZE));
