@@ -97,12 +97,17 @@ public record MemoryPlan(
             ? cost.passPerLayer()
             : cost.passPerLayer().times(reversible > 0 ? (int) above + 1 : layers.size());
     DeviceBytes adapter = cost.resident().plus(pass);
+    long blockTransient = 0;
     if (in.reversible().enabled() && in.reversible().architecture().hasBlockAdapter()) {
+      // The block adapters (MEFT1's G, MEFT2's F): resident, and one layer's pass at a time.
+      int size = in.reversible().adapterSize();
       adapter =
-          adapter.plus(
-              ParallelAdapter.residentBytes(in.reversible().adapterSize(), in.model().dim())
-                  .times(reversible));
+          adapter
+              .plus(ParallelAdapter.residentBytes(size, in.model().dim()).times(reversible))
+              .plus(ParallelAdapter.passBytes(in.tokens(), size, in.model().dim()));
+      blockTransient = ParallelAdapter.transientBytes(in.tokens(), size);
     }
+    adapterTransient = Math.max(adapterTransient, blockTransient);
     int bytes = in.baseDtype().bytes();
     long b = in.batchSize();
     long t = in.seqLen();
