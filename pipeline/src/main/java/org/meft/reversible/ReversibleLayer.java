@@ -78,26 +78,30 @@ final class ReversibleLayer {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       // G(y1) with gradient; its vector-Jacobian product with dy2.
+      long start = System.nanoTime();
       NDArray y1Leaf = y1.stopGradient();
       y1Leaf.setRequiresGradient(true);
       NDArray gOut = g(ps, y1Leaf, rope, 0, null, null, true);
+      NDArray x2 = y2.sub(gOut.stopGradient()).div(Scalar.of(y2, beta));
+      long recompute = System.nanoTime() - start;
       collector.backward(gOut.mul(dy2).sum());
       afterBackward.run();
-      NDArray x2 = y2.sub(gOut.stopGradient()).div(Scalar.of(y2, beta));
       NDArray dy1Total = dy1.add(y1Leaf.getGradient());
       // F(x2) with gradient; its vector-Jacobian product with dL/dy1.
+      start = System.nanoTime();
       NDArray x2Leaf = x2.stopGradient();
       x2Leaf.setRequiresGradient(true);
       NDArray fOut = f(ps, x2Leaf, rope, 0, null, null, true);
+      NDArray x1 = y1.stopGradient().sub(fOut.stopGradient()).div(Scalar.of(y1, lambda));
+      recompute += System.nanoTime() - start;
       collector.backward(fOut.mul(dy1Total).sum());
       afterBackward.run();
-      NDArray x1 = y1.stopGradient().sub(fOut.stopGradient()).div(Scalar.of(y1, lambda));
       NDArray dx1 = dy1Total.mul(Scalar.of(dy1Total, lambda));
       NDArray dx2 = dy2.mul(Scalar.of(dy2, beta)).add(x2Leaf.getGradient());
       for (NDArray kept : new NDArray[] {x1, x2, dx1, dx2}) {
         NDScope.unregister(kept);
       }
-      return new Step(new Halves(x1, x2), new Halves(dx1, dx2));
+      return new Step(new Halves(x1, x2), new Halves(dx1, dx2), recompute);
     }
   }
 
@@ -119,8 +123,11 @@ final class ReversibleLayer {
     }
   }
 
-  /** A backward step's result: the rebuilt input and its gradient. */
-  record Step(Halves input, Halves gradient) {}
+  /**
+   * A backward step's result: the rebuilt input and its gradient, and the nanoseconds spent
+   * recomputing F and G and rebuilding the input (the backward calls excluded).
+   */
+  record Step(Halves input, Halves gradient, long recomputeNanos) {}
 
   private NDArray f(
       ParameterStore ps,

@@ -38,6 +38,7 @@ public final class ReversibleStack implements LayerStack, Adapters {
   private final ReversibleConfig config;
   private final List<ReversibleLayer> layers;
   private final Map<String, Parameter> parameters;
+  private long recomputeNanos; // recomputing F and G and rebuilding inputs, over every backward
 
   private ReversibleStack(
       Llama model,
@@ -176,12 +177,21 @@ public final class ReversibleStack implements LayerStack, Adapters {
       dOut.close();
       out = step.input();
       dOut = step.gradient();
+      recomputeNanos += step.recomputeNanos();
       afterLayer.run();
     }
     out.close();
     NDArray dx0 = dOut.first().add(dOut.second());
     dOut.close();
     return dx0;
+  }
+
+  /**
+   * Nanoseconds the backward walks have spent so far recomputing F and G and rebuilding inputs
+   * (including what the adapters inside do there), not in the backward calls.
+   */
+  public long recomputeNanos() {
+    return recomputeNanos;
   }
 
   /**

@@ -31,12 +31,13 @@ import org.meft.reversible.ReversibleStack;
  * One gradient collector covers the whole micro-batch (DJL's PyTorch engine allows one at a time),
  * as in {@link ActivationRecomputation}. The adapters inside F and G record their choices in the
  * forward and replay them in the recomputation ({@link LayerPass}): a meft layer moves and trains
- * the rows it selected in the forward, never retrieving again. The time of the walk down the stack,
- * less the adapters' own phases, is the meters' {@value #RECOMPUTE_PHASE} phase.
+ * the rows it selected in the forward, never retrieving again. The time spent recomputing F and G
+ * and rebuilding inputs in the walk down the stack (not its backward calls), less the adapters' own
+ * phases, is the meters' {@value #RECOMPUTE_PHASE} phase.
  */
 final class ReversibleTraining {
-  /** The phase of the reversible backward (rebuilding inputs, recomputing F and G, backward). */
-  static final String RECOMPUTE_PHASE = TrainResult.REVERSIBLE_BACKWARD;
+  /** The phase of the reversible recomputation (F and G again, inputs rebuilt; no backward). */
+  static final String RECOMPUTE_PHASE = TrainResult.REVERSIBLE_RECOMPUTE;
 
   private ReversibleTraining() {}
 
@@ -83,17 +84,26 @@ final class ReversibleTraining {
       Halves dTop = new Halves(x1.getGradient(), x2.getGradient());
       pass.set(LayerPass.Kind.REPLAY);
       long adapterBefore = adapterNanos(meters);
-      long start = System.nanoTime();
+      long scatterBefore = scatterNanos(meters);
+      long recomputeBefore = stack.recomputeNanos();
       NDArray dx0 =
           stack.backward(
               collector, ps, top, dTop, rope, adapters::collectGradients, meters::endLayer);
       dx0.close();
-      long adapterDuring = adapterNanos(meters) - adapterBefore;
-      meters.time(RECOMPUTE_PHASE, System.nanoTime() - start - adapterDuring);
+      // The adapters' own phases inside the recomputation (a replay routes and moves rows again;
+      // its scatter comes after each backward call) are theirs, so that the phases partition.
+      long adapterInside =
+          adapterNanos(meters) - adapterBefore - (scatterNanos(meters) - scatterBefore);
+      meters.time(
+          RECOMPUTE_PHASE, Math.max(0, stack.recomputeNanos() - recomputeBefore - adapterInside));
       return loss.toType(DataType.FLOAT32, false).getFloat(); // float64 in gradient checks
     } finally {
       pass.set(LayerPass.Kind.ONCE);
     }
+  }
+
+  private static long scatterNanos(AdapterMeters meters) {
+    return meters.phaseNanos().getOrDefault(AdapterMeters.SCATTER, 0L);
   }
 
   private static long adapterNanos(AdapterMeters meters) {

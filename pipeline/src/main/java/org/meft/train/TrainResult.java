@@ -28,8 +28,11 @@ public record TrainResult(
     Map<String, Double> phaseMs,
     long activationBytesKept) {
 
-  /** The phase of a reversible run's walk down its stack (see {@code ReversibleTraining}). */
-  public static final String REVERSIBLE_BACKWARD = "reversible_backward";
+  /**
+   * The phase of a reversible run's recomputation: F and G recomputed and inputs rebuilt in the
+   * walk down its stack (see {@code ReversibleTraining}).
+   */
+  public static final String REVERSIBLE_RECOMPUTE = "reversible_recompute";
 
   /** This result with the plan's activation bytes kept for backward. */
   public TrainResult withActivationBytesKept(long bytes) {
@@ -51,12 +54,12 @@ public record TrainResult(
   }
 
   /**
-   * The share of the step time spent rebuilding inputs and recomputing F and G in the reversible
+   * The share of the step time spent recomputing F and G and rebuilding inputs in the reversible
    * backward (its phase over the sum of all phases, which partition the step); 0 without it.
    */
   public double recomputeShare() {
     double total = phaseMs.values().stream().mapToDouble(Double::doubleValue).sum();
-    return total == 0 ? 0 : phaseMs.getOrDefault(REVERSIBLE_BACKWARD, 0.0) / total;
+    return total == 0 ? 0 : phaseMs.getOrDefault(REVERSIBLE_RECOMPUTE, 0.0) / total;
   }
 
   public float initialLoss() {

@@ -234,7 +234,9 @@ public final class Trainer {
    * order}: the device gradients accumulate (a collector does not zero them when opened), the meft
    * row gradients go to the host store. With {@code recomputeActivations}, each micro-batch keeps
    * only the layers' inputs and recomputes each layer in backward ({@link
-   * ActivationRecomputation}), for the same gradients.
+   * ActivationRecomputation}), for the same gradients. When the model's lowest layers are a {@link
+   * ReversibleStack}, it keeps only the stack's top and rebuilds each layer's input in backward
+   * ({@link ReversibleTraining}).
    */
   private Pass forwardBackward(int step, DataOrder order, ParameterStore ps, NDManager manager) {
     double loss = 0;
