@@ -2,6 +2,9 @@ package org.meft.adapter;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,6 +21,7 @@ public final class InstalledAdapters implements AutoCloseable {
   private final Llama model;
   private final AdapterConfig config;
   private final Adapters adapters;
+  private final List<Adapters> attached = new ArrayList<>(); // e.g. a reversible stack's
   private final AdapterMeters meters;
   private final ActiveTokens activeTokens;
   private final LayerPass layerPass;
@@ -87,7 +91,7 @@ public final class InstalledAdapters implements AutoCloseable {
 
   /** The parameters the device optimizer trains. */
   public List<Parameter> deviceParameters() {
-    return List.copyOf(adapters.deviceParameters().values());
+    return List.copyOf(namedDeviceParameters().values());
   }
 
   /**
@@ -97,7 +101,23 @@ public final class InstalledAdapters implements AutoCloseable {
    * weights for full fine-tuning; L is the model's layer index.
    */
   public Map<String, Parameter> namedDeviceParameters() {
-    return adapters.deviceParameters();
+    if (attached.isEmpty()) {
+      return adapters.deviceParameters();
+    }
+    Map<String, Parameter> all = new LinkedHashMap<>(adapters.deviceParameters());
+    for (Adapters more : attached) {
+      all.putAll(more.deviceParameters());
+    }
+    return Collections.unmodifiableMap(all);
+  }
+
+  /**
+   * Adds adapters that are not the method's own but train and are checkpointed with it (a
+   * reversible stack's block adapters): their device parameters join {@link
+   * #namedDeviceParameters}, and closing these closes them first.
+   */
+  public void attach(Adapters more) {
+    attached.add(more);
   }
 
   /** The device parameters whose AdamW moments live in host memory (the meft routers). */
@@ -135,7 +155,7 @@ public final class InstalledAdapters implements AutoCloseable {
   /** Trainable parameters: device parameters plus the host store's keys and values. */
   public long trainableParameters() {
     long count = 0;
-    for (Parameter parameter : adapters.deviceParameters().values()) {
+    for (Parameter parameter : namedDeviceParameters().values()) {
       count += parameter.getArray().size();
     }
     HostStore store = adapters.store();
@@ -157,6 +177,9 @@ public final class InstalledAdapters implements AutoCloseable {
 
   @Override
   public void close() {
+    for (int i = attached.size() - 1; i >= 0; i--) {
+      attached.get(i).close();
+    }
     adapters.close();
   }
 }

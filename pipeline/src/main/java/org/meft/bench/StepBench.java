@@ -19,6 +19,9 @@ import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
+import org.meft.reversible.Architecture;
+import org.meft.reversible.ReversibleConfig;
+import org.meft.reversible.ReversibleStack;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -26,8 +29,10 @@ import org.meft.train.TrainingExample;
 
 /**
  * End-to-end training steps, side by side in one process on one random LLaMA: lora, then meft and
- * parallel at every adapter size. Each configuration runs the product's own {@link Trainer} for
- * warm-up plus timed steps, with a progress line per step feeding a {@link StepClock}.
+ * parallel at every adapter size, then meft at the smallest size with reversible layers ({@code
+ * meft+meft1}, {@code meft+meft2}, {@code meft+meft3}). Each configuration runs the product's own
+ * {@link Trainer} for warm-up plus timed steps, with a progress line per step feeding a {@link
+ * StepClock}.
  */
 public final class StepBench {
   private static final long SEED = 42;
@@ -72,9 +77,17 @@ public final class StepBench {
     try (NDManager modelManager = manager.newSubManager()) {
       Llama model = RandomLlama.create(config.model(), SEED, modelManager, baseType);
       List<TrainingExample> examples = randomExamples(config);
-      for (AdapterConfig adapter : adapters(config)) {
-        observer.before(adapter);
-        StepResult result = measure(model, adapter, examples, config, manager, allocator);
+      for (Variant variant : variants(config)) {
+        observer.before(variant.adapter());
+        StepResult result =
+            measure(
+                model,
+                variant.adapter(),
+                variant.reversible(),
+                examples,
+                config,
+                manager,
+                allocator);
         observer.after(result);
         log.printf(
             "bench: %-16s %8.3f s/step (%.3f-%.3f)  %,.0f tokens/s%n",
@@ -87,6 +100,25 @@ public final class StepBench {
       }
     }
     return results;
+  }
+
+  /** One configuration: an adapter, with or without reversible layers. */
+  record Variant(AdapterConfig adapter, ReversibleConfig reversible) {}
+
+  /**
+   * Every adapter of {@link #adapters}, then meft at the smallest size made reversible (all layers)
+   * as MEFT1, MEFT2 and MEFT3, beside its ordinary row.
+   */
+  static List<Variant> variants(BenchConfig config) {
+    List<Variant> list = new ArrayList<>();
+    List<AdapterConfig> adapters = adapters(config);
+    adapters.forEach(a -> list.add(new Variant(a, ReversibleConfig.NONE)));
+    AdapterConfig meft =
+        adapters.stream().filter(a -> a instanceof MeftConfig).findFirst().orElseThrow();
+    for (Architecture architecture : Architecture.values()) {
+      list.add(new Variant(meft, ReversibleConfig.of(architecture)));
+    }
+    return list;
   }
 
   /** lora, meft at every size, parallel at every size. */
@@ -116,6 +148,7 @@ public final class StepBench {
   private static StepResult measure(
       Llama model,
       AdapterConfig adapter,
+      ReversibleConfig reversible,
       List<TrainingExample> examples,
       BenchConfig config,
       NDManager manager,
@@ -139,10 +172,12 @@ public final class StepBench {
             SEED,
             1,
             5,
-            false);
+            false,
+            reversible);
     try (NDManager adapterManager = manager.newSubManager();
         InstalledAdapters installed =
             InstalledAdapters.install(model, adapter, adapterManager, allocator, SEED)) {
+      ReversibleStack.install(model, reversible, installed, adapterManager, SEED);
       StepClock clock = new StepClock(installed.meters());
       TrainResult result;
       try (PrintStream progress = new PrintStream(clock, true)) {
@@ -157,7 +192,9 @@ public final class StepBench {
       Sample step = Sample.of(deltas(timed, mark -> mark.nanos() / 1e9));
       int adapterSize = adapterSize(adapter);
       return new StepResult(
-          adapter.method().name(),
+          reversible.enabled()
+              ? adapter.method().name() + "+" + reversible.architecture().flagName()
+              : adapter.method().name(),
           adapterSize,
           step,
           config.tokensPerStep() / step.median(),

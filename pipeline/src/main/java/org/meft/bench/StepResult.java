@@ -23,7 +23,7 @@ public record StepResult(
     float firstLoss,
     float lastLoss) {
 
-  /** "meft-16384", "parallel-4096", "lora". */
+  /** "meft-16384", "parallel-4096", "lora", "meft+meft1-4096" (reversible). */
   public String label() {
     return adapterSize == 0 ? method : method + "-" + adapterSize;
   }

@@ -30,6 +30,7 @@ import org.meft.format.CheckpointException;
 import org.meft.format.SafetensorsFile;
 import org.meft.format.SafetensorsWriter;
 import org.meft.model.Llama;
+import org.meft.reversible.ReversibleStack;
 import org.meft.store.HostStore;
 import org.meft.store.StoreFile;
 import org.meft.train.RunSpec;
@@ -344,6 +345,7 @@ public final class AdapterCheckpoint {
     InstalledAdapters adapters =
         InstalledAdapters.installForRestore(model, manifest.run().adapter(), manager, allocator);
     try {
+      ReversibleStack.install(model, manifest.run().train().reversible(), adapters, manager, 0);
       if (!adapters.layers().equals(manifest.layers())) {
         throw new CheckpointException(
             dir.resolve(MANIFEST),

@@ -45,8 +45,29 @@ public final class DecoderLayer extends AbstractBlock {
       NDArray mask,
       KvCache cache,
       boolean training) {
+    return mlpBlock(ps, attentionBlock(ps, x, rope, start, mask, cache, training), training);
+  }
+
+  /**
+   * The attention block with its residual, {@code h = x + Attn(norm(x))} (with any attention
+   * deltas); arguments as {@link #forward}.
+   */
+  public NDArray attentionBlock(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      int start,
+      NDArray mask,
+      KvCache cache,
+      boolean training) {
     NDArray xNorm = attentionNorm.forward(ps, new NDList(x), training).head();
-    NDArray h = x.add(attention.forward(ps, xNorm, rope, start, mask, cache, index, training));
+    return x.add(attention.forward(ps, xNorm, rope, start, mask, cache, index, training));
+  }
+
+  /**
+   * The MLP block with its residual and FFN adapter, {@code y = h + FFN(norm(h)) [+ A(norm(h))]}.
+   */
+  public NDArray mlpBlock(ParameterStore ps, NDArray h, boolean training) {
     NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
     NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
     return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));

@@ -32,6 +32,7 @@ public final class Llama extends AbstractBlock {
   final RmsNorm norm; // [D]
   final Parameter output; // lm_head [V, D]; null when tied to tokEmbeddings
   private final LlamaConfig config;
+  private LayerStack lowerStack; // null: every layer runs as a plain decoder layer
 
   /** A checkpoint tensor: its Hugging Face name, the shape the config implies, the parameter. */
   public record Weight(String name, Shape shape, Parameter parameter) {}
@@ -130,10 +131,7 @@ public final class Llama extends AbstractBlock {
     int start = cache == null ? 0 : cache.length();
     int t = (int) tokens.getShape().get(1);
     NDArray x = embed(ps, tokens, training); // [B, T, D]
-    Rope rope = rope(tokens, start);
-    for (DecoderLayer layer : layers) {
-      x = layer.forward(ps, x, rope, start, cache, training);
-    }
+    x = decoderLayers(ps, x, rope(tokens, start), start, null, cache, training);
     if (cache != null) {
       cache.advance(t);
     }
@@ -151,15 +149,53 @@ public final class Llama extends AbstractBlock {
     int start = cache.length();
     long b = tokens.getShape().get(0);
     int t = (int) tokens.getShape().get(1);
-    NDArray x = embed(ps, tokens, false); // [B, T, D]
-    for (DecoderLayer layer : layers) {
-      x = layer.forward(ps, x, rope, start, mask, cache, false);
-    }
+    NDArray x = decoderLayers(ps, embed(ps, tokens, false), rope, start, mask, cache, false);
     cache.advance(t);
     if (t > 1) {
       x = x.get(":, -1:, :"); // [B, 1, D]: only the last column's logits are read
     }
     return head(ps, x, false).reshape(b, config.vocabSize());
+  }
+
+  /**
+   * x_0 [B, T, D] through every decoder layer (the lowest through the {@link #setLowerStack lower
+   * stack} when one is set); arguments as {@link DecoderLayer#forward(ParameterStore, NDArray,
+   * Rope, int, NDArray, KvCache, boolean)}.
+   */
+  private NDArray decoderLayers(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      int start,
+      NDArray mask,
+      KvCache cache,
+      boolean training) {
+    int first = 0;
+    if (lowerStack != null) {
+      x = lowerStack.forward(ps, x, rope, start, mask, cache, training);
+      first = lowerStack.depth();
+    }
+    for (int i = first; i < layers.size(); i++) {
+      x = layers.get(i).forward(ps, x, rope, start, mask, cache, training);
+    }
+    return x;
+  }
+
+  /**
+   * Runs {@code stack} in place of the lowest {@code stack.depth()} layers from now on (null: back
+   * to the plain decoder).
+   */
+  public void setLowerStack(LayerStack stack) {
+    if (stack != null && (stack.depth() < 1 || stack.depth() > layers.size())) {
+      throw new IllegalArgumentException(
+          "a lower stack of " + stack.depth() + " layers in a model of " + layers.size());
+    }
+    lowerStack = stack;
+  }
+
+  /** The stack set in place of the lowest layers, or null. */
+  public LayerStack lowerStack() {
+    return lowerStack;
   }
 
   /** The rotary tables of every position the model has, to {@link Rope#gather} from. */

@@ -58,4 +58,18 @@ public final class BaseActivations {
   public static long largestTransient(LlamaConfig c, long b, long t, int bytes) {
     return Math.max(bytes * b * c.nHeads() * t * t, b * t * c.vocabSize() * Float.BYTES);
   }
+
+  /**
+   * With the lowest {@code reversible} layers reversible (Liao et al.): the top halves of the
+   * reversible stack, 2 [B,T,D]; during the walk down, one reversible layer's full set plus its
+   * rebuilt input and the gradient halves, 4 [B,T,D]; the layers above kept as usual; the head. An
+   * upper bound: the upper layers' and the head's tensors are counted as alive during the walk.
+   * Constant in the reversible depth.
+   */
+  public static long keptReversible(LlamaConfig c, long b, long t, int bytes, int reversible) {
+    long half = bytes * b * t * c.dim();
+    long walk = perLayer(c, b, t, bytes) + 4 * half;
+    long upper = (long) (c.nLayers() - reversible) * perLayer(c, b, t, bytes);
+    return 2 * half + walk + upper + head(c, b, t, bytes);
+  }
 }

@@ -7,6 +7,7 @@ import java.util.Locale;
 import org.meft.adapter.AdapterCost;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.DeviceBytes;
+import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.model.Llama;
 import org.meft.train.DeviceAdamW;
 
@@ -88,9 +89,25 @@ public record MemoryPlan(
         Math.max(cost.transientBytes(), DeviceAdamW.hostUpdateBusBytes(hostMomentElements));
     // What a pass holds: every layer's until the one backward, or one layer's at a time when
     // activations are recomputed (the meters' own rule, AdapterMeters.activationPeak).
+    // Reversible layers hold theirs one layer at a time too, the layers above all of theirs.
+    int reversible = in.reversibleLayers();
+    long above = layers.stream().filter(l -> l >= reversible).count();
     DeviceBytes pass =
-        in.recomputeActivations() ? cost.passPerLayer() : cost.passPerLayer().times(layers.size());
+        in.recomputeActivations()
+            ? cost.passPerLayer()
+            : cost.passPerLayer().times(reversible > 0 ? (int) above + 1 : layers.size());
     DeviceBytes adapter = cost.resident().plus(pass);
+    long blockTransient = 0;
+    if (in.reversible().enabled() && in.reversible().architecture().hasBlockAdapter()) {
+      // The block adapters (MEFT1's G, MEFT2's F): resident, and one layer's pass at a time.
+      int size = in.reversible().adapterSize();
+      adapter =
+          adapter
+              .plus(ParallelAdapter.residentBytes(size, in.model().dim()).times(reversible))
+              .plus(ParallelAdapter.passBytes(in.tokens(), size, in.model().dim()));
+      blockTransient = ParallelAdapter.transientBytes(in.tokens(), size);
+    }
+    adapterTransient = Math.max(adapterTransient, blockTransient);
     int bytes = in.baseDtype().bytes();
     long b = in.batchSize();
     long t = in.seqLen();
@@ -103,10 +120,15 @@ public record MemoryPlan(
                 "frozen base weights in " + in.baseDtype()),
             new Component(
                 ACTIVATIONS,
-                BaseActivations.kept(in.model(), b, t, bytes, in.recomputeActivations()),
-                in.recomputeActivations()
-                    ? "base activations kept for backward: layer inputs + one layer (estimate)"
-                    : "base activations kept for backward, every layer (estimate)"),
+                reversible > 0
+                    ? BaseActivations.keptReversible(in.model(), b, t, bytes, reversible)
+                    : BaseActivations.kept(in.model(), b, t, bytes, in.recomputeActivations()),
+                reversible > 0
+                    ? "base activations kept for backward: the reversible stack's top + one"
+                        + " layer's recomputation + the layers above (estimate)"
+                    : in.recomputeActivations()
+                        ? "base activations kept for backward: layer inputs + one layer (estimate)"
+                        : "base activations kept for backward, every layer (estimate)"),
             new Component(
                 ADAPTER_PARAMETERS, adapter.parameters(), "trainable parameters on the device"),
             new Component(ADAPTER_ROWS, adapter.rows(), "adapter rows resident per pass"),
@@ -130,7 +152,12 @@ public record MemoryPlan(
             layers.size() * DeviceAdamW.hostMomentBytes(hostMomentElements),
             "AdamW moments of the routers"));
     long accumulation = in.accumulation();
-    long replay = in.recomputeActivations() ? cost.hostToDeviceReplayPerPass() : 0;
+    long replay =
+        in.recomputeActivations()
+            ? cost.hostToDeviceReplayPerPass()
+            : layers.isEmpty()
+                ? 0
+                : cost.hostToDeviceReplayPerPass() * (layers.size() - above) / layers.size();
     return new MemoryPlan(
         in,
         device,
@@ -213,7 +240,15 @@ public record MemoryPlan(
             in.adapter().settings(),
             in.batchSize(),
             in.seqLen(),
-            in.recomputeActivations() ? ", recomputing activations" : "",
+            in.recomputeActivations()
+                ? ", recomputing activations"
+                : in.reversible().enabled()
+                    ? ", "
+                        + in.reversible().architecture().flagName()
+                        + " on the lowest "
+                        + in.reversibleLayers()
+                        + " layers"
+                    : "",
             in.baseDtype()));
     s.append(String.format(Locale.ROOT, "  %-26s %14s  %s%n", "device", "bytes", ""));
     device.forEach(c -> line(s, c));
@@ -243,6 +278,7 @@ public record MemoryPlan(
     json.addProperty("seq_len", inputs.seqLen());
     json.addProperty("accumulation", inputs.accumulation());
     json.addProperty("recompute_activations", inputs.recomputeActivations());
+    json.addProperty("reversible_layers", inputs.reversibleLayers());
     json.addProperty("base_dtype", inputs.baseDtype().toString());
     JsonObject deviceJson = new JsonObject();
     device.forEach(c -> deviceJson.addProperty(c.name(), c.bytes()));

@@ -3,6 +3,7 @@ package org.meft.plan;
 import org.meft.adapter.AdapterConfig;
 import org.meft.model.BaseDtype;
 import org.meft.model.LlamaConfig;
+import org.meft.reversible.ReversibleConfig;
 import org.meft.train.RunSpec;
 
 /**
@@ -16,6 +17,7 @@ import org.meft.train.RunSpec;
  * @param accumulation micro-batches per optimizer step (bus bytes per step)
  * @param recomputeActivations whether only each layer's input is kept for backward
  * @param baseDtype the type the base weights are held in, resolved (not auto)
+ * @param reversible the lowest layers made reversible, or {@link ReversibleConfig#NONE}
  */
 public record PlanInputs(
     LlamaConfig model,
@@ -24,7 +26,28 @@ public record PlanInputs(
     int seqLen,
     int accumulation,
     boolean recomputeActivations,
-    BaseDtype baseDtype) {
+    BaseDtype baseDtype,
+    ReversibleConfig reversible) {
+
+  /** Inputs without reversible layers. */
+  public PlanInputs(
+      LlamaConfig model,
+      AdapterConfig adapter,
+      int batchSize,
+      int seqLen,
+      int accumulation,
+      boolean recomputeActivations,
+      BaseDtype baseDtype) {
+    this(
+        model,
+        adapter,
+        batchSize,
+        seqLen,
+        accumulation,
+        recomputeActivations,
+        baseDtype,
+        ReversibleConfig.NONE);
+  }
 
   public PlanInputs {
     if (batchSize < 1 || seqLen < 1 || accumulation < 1) {
@@ -39,6 +62,7 @@ public record PlanInputs(
     if (baseDtype == null || baseDtype == BaseDtype.AUTO) {
       throw new IllegalArgumentException("a plan needs a resolved base dtype, got " + baseDtype);
     }
+    reversible.depth(model.nLayers()); // refuses more reversible layers than the model has
   }
 
   /**
@@ -53,12 +77,24 @@ public record PlanInputs(
         Math.min(spec.train().maxLength(), shape.config().maxSeqLen()),
         spec.train().accumulation(),
         spec.train().recomputeActivations(),
-        spec.baseDtype().resolve(onGpu, shape.checkpointType()));
+        spec.baseDtype().resolve(onGpu, shape.checkpointType()),
+        spec.train().reversible());
   }
 
   /** B T, the tokens of one micro-batch. */
   public long tokens() {
     return (long) batchSize * seqLen;
+  }
+
+  /** How many of the lowest layers are reversible (0: none). */
+  public int reversibleLayers() {
+    return reversible.depth(model.nLayers());
+  }
+
+  /** This plan's inputs with {@code other} reversible layers. */
+  public PlanInputs withReversible(ReversibleConfig other) {
+    return new PlanInputs(
+        model, adapter, batchSize, seqLen, accumulation, recomputeActivations, baseDtype, other);
   }
 
   /** The layers that hold an adapter. */
@@ -68,11 +104,11 @@ public record PlanInputs(
 
   public PlanInputs withAdapter(AdapterConfig other) {
     return new PlanInputs(
-        model, other, batchSize, seqLen, accumulation, recomputeActivations, baseDtype);
+        model, other, batchSize, seqLen, accumulation, recomputeActivations, baseDtype, reversible);
   }
 
   public PlanInputs withSeqLen(int t) {
     return new PlanInputs(
-        model, adapter, batchSize, t, accumulation, recomputeActivations, baseDtype);
+        model, adapter, batchSize, t, accumulation, recomputeActivations, baseDtype, reversible);
   }
 }

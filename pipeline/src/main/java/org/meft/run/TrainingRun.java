@@ -30,6 +30,7 @@ import org.meft.plan.ModelShape;
 import org.meft.plan.PlanInputs;
 import org.meft.plan.PlanLimits;
 import org.meft.plan.PlanRefusedException;
+import org.meft.reversible.ReversibleStack;
 import org.meft.settings.Setting;
 import org.meft.stop.NativeGate;
 import org.meft.stop.StoppedException;
@@ -185,10 +186,7 @@ public final class TrainingRun {
                 : resume(model, spec, outputDir, restart, allocator, resumeManager, progress);
         TrainerSnapshot resume = resumed.map(Resumed::snapshot).orElse(null);
         InstalledAdapters installed =
-            resumed.isPresent()
-                ? resumed.get().adapters()
-                : InstalledAdapters.install(
-                    model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
+            resumed.isPresent() ? resumed.get().adapters() : install(model, spec, allocator);
         try (InstalledAdapters adapters = installed) {
           if (progress != null) {
             progress.printf(
@@ -208,14 +206,36 @@ public final class TrainingRun {
                   resumed.map(Resumed::from).orElse(null),
                   afterStep);
           try {
-            return new Trainer(model.llama(), adapters, spec.train(), progress)
-                .train(examples, model.manager(), resume, checkpoints);
+            TrainResult result =
+                new Trainer(model.llama(), adapters, spec.train(), progress)
+                    .train(examples, model.manager(), resume, checkpoints);
+            return result.withActivationBytesKept(activationBytesKept(model, spec, examples));
           } catch (StoppedException e) {
             throw StoppedException.training(e.step(), spec.train().steps(), checkpoints.last);
           }
         }
       }
     }
+  }
+
+  /** Fresh adapters for a run that starts at step 0, with its reversible stack if it has one. */
+  private static InstalledAdapters install(
+      LanguageModel model, RunSpec spec, BufferAllocator allocator) {
+    InstalledAdapters installed =
+        InstalledAdapters.install(
+            model.llama(), spec.adapter(), model.manager(), allocator, spec.train().seed());
+    try {
+      ReversibleStack.install(
+          model.llama(),
+          spec.train().reversible(),
+          installed,
+          model.manager(),
+          spec.train().seed());
+    } catch (RuntimeException e) {
+      installed.close();
+      throw e;
+    }
+    return installed;
   }
 
   /** The adapters and trainer state loaded from a checkpoint. */
@@ -376,6 +396,22 @@ public final class TrainingRun {
     } catch (CheckpointException e) {
       return Optional.empty();
     }
+  }
+
+  /**
+   * The base activations kept for backward by the memory plan's accounting, at the run's largest
+   * micro-batch: batch-size sequences of its longest example.
+   */
+  private static long activationBytesKept(
+      LanguageModel model, RunSpec spec, List<TrainingExample> examples) {
+    int longest = 1;
+    for (TrainingExample example : examples) {
+      longest = Math.max(longest, example.tokens().length - 1);
+    }
+    PlanInputs in =
+        PlanInputs.of(spec, new ModelShape(model.config(), model.llama().dataType()), false)
+            .withSeqLen(longest);
+    return MemoryPlan.of(in).bytes(MemoryPlan.ACTIVATIONS);
   }
 
   /** Settings that may change between the processes of one run. */

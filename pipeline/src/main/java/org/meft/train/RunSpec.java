@@ -18,6 +18,7 @@ import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.LayerSelection;
+import org.meft.adapter.full.FullConfig;
 import org.meft.model.BaseDtype;
 import org.meft.model.LlamaConfig;
 import org.meft.model.ShapeLimit;
@@ -124,6 +125,10 @@ public record RunSpec(
           HOST_BUDGET_MB.name() + " must be > 0, got " + hostBudgetBytes + " bytes");
     }
     CHECKPOINT_EVERY.check(checkpointEvery);
+    if (train.reversible().enabled() && adapter instanceof FullConfig) {
+      throw new IllegalArgumentException(
+          "--reversible needs an adapter method (meft, parallel, lora), not full fine-tuning");
+    }
     if (deviceMemoryBytes < 0) {
       throw new IllegalArgumentException(
           DEVICE_MEMORY_GB.name() + " must be > 0, got " + deviceMemoryBytes + " bytes");

@@ -1,9 +1,11 @@
 package org.meft.train;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.meft.model.ShapeLimit;
+import org.meft.reversible.ReversibleConfig;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
@@ -29,6 +31,8 @@ import org.meft.settings.SettingValues;
  * @param maxBadSteps stop after this many consecutive non-finite steps
  * @param recomputeActivations keep only each decoder layer's input for backward and recompute the
  *     layer there (gradient checkpointing)
+ * @param reversible the lowest layers made reversible (Liao et al.), or {@link
+ *     ReversibleConfig#NONE}
  */
 public record TrainConfig(
     int steps,
@@ -46,7 +50,8 @@ public record TrainConfig(
     long seed,
     int logEvery,
     int maxBadSteps,
-    boolean recomputeActivations) {
+    boolean recomputeActivations,
+    ReversibleConfig reversible) {
 
   public static final Setting STEPS =
       Setting.required(
@@ -111,24 +116,69 @@ public record TrainConfig(
           "keep only each layer's input for backward, recompute the layer there");
 
   /** Every optimisation setting, in the order they are written. */
-  public static final List<Setting> SETTINGS =
-      List.of(
-          STEPS,
-          BATCH_SIZE,
-          ACCUMULATION,
-          LR,
-          WARMUP,
-          MIN_LR_RATIO,
-          WEIGHT_DECAY,
-          BETA1,
-          BETA2,
-          EPS,
-          CLIP,
-          MAX_LENGTH,
-          SEED,
-          LOG_EVERY,
-          MAX_BAD_STEPS,
-          RECOMPUTE_ACTIVATIONS);
+  public static final List<Setting> SETTINGS = allSettings();
+
+  private static List<Setting> allSettings() {
+    List<Setting> all =
+        new ArrayList<>(
+            List.of(
+                STEPS,
+                BATCH_SIZE,
+                ACCUMULATION,
+                LR,
+                WARMUP,
+                MIN_LR_RATIO,
+                WEIGHT_DECAY,
+                BETA1,
+                BETA2,
+                EPS,
+                CLIP,
+                MAX_LENGTH,
+                SEED,
+                LOG_EVERY,
+                MAX_BAD_STEPS,
+                RECOMPUTE_ACTIVATIONS));
+    all.addAll(ReversibleConfig.SETTINGS);
+    return List.copyOf(all);
+  }
+
+  /** A run without reversible layers. */
+  public TrainConfig(
+      int steps,
+      int batchSize,
+      int accumulation,
+      float learningRate,
+      int warmupSteps,
+      float minLearningRateRatio,
+      float weightDecay,
+      float beta1,
+      float beta2,
+      float eps,
+      float clipNorm,
+      int maxLength,
+      long seed,
+      int logEvery,
+      int maxBadSteps,
+      boolean recomputeActivations) {
+    this(
+        steps,
+        batchSize,
+        accumulation,
+        learningRate,
+        warmupSteps,
+        minLearningRateRatio,
+        weightDecay,
+        beta1,
+        beta2,
+        eps,
+        clipNorm,
+        maxLength,
+        seed,
+        logEvery,
+        maxBadSteps,
+        recomputeActivations,
+        ReversibleConfig.NONE);
+  }
 
   public TrainConfig {
     STEPS.check(steps);
@@ -149,6 +199,15 @@ public record TrainConfig(
     MAX_LENGTH.check(maxLength);
     LOG_EVERY.check(logEvery);
     MAX_BAD_STEPS.check(maxBadSteps);
+    if (reversible == null) {
+      throw new IllegalArgumentException("reversible: null (use ReversibleConfig.NONE)");
+    }
+    if (reversible.enabled() && recomputeActivations) {
+      throw new IllegalArgumentException(
+          "--reversible and --"
+              + RECOMPUTE_ACTIVATIONS.name()
+              + " are two ways to drop activations: give one of them");
+    }
   }
 
   /** Reads {@link #SETTINGS}; steps, batch-size and lr are required, the rest have defaults. */
@@ -170,7 +229,8 @@ public record TrainConfig(
         values.longInteger(SEED),
         values.integer(LOG_EVERY),
         values.integer(MAX_BAD_STEPS),
-        values.bool(RECOMPUTE_ACTIVATIONS));
+        values.bool(RECOMPUTE_ACTIVATIONS),
+        ReversibleConfig.read(values));
   }
 
   /** steps, batch size and learning rate as given; everything else at its default. */
@@ -202,6 +262,7 @@ public record TrainConfig(
     s.put(LOG_EVERY.name(), Integer.toString(logEvery));
     s.put(MAX_BAD_STEPS.name(), Integer.toString(maxBadSteps));
     s.put(RECOMPUTE_ACTIVATIONS.name(), Boolean.toString(recomputeActivations));
+    s.putAll(reversible.settings());
     return s;
   }
 
@@ -219,6 +280,14 @@ public record TrainConfig(
 
   public TrainConfig withRecomputeActivations(boolean recompute) {
     return with(Map.of(RECOMPUTE_ACTIVATIONS, Boolean.toString(recompute)));
+  }
+
+  /** This configuration with {@code newReversible} in place of its reversible layers. */
+  public TrainConfig withReversible(ReversibleConfig newReversible) {
+    Map<String, String> values = settings();
+    ReversibleConfig.SETTINGS.forEach(setting -> values.remove(setting.name()));
+    values.putAll(newReversible.settings());
+    return read(new SettingValues(values));
   }
 
   /** This configuration with {@code changes} (values as written) in place of its own. */

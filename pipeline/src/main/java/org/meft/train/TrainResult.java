@@ -9,6 +9,8 @@ import java.util.Map;
  *
  * @param losses the loss of every optimizer step (NaN for skipped ones)
  * @param deviceBaseBytes bytes held by the frozen base weights, from the loaded tensors' types
+ * @param activationBytesKept the base activations kept for backward at the run's largest
+ *     micro-batch, by the memory plan's accounting ({@code BaseActivations}); 0 when not planned
  */
 public record TrainResult(
     String method,
@@ -23,7 +25,42 @@ public record TrainResult(
     double hostToDeviceBytesPerStep,
     double deviceToHostBytesPerStep,
     double meanRowsPerLayer,
-    Map<String, Double> phaseMs) {
+    Map<String, Double> phaseMs,
+    long activationBytesKept) {
+
+  /**
+   * The phase of a reversible run's recomputation: F and G recomputed and inputs rebuilt in the
+   * walk down its stack (see {@code ReversibleTraining}).
+   */
+  public static final String REVERSIBLE_RECOMPUTE = "reversible_recompute";
+
+  /** This result with the plan's activation bytes kept for backward. */
+  public TrainResult withActivationBytesKept(long bytes) {
+    return new TrainResult(
+        method,
+        losses,
+        steps,
+        skippedSteps,
+        tokensPerSecond,
+        trainableParams,
+        deviceAdapterBytesPeak,
+        deviceBaseBytes,
+        hostStoreBytes,
+        hostToDeviceBytesPerStep,
+        deviceToHostBytesPerStep,
+        meanRowsPerLayer,
+        phaseMs,
+        bytes);
+  }
+
+  /**
+   * The share of the step time spent recomputing F and G and rebuilding inputs in the reversible
+   * backward (its phase over the sum of all phases, which partition the step); 0 without it.
+   */
+  public double recomputeShare() {
+    double total = phaseMs.values().stream().mapToDouble(Double::doubleValue).sum();
+    return total == 0 ? 0 : phaseMs.getOrDefault(REVERSIBLE_RECOMPUTE, 0.0) / total;
+  }
 
   public float initialLoss() {
     return losses.get(0);
@@ -57,6 +94,8 @@ public record TrainResult(
     json.addProperty("h2d_bytes_per_step", hostToDeviceBytesPerStep);
     json.addProperty("d2h_bytes_per_step", deviceToHostBytesPerStep);
     json.addProperty("mean_rows_per_layer", meanRowsPerLayer);
+    json.addProperty("activation_bytes_kept", activationBytesKept);
+    json.addProperty("recompute_share", recomputeShare());
     JsonObject phases = new JsonObject();
     phaseMs.forEach(phases::addProperty);
     json.add("phase_ms", phases);

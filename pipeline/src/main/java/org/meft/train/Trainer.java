@@ -19,6 +19,7 @@ import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.model.Llama;
 import org.meft.model.Scalar;
+import org.meft.reversible.ReversibleStack;
 import org.meft.stop.NativeGate;
 import org.meft.stop.StopSignals;
 import org.meft.stop.StoppedException;
@@ -268,7 +269,9 @@ public final class Trainer {
    * order}: the device gradients accumulate (a collector does not zero them when opened), the meft
    * row gradients go to the host store. With {@code recomputeActivations}, each micro-batch keeps
    * only the layers' inputs and recomputes each layer in backward ({@link
-   * ActivationRecomputation}), for the same gradients.
+   * ActivationRecomputation}), for the same gradients. When the model's lowest layers are a {@link
+   * ReversibleStack}, it keeps only the stack's top and rebuilds each layer's input in backward
+   * ({@link ReversibleTraining}).
    */
   private Pass forwardBackward(int step, DataOrder order, ParameterStore ps, NDManager manager) {
     double loss = 0;
@@ -285,11 +288,18 @@ public final class Trainer {
         adapters.layerPass().seedDropout((config.seed() * 1_000_003L + step) * 1_000_003L + micro);
         float microLoss;
         try {
-          microLoss =
-              config.recomputeActivations()
-                  ? ActivationRecomputation.forwardBackward(
-                      model, adapters, ps, b, config.accumulation())
-                  : forwardBackward(ps, b);
+          ReversibleStack stack = ReversibleStack.of(model);
+          if (stack != null) {
+            microLoss =
+                ReversibleTraining.forwardBackward(
+                    model, adapters, stack, ps, b, config.accumulation());
+          } else if (config.recomputeActivations()) {
+            microLoss =
+                ActivationRecomputation.forwardBackward(
+                    model, adapters, ps, b, config.accumulation());
+          } else {
+            microLoss = forwardBackward(ps, b);
+          }
         } finally {
           adapters.activeTokens().clear();
           adapters.layerPass().clear();
@@ -365,7 +375,8 @@ public final class Trainer {
         (double) meters.hostToDeviceBytes() / steps,
         (double) meters.deviceToHostBytes() / steps,
         meters.meanRowsPerLayer(),
-        phaseMs);
+        phaseMs,
+        0);
   }
 
   /** Mean of -log p(target) over the positions where mask is 1. logits [B, T, V]. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,10 +16,14 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.InstalledAdapters;
+import org.meft.bench.BenchConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.reversible.Architecture;
+import org.meft.reversible.ReversibleConfig;
+import org.meft.reversible.ReversibleStack;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -130,7 +135,46 @@ class MemoryPlanTest {
                 "q,k,v,o,gate,up,down",
                 "batch-size",
                 "2"),
-            new Case(SMALL, 12, "method", "lora", "lora-rank", "8", "batch-size", "4"));
+            new Case(SMALL, 12, "method", "lora", "lora-rank", "8", "batch-size", "4"),
+            new Case(
+                SMALL,
+                16,
+                "method",
+                "meft",
+                "adapter-size",
+                "128",
+                "top-k",
+                "4",
+                "max-rows",
+                "16",
+                "reversible",
+                "meft1",
+                "batch-size",
+                "2"),
+            new Case(
+                WIDER,
+                16,
+                "method",
+                "parallel",
+                "adapter-size",
+                "64",
+                "reversible",
+                "meft3",
+                "rev-layers",
+                "2",
+                "batch-size",
+                "2"),
+            new Case(
+                WIDER,
+                16,
+                "method",
+                "lora",
+                "lora-rank",
+                "4",
+                "reversible",
+                "meft2",
+                "batch-size",
+                "2"));
     for (Case c : cases) {
       Measured m = train(c);
       String what = String.join(" ", c.settings());
@@ -176,6 +220,38 @@ class MemoryPlanTest {
     assertEquals(8L * 4 * 2 * 32 * 64 + BaseActivations.perLayer(c, 2, 32, 4) + head, kept);
   }
 
+  /**
+   * At the bench's d = 1024 shape, the base activations a reversible run keeps do not grow with its
+   * depth (all layers reversible), while an ordinary run's grow with every layer.
+   */
+  @Test
+  void reversibleActivationsDoNotGrowWithDepth() {
+    RunSpec spec = spec("method", "meft", "adapter-size", "4096", "batch-size", "4");
+    LlamaConfig c = BenchConfig.full().model();
+    for (Architecture a : Architecture.values()) {
+      long[] reversible = new long[3];
+      long[] ordinary = new long[3];
+      int[] depths = {4, 8, 16};
+      for (int i = 0; i < depths.length; i++) {
+        LlamaConfig deep =
+            LlamaConfig.of(
+                c.dim(), c.hiddenDim(), depths[i], c.nHeads(), c.nKvHeads(), c.vocabSize(), 256);
+        PlanInputs in = new PlanInputs(deep, spec.adapter(), 4, 256, 1, false, BaseDtype.F32);
+        ordinary[i] = MemoryPlan.of(in).bytes(MemoryPlan.ACTIVATIONS);
+        reversible[i] =
+            MemoryPlan.of(in.withReversible(ReversibleConfig.of(a))).bytes(MemoryPlan.ACTIVATIONS);
+        // The ordinary plan is the sum of what each layer keeps: one more layer, one more set.
+        assertEquals(
+            BaseActivations.head(deep, 4, 256, 4)
+                + depths[i] * BaseActivations.perLayer(deep, 4, 256, 4),
+            ordinary[i]);
+      }
+      assertTrue(reversible[2] <= 1.1 * reversible[0], a + ": " + Arrays.toString(reversible));
+      assertTrue(ordinary[2] >= 3.5 * ordinary[0], Arrays.toString(ordinary));
+      assertTrue(reversible[0] < ordinary[0], a + " keeps less than the ordinary run at 4 layers");
+    }
+  }
+
   @Test
   void largestSizeIsTheLastThatFits() {
     RunSpec spec = spec("method", "parallel", "adapter-size", "4096", "batch-size", "2");
@@ -212,7 +288,8 @@ class MemoryPlanTest {
                 c.seqLen(),
                 spec.train().accumulation(),
                 spec.train().recomputeActivations(),
-                dtype));
+                dtype,
+                spec.train().reversible()));
     List<TrainingExample> examples = new ArrayList<>();
     Random random = new Random(3);
     for (int i = 0; i < 2 * b * spec.train().accumulation(); i++) {
@@ -229,6 +306,7 @@ class MemoryPlanTest {
       Llama model = RandomLlama.create(c.model(), 11, manager, dtype.dataType());
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, spec.adapter(), manager, allocator, 5)) {
+        ReversibleStack.install(model, spec.train().reversible(), adapters, manager, 5);
         TrainResult result =
             new Trainer(model, adapters, spec.train(), null).train(examples, manager);
         return new Measured(plan, result, result.deviceBaseBytes());

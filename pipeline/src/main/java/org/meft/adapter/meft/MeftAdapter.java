@@ -179,7 +179,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         recorded = choices;
       }
     }
-    Rows rows = timed(AdapterMeters.GATHER, () -> toDevice(h.getManager(), choices));
+    Rows rows =
+        timed(AdapterMeters.GATHER, () -> toDevice(h.getManager(), h.getDataType(), choices));
     meterDevice(route.tokens(), rows.count());
     if (training && kind != LayerPass.Kind.RECORD) {
       rows.keys().setRequiresGradient(true);
@@ -220,7 +221,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       return new Route(m, weights, null, null, null);
     }
     int[] experts = top.get(1).toType(DataType.INT32, false).toIntArray();
-    float[] expertWeights = weights.toFloatArray();
+    float[] expertWeights = weights.toType(DataType.FLOAT32, false).toFloatArray();
     float[] hostH = h.toType(DataType.FLOAT32, false).toFloatArray();
     return new Route(m, weights, experts, expertWeights, hostH);
   }
@@ -298,7 +299,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   }
 
   /** Step 3, across the bus: K_S, V_S from the transfer buffers and the choices to the device. */
-  private Rows toDevice(NDManager manager, Choices choices) {
+  private Rows toDevice(NDManager manager, DataType type, Choices choices) {
     int s = choices.count();
     int m = choices.tokens();
     int k = config.topK();
@@ -306,12 +307,19 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     ByteBuffer keysIn = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     ByteBuffer valuesIn = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     // Copies: the arrays must own their memory, the transfer buffers are reused next pass.
-    NDArray keysS = manager.create(keysIn, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
-    NDArray valuesS = manager.create(valuesIn, new Shape(s + 1, dim), DataType.FLOAT32).duplicate();
+    // In h's type (float32, or the float64 of gradient checks).
+    NDArray keysS = rowsIn(manager, keysIn, s + 1, type);
+    NDArray valuesS = rowsIn(manager, valuesIn, s + 1, type);
     NDArray flat = manager.create(choices.choices()[0]);
     NDArray columns = manager.create(choices.choices()[1], new Shape(m, k));
     NDArray slots = manager.create(choices.choices()[2], new Shape(m, k));
     return new Rows(choices.ids(), s, keysS, valuesS, flat, columns, slots);
+  }
+
+  /** Rows [count, D] from a float32 transfer buffer, as a new array of {@code type}. */
+  private NDArray rowsIn(NDManager manager, ByteBuffer buffer, int count, DataType type) {
+    NDArray rows = manager.create(buffer, new Shape(count, dim), DataType.FLOAT32);
+    return type == DataType.FLOAT32 ? rows.duplicate() : rows.toType(type, true);
   }
 
   /** The choices the last RECORD forward left for this replay of {@code m} tokens. */
@@ -400,7 +408,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     }
     NDArray o = dots.mul(c); // [M, K]
     NDArray a; // [M, S+1]: ReLU(o) at each token's chosen columns, zero elsewhere
-    try (NDArray zeros = h.getManager().zeros(new Shape(m, keysS.getShape().get(0)))) {
+    try (NDArray zeros =
+        h.getManager().zeros(new Shape(m, keysS.getShape().get(0)), h.getDataType())) {
       a = zeros.scatter(columns, Activation.relu(o), 1);
     }
     return a.matMul(valuesS);
@@ -410,13 +419,21 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public void collectGradients() {
     long start = System.nanoTime();
     for (Pending step : pending) {
-      ByteBuffer keyGrads = step.keys().getGradient().toByteBuffer();
-      ByteBuffer valueGrads = step.values().getGradient().toByteBuffer();
+      ByteBuffer keyGrads = hostGradient(step.keys());
+      ByteBuffer valueGrads = hostGradient(step.values());
       store.accumulateGradients(storeLayer, step.rows(), step.count(), keyGrads, valueGrads);
       meterScatter(step.count());
     }
     pending.clear();
     meters.time(AdapterMeters.SCATTER, System.nanoTime() - start);
+  }
+
+  /** rows' gradient as the store's float32 bytes. */
+  private static ByteBuffer hostGradient(NDArray rows) {
+    NDArray gradient = rows.getGradient();
+    return gradient.getDataType() == DataType.FLOAT32
+        ? gradient.toByteBuffer()
+        : gradient.toType(DataType.FLOAT32, false).toByteBuffer();
   }
 
   /** Forgets pending gradients (a skipped step) and recorded choices. */
