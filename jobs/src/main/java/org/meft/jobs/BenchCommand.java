@@ -29,7 +29,8 @@ public final class BenchCommand implements Command {
 
   @Override
   public String usage() {
-    return "[--quick] [--json] [--host-budget-mb 16384] [--decode-model DIR] [--decode-only]";
+    return "[--quick] [--strict] [--json] [--host-budget-mb 16384] [--decode-model DIR]"
+        + " [--decode-only]";
   }
 
   @Override
@@ -39,7 +40,7 @@ public final class BenchCommand implements Command {
             name(),
             args,
             Set.of("host-budget-mb", "decode-model"),
-            Set.of("quick", "json", "decode-only"));
+            Set.of("quick", "strict", "json", "decode-only"));
     Path decodeModel = flags.has("decode-model") ? Path.of(flags.string("decode-model", "")) : null;
     long budgetMb = flags.longValue("host-budget-mb", 16384);
     if (budgetMb < 1) {
@@ -68,6 +69,15 @@ public final class BenchCommand implements Command {
     report.printTable(System.err);
     if (flags.has("json")) {
       out.println(report.toJson());
+    }
+    List<BenchReport.Ratio> failed = report.failedTargets();
+    if (flags.has("strict") && !failed.isEmpty()) {
+      System.err.println(
+          "meft bench: --strict: "
+              + failed.size()
+              + " target(s) this run judges not met: "
+              + String.join(", ", failed.stream().map(BenchReport.Ratio::name).toList()));
+      return 1;
     }
     return 0;
   }

@@ -120,8 +120,12 @@ public final class TrainingRun {
     return run(model, spec, examples, outputDir, progress, null);
   }
 
+  /**
+   * As {@link #run(LanguageModel, RunSpec, List, Path, PrintStream)}, calling {@code afterStep}
+   * (may be null) after each step and its checkpoint (the Spark sweep reports progress with it).
+   */
   @SuppressWarnings("try") // the lock is held for the run, never read
-  private static TrainResult run(
+  public static TrainResult run(
       LanguageModel model,
       RunSpec spec,
       List<TrainingExample> examples,
@@ -144,7 +148,15 @@ public final class TrainingRun {
           installed =
               AdapterCheckpoint.load(latest.get(), model.llama(), model.manager(), allocator);
           resume = AdapterCheckpoint.readTrainerSnapshot(latest.get(), resumeManager);
-          String line = "resumed from " + latest.get() + " at step " + resume.state().step();
+          String line =
+              resume.state().step() >= spec.train().steps()
+                  ? "run already finished: "
+                      + latest.get()
+                      + " holds all "
+                      + spec.train().steps()
+                      + " steps; nothing to train (its metrics follow; a new --output trains"
+                      + " again)"
+                  : "resumed from " + latest.get() + " at step " + resume.state().step();
           LOG.info(line);
           if (progress != null) {
             progress.println("meft train: " + line);

@@ -6,6 +6,7 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import org.meft.adapter.MeterTotals;
 
 /**
  * The trainer's counters between two optimizer steps: with the adapter weights, the host store and
@@ -21,6 +22,7 @@ import java.util.List;
  * @param trainNanos time spent training so far, over every process of the run
  * @param optimizerStep the device AdamW's step count t
  * @param losses the loss of every step done (NaN for skipped ones)
+ * @param meters the adapters' meters over the steps done (bus bytes, rows, device peak)
  */
 public record TrainerState(
     int step,
@@ -30,7 +32,8 @@ public record TrainerState(
     long tokens,
     long trainNanos,
     int optimizerStep,
-    List<Float> losses) {
+    List<Float> losses,
+    MeterTotals meters) {
 
   public TrainerState {
     if (step < 0 || examplesDrawn < 0 || skippedSteps < 0 || badInARow < 0 || tokens < 0) {
@@ -41,11 +44,12 @@ public record TrainerState(
           "trainer state: " + losses.size() + " losses for " + step + " steps");
     }
     losses = List.copyOf(losses);
+    meters = meters == null ? MeterTotals.NONE : meters;
   }
 
   /** The state of a run that has not started. */
   public static TrainerState initial() {
-    return new TrainerState(0, 0, 0, 0, 0, 0, 0, List.of());
+    return new TrainerState(0, 0, 0, 0, 0, 0, 0, List.of(), MeterTotals.NONE);
   }
 
   /** As JSON; a skipped step's loss is null (JSON has no NaN). */
@@ -67,6 +71,7 @@ public record TrainerState(
       }
     }
     json.add("losses", array);
+    json.add("meters", meters.toJson());
     return json;
   }
 
@@ -92,7 +97,8 @@ public record TrainerState(
         number(json, "tokens"),
         number(json, "train_nanos"),
         (int) number(json, "optimizer_step"),
-        losses);
+        losses,
+        MeterTotals.fromJson(json.get("meters")));
   }
 
   private static long number(JsonObject json, String field) {
