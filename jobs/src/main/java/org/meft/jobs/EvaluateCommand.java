@@ -7,6 +7,7 @@ import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.jobs.progress.ConsoleProgress;
 
 /**
  * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
@@ -77,7 +78,8 @@ public final class EvaluateCommand implements Command {
       throw new UsageException(e.getMessage());
     }
     try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+        ConsoleProgress progress = ConsoleProgress.start(spark, name(), System.err, List::of)) {
       long predictions = EvaluateJob.run(spark, prepared, runs, output, config).count();
       out.println(predictions + " predictions written to " + output);
     }

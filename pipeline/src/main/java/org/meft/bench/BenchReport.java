@@ -35,17 +35,19 @@ public record BenchReport(
   }
 
   /**
-   * A ratio, the target it is held to, and whether it meets it. A speed target's threshold is
-   * stated for the full run's shapes: a quick run reports it but cannot judge it (its small shapes
-   * leave per-call overheads dominant); byte and row accounting targets hold at any shape.
+   * A ratio, the target it is held to, and whether it meets it. {@code fullRunOnly}: the target's
+   * threshold holds only at the full run's shapes, so a quick run reports it but cannot judge it:
+   * the speed targets (at the quick run's sizes fixed per-call costs dominate), and meft's flat
+   * device and bus bytes (the quick shape's router, E x d with E up to 128, is large beside the 256
+   * rows a layer moves, and grows with N). Row and parallel-growth targets hold at any shape.
    */
-  public record Ratio(String name, double value, String target, boolean met, boolean speed) {}
+  public record Ratio(String name, double value, String target, boolean met, boolean fullRunOnly) {}
 
   /**
-   * Whether this run can judge {@code ratio}'s target: every target but speed ones in a quick run.
+   * Whether this run judges {@code ratio}'s target: all of them but a quick run's full-run ones.
    */
   public boolean judges(Ratio ratio) {
-    return !ratio.speed() || !config.name().equals(BenchConfig.QUICK);
+    return !ratio.fullRunOnly() || !config.name().equals(BenchConfig.QUICK);
   }
 
   /** The targets this run judges and that are not met (what {@code bench --strict} fails on). */
@@ -133,10 +135,10 @@ public record BenchReport(
               flat,
               "within [0.9, 1.1]",
               flat >= 0.9 && flat <= 1.1,
-              false));
+              true));
       double h2d = b.hostToDeviceBytesPerStep() / a.hostToDeviceBytesPerStep();
       out.add(
-          new Ratio("meft_h2d_" + l + "_over_" + s, h2d, "<= 1.1 (flat in N)", h2d <= 1.1, false));
+          new Ratio("meft_h2d_" + l + "_over_" + s, h2d, "<= 1.1 (flat in N)", h2d <= 1.1, true));
       double rows =
           steps.stream()
               .filter(x -> x.method().equals("meft"))
@@ -202,7 +204,7 @@ public record BenchReport(
     return out;
   }
 
-  /** A kernel speed target. */
+  /** A kernel speed target (the full run judges it). */
   private static Ratio atLeast(String name, double value, double target) {
     return new Ratio(name, value, ">= " + target, value >= target, true);
   }
@@ -350,7 +352,7 @@ public record BenchReport(
         "%d of %d targets this run judges are met%s%n",
         judged - failedTargets().size(),
         judged,
-        unjudged == 0 ? "" : "; " + unjudged + " speed targets only the full run judges");
+        unjudged == 0 ? "" : "; " + unjudged + " more only the full run judges");
     if (decode != null) {
       decode.printTable(out);
     }
