@@ -94,15 +94,13 @@ public final class Trainer {
           logProgress(step, run, outcome);
         }
         if (listener != null) {
-          long elapsed = run.elapsed();
-          TrainerState state = run.state(step + 1, elapsed, adapters.meters().totals());
+          TrainerState state = run.state(step + 1, run.elapsed(), adapters.meters().totals());
           listener.afterStep(
-              new TrainerSnapshot(state, optimizer.state(named)), result(state, run, elapsed));
+              new TrainerSnapshot(state, optimizer.state(named)), result(state, run));
         }
       }
     }
-    long elapsed = run.elapsed();
-    return result(run.state(config.steps(), elapsed, adapters.meters().totals()), run, elapsed);
+    return result(run.state(config.steps(), run.elapsed(), adapters.meters().totals()), run);
   }
 
   /**
@@ -307,12 +305,12 @@ public final class Trainer {
   }
 
   /**
-   * The metrics at {@code state}, {@code elapsed} nanoseconds into this call. Losses, tokens per
-   * second, bytes moved per step, rows per layer and the device peak cover the whole run (a resumed
-   * process carries them from the checkpoint's trainer state, so they equal the uninterrupted
-   * run's); phase times are per step of this call (a speed of this process).
+   * The metrics at {@code state}, the run's state during this call. Losses, tokens per second,
+   * bytes moved per step, rows per layer and the device peak cover the whole run (a resumed process
+   * carries them from the checkpoint's trainer state, so they equal the uninterrupted run's); phase
+   * times are per step of this call (a speed of this process).
    */
-  private TrainResult result(TrainerState state, Counters run, long elapsed) {
+  private TrainResult result(TrainerState state, Counters run) {
     AdapterMeters meters = adapters.meters();
     HostStore store = adapters.store();
     int stepsThisCall = Math.max(1, state.step() - run.start.step());
