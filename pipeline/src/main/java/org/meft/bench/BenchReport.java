@@ -43,6 +43,9 @@ public record BenchReport(
    */
   public record Ratio(String name, double value, String target, boolean met, boolean fullRunOnly) {}
 
+  /** The target of a ratio that is reported, not held to a target. */
+  public static final String INFORMATION = "(information)";
+
   /**
    * Whether this run judges {@code ratio}'s target: all of them but a quick run's full-run ones.
    */
@@ -106,12 +109,12 @@ public record BenchReport(
     out.add(atLeast("scoring_over_matmul", k.scoringGflops() / k.matmulGflops(), 0.5));
     out.add(
         new Ratio(
-            "key_read_share_of_scoring", k.keyReadShareOfScoring(), "(information)", true, false));
+            "key_read_share_of_scoring", k.keyReadShareOfScoring(), INFORMATION, true, false));
     out.add(
         new Ratio(
             "scoring_keys_in_cache_over_matmul",
             k.scoringCachedGflops() / k.matmulGflops(),
-            "(information)",
+            INFORMATION,
             true,
             false));
     out.add(atLeast("gather_over_copy", k.gatherGbps() / k.copyGbps(), 0.5));
@@ -167,7 +170,7 @@ public record BenchReport(
           new Ratio(
               "meft_step_" + l + "_over_" + s,
               b.step().median() / a.step().median(),
-              "(information)",
+              INFORMATION,
               true,
               false));
     }
@@ -186,7 +189,7 @@ public record BenchReport(
           new Ratio(
               "parallel_step_" + l + "_over_" + s,
               parallelLarge.get().step().median() / parallelSmall.get().step().median(),
-              "(information)",
+              INFORMATION,
               true,
               false));
     }
@@ -340,7 +343,9 @@ public record BenchReport(
     int unjudged = 0;
     for (Ratio r : ratios()) {
       String met = r.met() ? "yes" : "NO";
-      if (judges(r)) {
+      if (r.target().equals(INFORMATION)) {
+        met = "";
+      } else if (judges(r)) {
         judged++;
       } else {
         unjudged++;
