@@ -35,7 +35,7 @@ public final class BenchCommand implements Command {
 
   @Override
   public String usage() {
-    return "[--quick] [--json] [--decode-model DIR] [--decode-only] [options]\n"
+    return "[--quick] [--strict] [--json] [--decode-model DIR] [--decode-only] [options]\n"
         + Flags.options(List.of(HOST_BUDGET_MB));
   }
 
@@ -46,7 +46,7 @@ public final class BenchCommand implements Command {
             name(),
             args,
             Set.of("host-budget-mb", "decode-model"),
-            Set.of("quick", "json", "decode-only"));
+            Set.of("quick", "strict", "json", "decode-only"));
     Path decodeModel = flags.has("decode-model") ? Path.of(flags.string("decode-model", "")) : null;
     long budgetMb = flags.integer(HOST_BUDGET_MB);
     BenchConfig config = flags.has("quick") ? BenchConfig.quick() : BenchConfig.full();
@@ -72,6 +72,15 @@ public final class BenchCommand implements Command {
     report.printTable(System.err);
     if (flags.has("json")) {
       out.println(report.toJson());
+    }
+    List<BenchReport.Ratio> failed = report.failedTargets();
+    if (flags.has("strict") && !failed.isEmpty()) {
+      System.err.println(
+          "meft bench: --strict: "
+              + failed.size()
+              + " target(s) this run judges not met: "
+              + String.join(", ", failed.stream().map(BenchReport.Ratio::name).toList()));
+      return 1;
     }
     return 0;
   }

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -23,9 +24,12 @@ import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.jobs.demo.DemoData;
 import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.jobs.progress.ConsoleProgress;
 import org.meft.jobs.report.MarkdownTable;
 import org.meft.jobs.report.ReportJob;
 import org.meft.jobs.train.Sweep;
+import org.meft.jobs.train.SweepProgress;
+import org.meft.jobs.train.SweepRun;
 import org.meft.jobs.train.TrainSweepJob;
 import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
@@ -115,8 +119,15 @@ public final class DemoCommand implements Command {
     Files.writeString(sweepFile, sweep(model, real), StandardCharsets.UTF_8);
     stage("model " + model + ", data " + raw, start);
 
+    AtomicReference<SweepProgress> sweepProgress = new AtomicReference<>();
     try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+        ConsoleProgress progress =
+            ConsoleProgress.start(
+                spark,
+                name(),
+                err,
+                () -> sweepProgress.get() == null ? List.of() : sweepProgress.get().get())) {
       Path prepared = output.resolve("prepared");
       PrepareJob.run(
           spark,
@@ -132,7 +143,9 @@ public final class DemoCommand implements Command {
       stage("prepare -> " + prepared, start);
 
       Path runs = output.resolve("runs");
-      TrainSweepJob.run(spark, Sweep.read(sweepFile, prepared), runs);
+      List<SweepRun> sweepRuns = Sweep.read(sweepFile, prepared);
+      sweepProgress.set(new SweepProgress(sweepRuns, runs));
+      TrainSweepJob.run(spark, sweepRuns, runs);
       stage("train-sweep -> " + runs, start);
 
       Path predictions = output.resolve("predictions");

@@ -8,6 +8,7 @@ import org.apache.spark.sql.SparkSession;
 import org.meft.generate.Sampler;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.jobs.progress.ConsoleProgress;
 import org.meft.model.ShapeLimit;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
@@ -111,7 +112,8 @@ public final class EvaluateCommand implements Command {
       throw new UsageException(e.getMessage());
     }
     try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+        ConsoleProgress progress = ConsoleProgress.start(spark, name(), System.err, List::of)) {
       long predictions = EvaluateJob.run(spark, prepared, runs, output, config).count();
       out.println(predictions + " predictions written to " + output);
     }

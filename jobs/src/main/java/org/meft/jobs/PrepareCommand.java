@@ -10,6 +10,7 @@ import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.datasets.prepare.PrepareResult;
+import org.meft.jobs.progress.ConsoleProgress;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 
@@ -101,7 +102,8 @@ public final class PrepareCommand implements Command {
     PrepareJob.check(config);
     PrepareResult result;
     try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+        ConsoleProgress progress = ConsoleProgress.start(spark, name(), System.err, List::of)) {
       result = PrepareJob.run(spark, config);
     }
     err.print(result.table());

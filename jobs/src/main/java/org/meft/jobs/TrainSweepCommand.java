@@ -6,7 +6,9 @@ import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.meft.jobs.progress.ConsoleProgress;
 import org.meft.jobs.train.Sweep;
+import org.meft.jobs.train.SweepProgress;
 import org.meft.jobs.train.SweepRun;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -45,7 +47,9 @@ public final class TrainSweepCommand implements Command {
     List<SweepRun> runs = Sweep.read(sweepFile, prepared);
     TrainSweepJob.check(runs, output.toAbsolutePath().normalize());
     try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+        ConsoleProgress progress =
+            ConsoleProgress.start(spark, name(), System.err, new SweepProgress(runs, output))) {
       for (Row row : TrainSweepJob.run(spark, runs, output).collectAsList()) {
         out.println(summary(row));
       }

@@ -1,6 +1,7 @@
 package org.meft.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -198,7 +199,13 @@ class TrainCommandTest {
     }
     assertEquals(0, again.code(), again.err());
     String log = progress.toString(StandardCharsets.UTF_8);
-    assertTrue(log.contains("resumed from " + checkpoint + " at step 30"), log);
+    // The run is finished: it says so and reports the run's speed, not the 0 of no step.
+    assertTrue(
+        log.contains(
+            "meft train: run already finished: " + checkpoint + " holds all 30 steps; nothing"),
+        log);
+    assertTrue(again.out().contains("over 30 steps"), again.out());
+    assertFalse(again.out().contains(" 0 tokens/s"), again.out());
 
     String[] prompt = {"--prompt", "Question: what is 3 + 1?", "--max-new-tokens", "6"};
     MainTest.Result base = generate(model, null, prompt);

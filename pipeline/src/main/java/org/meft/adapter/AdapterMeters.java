@@ -113,9 +113,22 @@ public final class AdapterMeters {
     return deviceBytesPeak;
   }
 
-  /** Mean rows moved per layer per forward pass. */
-  public double meanRowsPerLayer() {
-    return layerPasses == 0 ? 0 : (double) rowsMoved / layerPasses;
+  /** The counts that describe the whole run so far, for a checkpoint. */
+  public MeterTotals totals() {
+    return new MeterTotals(
+        hostToDeviceBytes, deviceToHostBytes, rowsMoved, layerPasses, deviceBytesPeak);
+  }
+
+  /**
+   * Adds the totals of the run's earlier processes (from its checkpoint) to this process's counts,
+   * so that {@link #totals} and the figures derived from them cover the whole run.
+   */
+  public void carry(MeterTotals earlier) {
+    hostToDeviceBytes += earlier.hostToDeviceBytes();
+    deviceToHostBytes += earlier.deviceToHostBytes();
+    rowsMoved += earlier.rowsMoved();
+    layerPasses += earlier.layerPasses();
+    deviceBytesPeak = Math.max(deviceBytesPeak, earlier.deviceBytesPeak());
   }
 
   public Map<String, Long> phaseNanos() {

@@ -47,6 +47,9 @@ public record BenchConfig(
     }
   }
 
+  /** The quick run's name. */
+  public static final String QUICK = "quick";
+
   private static final List<Integer> SIZES = List.of(4096, 16384, 65536);
 
   /**
@@ -78,7 +81,7 @@ public record BenchConfig(
   public static BenchConfig quick() {
     LlamaConfig model = llama(256, 704, 2, 4, 2, 2048, 64);
     return new BenchConfig(
-        "quick",
+        QUICK,
         model,
         2,
         64,

@@ -164,8 +164,12 @@ public final class TrainingRun {
     return run(model, spec, examples, outputDir, false, progress, null);
   }
 
+  /**
+   * As {@link #run(LanguageModel, RunSpec, List, Path, PrintStream)}, calling {@code afterStep}
+   * (may be null) after each step and its checkpoint (the Spark sweep reports progress with it).
+   */
   @SuppressWarnings("try") // the lock is held for the run, never read
-  private static TrainResult run(
+  public static TrainResult run(
       LanguageModel model,
       RunSpec spec,
       List<TrainingExample> examples,
@@ -336,7 +340,16 @@ public final class TrainingRun {
           snapshot = AdapterCheckpoint.readTrainerSnapshot(checkpoint, resumeManager);
         }
         setAside(refused, progress);
-        say(progress, "resumed from " + checkpoint + " at step " + snapshot.state().step());
+        int step = snapshot.state().step();
+        say(
+            progress,
+            step >= spec.train().steps()
+                ? "run already finished: "
+                    + checkpoint
+                    + " holds all "
+                    + spec.train().steps()
+                    + " steps; nothing to train (its metrics follow; a new --output trains again)"
+                : "resumed from " + checkpoint + " at step " + step);
         return Optional.of(new Resumed(adapters, snapshot, checkpoint));
       } catch (CheckpointException e) {
         if (adapters != null) {

@@ -17,6 +17,7 @@ import java.util.Map;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
+import org.meft.adapter.MeterTotals;
 import org.meft.model.Llama;
 import org.meft.model.Scalar;
 import org.meft.reversible.ReversibleStack;
@@ -104,19 +105,19 @@ public final class Trainer {
             new DeviceAdamW(manager, adapters.hostMomentParameters(), adapters.meters())) {
       if (resume != null) {
         optimizer.restore(named, resume.optimizer(), start.optimizerStep());
+        adapters.meters().carry(start.meters());
       }
       ParameterStore ps = new ParameterStore(manager, false);
       for (int step = start.step(); ; step++) {
         boolean stop = StopSignals.requested(); // read once per boundary
         if (listener != null && step > start.step()) {
           try (NativeGate.Section section = NativeGate.enter()) {
-            long elapsed = run.elapsed();
-            TrainerState state = run.state(step, elapsed);
+            TrainerState state = run.state(step, run.elapsed(), adapters.meters().totals());
             TrainerSnapshot snapshot = new TrainerSnapshot(state, optimizer.state(named));
             if (stop && step < config.steps()) {
-              listener.beforeStop(snapshot, result(state, run, elapsed));
+              listener.beforeStop(snapshot, result(state, run));
             } else {
-              listener.afterStep(snapshot, result(state, run, elapsed));
+              listener.afterStep(snapshot, result(state, run));
             }
           }
         }
@@ -135,8 +136,7 @@ public final class Trainer {
         }
       }
     }
-    long elapsed = run.elapsed();
-    return result(run.state(config.steps(), elapsed), run, elapsed);
+    return result(run.state(config.steps(), run.elapsed(), adapters.meters().totals()), run);
   }
 
   /**
@@ -177,9 +177,10 @@ public final class Trainer {
     }
 
     /**
-     * The trainer's state after {@code steps} steps, {@code elapsed} nanoseconds into this call.
+     * The trainer's state after {@code steps} steps, {@code elapsed} nanoseconds into this call,
+     * with the adapters' meters over the whole run.
      */
-    TrainerState state(int steps, long elapsed) {
+    TrainerState state(int steps, long elapsed, MeterTotals meters) {
       return new TrainerState(
           steps,
           order.drawn(),
@@ -188,7 +189,8 @@ public final class Trainer {
           tokens,
           start.trainNanos() + elapsed,
           optimizerStep,
-          losses);
+          losses,
+          meters);
     }
   }
 
@@ -348,33 +350,35 @@ public final class Trainer {
   }
 
   /**
-   * The metrics at {@code state}, {@code elapsed} nanoseconds into this call: losses over the whole
-   * run; speed, bytes moved and phase times per step over the steps of this call (a resumed process
-   * measures only its own steps).
+   * The metrics at {@code state}, the run's state during this call. Losses, tokens per second,
+   * bytes moved per step, rows per layer and the device peak cover the whole run (a resumed process
+   * carries them from the checkpoint's trainer state, so they equal the uninterrupted run's); phase
+   * times are per step of this call (a speed of this process).
    */
-  private TrainResult result(TrainerState state, Counters run, long elapsed) {
+  private TrainResult result(TrainerState state, Counters run) {
     AdapterMeters meters = adapters.meters();
     HostStore store = adapters.store();
-    int stepsThisCall = state.step() - run.start.step();
-    int steps = Math.max(1, stepsThisCall);
+    int stepsThisCall = Math.max(1, state.step() - run.start.step());
+    int steps = Math.max(1, state.step());
     Map<String, Double> phaseMs = new LinkedHashMap<>();
-    meters.phaseNanos().forEach((phase, nanos) -> phaseMs.put(phase, nanos / 1e6 / steps));
-    phaseMs.put("device_forward_backward", run.deviceNanos / 1e6 / steps);
-    phaseMs.put("host_update", run.updateNanos / 1e6 / steps);
-    double seconds = elapsed / 1e9;
+    meters.phaseNanos().forEach((phase, nanos) -> phaseMs.put(phase, nanos / 1e6 / stepsThisCall));
+    phaseMs.put("device_forward_backward", run.deviceNanos / 1e6 / stepsThisCall);
+    phaseMs.put("host_update", run.updateNanos / 1e6 / stepsThisCall);
+    MeterTotals totals = state.meters();
+    double seconds = state.trainNanos() / 1e9;
     return new TrainResult(
         adapters.config().method().name(),
         state.losses(),
         state.step(),
         state.skippedSteps(),
-        stepsThisCall == 0 || seconds == 0 ? 0 : run.tokensThisCall() / seconds,
+        seconds == 0 ? 0 : state.tokens() / seconds,
         adapters.trainableParameters(),
-        meters.deviceBytesPeak(),
+        totals.deviceBytesPeak(),
         model.weightBytes(),
         store == null ? 0 : store.bytes(),
-        (double) meters.hostToDeviceBytes() / steps,
-        (double) meters.deviceToHostBytes() / steps,
-        meters.meanRowsPerLayer(),
+        (double) totals.hostToDeviceBytes() / steps,
+        (double) totals.deviceToHostBytes() / steps,
+        totals.layerPasses() == 0 ? 0 : (double) totals.rowsMoved() / totals.layerPasses(),
         phaseMs,
         0);
   }

@@ -6,6 +6,7 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import org.meft.adapter.MeterTotals;
 
 /**
  * The trainer's counters between two optimizer steps: with the adapter weights, the host store and
@@ -21,6 +22,7 @@ import java.util.List;
  * @param trainNanos time spent training so far, over every process of the run
  * @param optimizerStep the device AdamW's step count t
  * @param losses the loss of every step done (NaN for skipped ones)
+ * @param meters the adapters' meters over the steps done (bus bytes, rows, device peak)
  */
 public record TrainerState(
     int step,
@@ -30,7 +32,8 @@ public record TrainerState(
     long tokens,
     long trainNanos,
     int optimizerStep,
-    List<Float> losses) {
+    List<Float> losses,
+    MeterTotals meters) {
 
   public TrainerState {
     long[] counters = {
@@ -56,6 +59,7 @@ public record TrainerState(
           "trainer state: " + losses.size() + " losses for " + step + " steps");
     }
     losses = List.copyOf(losses);
+    meters = meters == null ? MeterTotals.NONE : meters;
   }
 
   /**
@@ -121,7 +125,7 @@ public record TrainerState(
 
   /** The state of a run that has not started. */
   public static TrainerState initial() {
-    return new TrainerState(0, 0, 0, 0, 0, 0, 0, List.of());
+    return new TrainerState(0, 0, 0, 0, 0, 0, 0, List.of(), MeterTotals.NONE);
   }
 
   /** As JSON; a skipped step's loss is null (JSON has no NaN). */
@@ -143,6 +147,7 @@ public record TrainerState(
       }
     }
     json.add("losses", array);
+    json.add("meters", meters.toJson());
     return json;
   }
 
@@ -168,7 +173,8 @@ public record TrainerState(
         number(json, "tokens"),
         number(json, "train_nanos"),
         integer(json, "optimizer_step"),
-        losses);
+        losses,
+        MeterTotals.fromJson(json.get("meters")));
   }
 
   private static int integer(JsonObject json, String field) {

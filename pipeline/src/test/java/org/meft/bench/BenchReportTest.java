@@ -68,6 +68,19 @@ class BenchReportTest {
   }
 
   private static BenchReport report(long meftLargeBytes, double meftLargeRetrieveMs) {
+    return report(CONFIG, meftLargeBytes, meftLargeRetrieveMs);
+  }
+
+  private static BenchReport report(
+      BenchConfig config, long meftLargeBytes, double meftLargeRetrieveMs) {
+    return report(config, meftLargeBytes, meftLargeRetrieveMs, 640_000);
+  }
+
+  private static BenchReport report(
+      BenchConfig config,
+      long meftLargeBytes,
+      double meftLargeRetrieveMs,
+      long parallelLargeBytes) {
     List<StepResult> steps =
         List.of(
             step("lora", 0, 0.10, 1_000, 0, 0),
@@ -75,8 +88,8 @@ class BenchReportTest {
             step("meft", 4096, 0.13, 10_200, 500, 4),
             step("meft", 16384, 0.14, meftLargeBytes, 520, meftLargeRetrieveMs),
             step("parallel", 1024, 0.10, 40_000, 0, 0),
-            step("parallel", 16384, 1.50, 640_000, 0, 0));
-    return new BenchReport(CONFIG, Map.of("cpu", "test"), steps, kernels(), 1.0);
+            step("parallel", 16384, 1.50, parallelLargeBytes, 0, 0));
+    return new BenchReport(config, Map.of("cpu", "test"), steps, kernels(), 1.0);
   }
 
   private static Map<String, BenchReport.Ratio> byName(BenchReport report) {
@@ -110,6 +123,53 @@ class BenchReportTest {
     Map<String, BenchReport.Ratio> r = byName(report(11_500, 32));
     assertFalse(r.get("meft_device_bytes_16384_over_1024").met(), "device bytes grew 15%");
     assertFalse(r.get("meft_retrieve_ms_16384_over_1024").met(), "retrieval grew like N");
+  }
+
+  @Test
+  void aQuickRunJudgesOnlyTheTargetsItsShapesCanMeet() {
+    // Device bytes grew 15% and retrieval like N: targets of the full run's shapes only.
+    BenchReport quick = report(11_500, 32);
+    Map<String, BenchReport.Ratio> r = byName(quick);
+    assertFalse(r.get("meft_device_bytes_16384_over_1024").met());
+    assertFalse(quick.judges(r.get("meft_device_bytes_16384_over_1024")));
+    assertFalse(quick.judges(r.get("meft_retrieve_ms_16384_over_1024")));
+    assertFalse(quick.judges(r.get("scoring_over_matmul")));
+    assertTrue(quick.judges(r.get("meft_rows_per_layer_over_max_rows")));
+    assertTrue(quick.judges(r.get("parallel_device_bytes_16384_over_1024")));
+    assertEquals(List.of(), quick.failedTargets());
+    // A parallel adapter whose bytes do not grow with N fails in any run.
+    assertEquals(
+        List.of("parallel_device_bytes_16384_over_1024"),
+        report(CONFIG, 10_500, 8, 40_000).failedTargets().stream()
+            .map(BenchReport.Ratio::name)
+            .toList());
+
+    BenchConfig fullShaped =
+        new BenchConfig(
+            "full",
+            CONFIG.model(),
+            CONFIG.batchSize(),
+            CONFIG.seqLen(),
+            CONFIG.sizes(),
+            CONFIG.topK(),
+            CONFIG.probes(),
+            CONFIG.maxRows(),
+            CONFIG.loraRank(),
+            CONFIG.warmupSteps(),
+            CONFIG.timedSteps(),
+            CONFIG.kernels());
+    List<String> fullFailures =
+        report(fullShaped, 11_500, 32).failedTargets().stream()
+            .map(BenchReport.Ratio::name)
+            .toList();
+    assertTrue(fullFailures.contains("meft_device_bytes_16384_over_1024"), fullFailures.toString());
+    assertTrue(fullFailures.contains("meft_retrieve_ms_16384_over_1024"), fullFailures.toString());
+
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    quick.printTable(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    String table = bytes.toString(StandardCharsets.UTF_8);
+    assertTrue(table.contains("no (the full run judges)"), table);
+    assertTrue(table.contains("targets this run judges are met; "), table);
   }
 
   @Test

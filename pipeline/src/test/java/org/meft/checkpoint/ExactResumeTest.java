@@ -83,8 +83,26 @@ class ExactResumeTest {
         Path.of("model"), null, Path.of("data.jsonl"), adapter, train, 64L << 20, 3, BaseDtype.F32);
   }
 
-  /** Final state of a run: every device parameter and every store value, by name. */
-  record Outcome(List<Float> losses, Map<String, float[]> weights) {}
+  /**
+   * Final state of a run: every device parameter and every store value, by name, and the run's
+   * metrics that are not speeds.
+   */
+  record Outcome(List<Float> losses, Map<String, float[]> weights, List<Number> meters) {
+    Outcome(TrainResult result, Map<String, float[]> weights) {
+      this(
+          result.losses(),
+          weights,
+          List.of(
+              result.steps(),
+              result.skippedSteps(),
+              result.trainableParams(),
+              result.deviceAdapterBytesPeak(),
+              result.hostStoreBytes(),
+              result.hostToDeviceBytesPerStep(),
+              result.deviceToHostBytesPerStep(),
+              result.meanRowsPerLayer()));
+    }
+  }
 
   @ParameterizedTest
   @ValueSource(strings = {"meft", "parallel", "lora", "full"})
@@ -110,7 +128,7 @@ class ExactResumeTest {
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
         TrainResult result = new Trainer(model, adapters, train, null).train(examples, manager);
-        straight = new Outcome(result.losses(), weights(adapters, model));
+        straight = new Outcome(result, weights(adapters, model));
       }
     }
 
@@ -150,7 +168,7 @@ class ExactResumeTest {
         assertEquals(STOP, snapshot.state().step());
         TrainResult result =
             new Trainer(model, adapters, train, null).train(examples, manager, snapshot, null);
-        resumed = new Outcome(result.losses(), weights(adapters, model));
+        resumed = new Outcome(result, weights(adapters, model));
       }
     }
 
@@ -165,6 +183,10 @@ class ExactResumeTest {
       assertArrayEquals(
           straight.weights().get(name), resumed.weights().get(name), 0f, method + " " + name);
     }
+    // The metrics cover the whole run, carried from the checkpoint: steps, skipped steps,
+    // trainable parameters, device peak, host store bytes, bus bytes per step, rows per layer.
+    assertEquals(straight.meters(), resumed.meters(), method + " metrics");
+    assertTrue(((Number) straight.meters().get(5)).doubleValue() > 0 || !method.equals("meft"));
     assertTrue(Files.isRegularFile(runDir.resolve("checkpoint-000003/manifest.json")));
   }
 

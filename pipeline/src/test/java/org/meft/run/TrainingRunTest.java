@@ -140,8 +140,36 @@ class TrainingRunTest {
             "store/layer-01.arrow"),
         manifest.files().stream().map(CheckpointFile::path).toList());
 
-    // Finished: running it again trains nothing and reports the same losses.
-    assertEquals(expected.losses(), TrainingRun.run(model, spec(), straight, null).losses());
+    // The resumed run's meters cover the whole run (carried in the checkpoint's trainer state).
+    assertEquals(meters(expected), meters(resumed));
+
+    // Finished: running it again trains nothing, says so, and reports the run's own figures.
+    ByteArrayOutputStream again = new ByteArrayOutputStream();
+    TrainResult rerun =
+        TrainingRun.run(
+            model, spec(), straight, new PrintStream(again, true, StandardCharsets.UTF_8));
+    assertTrue(
+        again
+            .toString(StandardCharsets.UTF_8)
+            .contains(
+                "run already finished: "
+                    + straight.resolve("checkpoint-000006")
+                    + " holds all 6 steps; nothing to train"),
+        again.toString(StandardCharsets.UTF_8));
+    assertEquals(expected.losses(), rerun.losses());
+    assertEquals(meters(expected), meters(rerun));
+    assertTrue(rerun.tokensPerSecond() > 0, "the run's speed, not 0: " + rerun.tokensPerSecond());
+  }
+
+  /** A run's metrics that are not speeds. */
+  private static List<Number> meters(TrainResult result) {
+    return List.of(
+        result.steps(),
+        result.deviceAdapterBytesPeak(),
+        result.hostStoreBytes(),
+        result.hostToDeviceBytesPerStep(),
+        result.deviceToHostBytesPerStep(),
+        result.meanRowsPerLayer());
   }
 
   @Test

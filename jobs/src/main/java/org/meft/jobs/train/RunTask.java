@@ -24,13 +24,14 @@ import org.meft.stop.StopSignals;
 import org.meft.tokenizer.SequenceLayout;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
+import org.meft.train.TrainerSnapshot;
 import org.meft.train.TrainingExample;
 
 /**
  * What one Spark task does for one run of a sweep: read the dataset's prepared train shards, train
  * with the engine into the run's folder (resuming from its latest checkpoint when an earlier
  * attempt left one), and return the metrics row. Progress goes to the run's {@code train.log}, one
- * block per attempt.
+ * block per attempt, and where the run stands to its {@link RunProgress} file, for the driver.
  */
 public final class RunTask {
   /**
@@ -64,11 +65,13 @@ public final class RunTask {
     try (PrintStream log = openLog(runDir);
         StopSignals.Watch watch = StopSignals.watch()) {
       log.println("meft train-sweep: run " + run.id() + ", " + place.describe());
+      Reporter reporter = new Reporter(runDir, place.attempt());
       try {
         synchronized (TRAINING_SLOT) {
-          return train(run, runDir, place, log);
+          return train(run, runDir, place, log, reporter);
         }
       } catch (RuntimeException e) {
+        reporter.report(RunProgress.FAILED);
         log.println("meft train-sweep: failed: " + e);
         throw new TaskFailures.TaskException(
             "run '" + run.id() + "' (attempt " + place.attempt() + "): " + e.getMessage(), e);
@@ -102,7 +105,8 @@ public final class RunTask {
     }
   }
 
-  private static Row train(SweepRun run, Path runDir, TaskPlace place, PrintStream log) {
+  private static Row train(
+      SweepRun run, Path runDir, TaskPlace place, PrintStream log, Reporter reporter) {
     long start = System.nanoTime();
     RunSpec spec = RunSpec.fromSettings(run.settings());
     TaskThreads.limitToTaskCores();
@@ -112,6 +116,7 @@ public final class RunTask {
             PreparedShards.files(Path.of(run.prepared()), run.dataset(), Split.TRAIN),
             run.maxExamples());
     int resumedFrom = newestReadableStep(runDir);
+    reporter.start(resumedFrom, spec.train().steps());
     try (LanguageModel model =
         LanguageModel.load(
             spec.baseModel(), spec.tokenizer(), spec.baseDtype(), place.djlDevice())) {
@@ -138,7 +143,9 @@ public final class RunTask {
                 + records.size()
                 + " read)");
       }
-      TrainResult result = TrainingRun.run(model, spec, examples, runDir, log);
+      TrainResult result =
+          TrainingRun.run(model, spec, examples, runDir, false, log, reporter::afterStep);
+      reporter.report(RunProgress.DONE);
       double seconds = (System.nanoTime() - start) / 1e9;
       log.printf(
           "meft train-sweep: run %s done: loss %.4f -> %.4f, %.1f s%n",
@@ -147,6 +154,53 @@ public final class RunTask {
           new RunMetrics.Context(
               run, spec, runDir.toString(), examples.size(), tooLong, place, resumedFrom, seconds),
           result);
+    }
+  }
+
+  /**
+   * Writes the run's {@link RunProgress}: at the start of the attempt, after a step at most once a
+   * second (and after the last), and when it ends.
+   */
+  private static final class Reporter {
+    private final Path runDir;
+    private final int attempt;
+    private final long start = System.nanoTime();
+    private long lastWrite;
+    private int resumedFrom;
+    private int step;
+    private int steps;
+    private double loss = Double.NaN;
+
+    Reporter(Path runDir, int attempt) {
+      this.runDir = runDir;
+      this.attempt = attempt;
+    }
+
+    void start(int resumedFrom, int steps) {
+      this.resumedFrom = resumedFrom;
+      this.step = resumedFrom;
+      this.steps = steps;
+      report(RunProgress.LOADING);
+    }
+
+    void afterStep(TrainerSnapshot snapshot, TrainResult soFar) {
+      step = snapshot.state().step();
+      List<Float> losses = snapshot.state().losses();
+      loss = losses.isEmpty() ? Double.NaN : losses.get(losses.size() - 1);
+      if (System.nanoTime() - lastWrite >= 1_000_000_000L || step == steps) {
+        report(RunProgress.TRAINING);
+      }
+    }
+
+    void report(String state) {
+      lastWrite = System.nanoTime();
+      try {
+        new RunProgress(state, attempt, step, steps, loss, (lastWrite - start) / 1e9, resumedFrom)
+            .write(runDir);
+      } catch (UncheckedIOException e) {
+        // Progress is advisory: a file system hiccup must not fail the run (the next write
+        // retries).
+      }
     }
   }
 }
