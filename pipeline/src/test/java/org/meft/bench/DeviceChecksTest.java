@@ -25,11 +25,12 @@ class DeviceChecksTest {
   void everyCheckPassesOnTheCpu() {
     int size = 1024;
     BenchConfig quick = BenchConfig.quick();
+    BenchConfig checked = quick.with(List.of(size), 1, 1);
     DeviceChecks.Options options =
         new DeviceChecks.Options(
             Shared.require("models/stories260K-hf"),
             Shared.require("golden/stories260K-greedy.json"),
-            quick.with(List.of(size), 1, 1),
+            checked,
             1L << 30,
             false);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
@@ -54,7 +55,9 @@ class DeviceChecksTest {
         byMethod.put(
             result.getAsJsonObject().get("method").getAsString(), result.getAsJsonObject());
       }
-      assertEquals(List.of("lora", "meft", "parallel").size(), byMethod.size(), steps);
+      // every variant of the step bench: each method, and meft made reversible (MEFT1/2/3)
+      assertEquals(StepBench.variants(checked).size(), byMethod.size(), steps);
+      assertTrue(byMethod.keySet().containsAll(List.of("lora", "meft", "parallel")), steps);
       // parallel's keys and values, float32, in every layer: a lower bound on what it accounts
       long parameters = 2L * size * quick.model().dim() * Float.BYTES * quick.model().nLayers();
       JsonObject parallel = byMethod.get("parallel");
