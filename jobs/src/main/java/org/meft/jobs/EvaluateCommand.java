@@ -9,10 +9,11 @@ import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
 
 /**
- * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
- * over the executors ({@link EvaluateJob}), {@code --decode-batch} records per decoder call, greedy
- * unless {@code --temperature} is given (each example then draws from a seed of {@code --seed} and
- * its id, so batching and slicing never change a sample); predictions are written as Parquet.
+ * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split (or,
+ * with {@code --split train}, the examples it trained on), spread over the executors ({@link
+ * EvaluateJob}), {@code --decode-batch} records per decoder call, greedy unless {@code
+ * --temperature} is given (each example then draws from a seed of {@code --seed} and its id, so
+ * batching and slicing never change a sample); predictions are written as Parquet.
  */
 public final class EvaluateCommand implements Command {
   static final int DEFAULT_MAX_NEW_TOKENS = 64;
@@ -36,6 +37,7 @@ public final class EvaluateCommand implements Command {
         + DEFAULT_SLICE_SIZE
         + " --decode-batch "
         + EvaluateJob.DEFAULT_DECODE_BATCH
+        + " --split test|train (train: the examples each run trained on)"
         + " --temperature 0 (greedy) --top-p 1 --seed 1 --master local[*]|spark://HOST:PORT]";
   }
 
@@ -56,6 +58,7 @@ public final class EvaluateCommand implements Command {
                 "temperature",
                 "top-p",
                 "seed",
+                "split",
                 "master"),
             Set.of());
     Path prepared = Path.of(flags.required("prepared"));
@@ -72,7 +75,8 @@ public final class EvaluateCommand implements Command {
                   flags.integer("decode-batch", EvaluateJob.DEFAULT_DECODE_BATCH),
                   flags.number("temperature", 0),
                   flags.number("top-p", 1f),
-                  flags.longValue("seed", 1)));
+                  flags.longValue("seed", 1)),
+              flags.split());
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

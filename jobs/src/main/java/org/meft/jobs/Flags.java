@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import org.meft.datasets.Split;
 
 /**
  * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the
@@ -90,6 +91,15 @@ public final class Flags {
 
   public long longValue(String name, long fallback) {
     return parsed(name, fallback, Long::valueOf, "an integer");
+  }
+
+  /** {@code --split train|test}, test when absent. */
+  public Split split() {
+    try {
+      return has("split") ? Split.of(values.get("split")) : Split.TEST;
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--" + e.getMessage());
+    }
   }
 
   public float number(String name, float fallback) {

@@ -47,7 +47,7 @@ public final class PrepareCommand implements Command {
         + PrepareConfig.DEFAULT_SHARDS
         + " --test-fraction "
         + PrepareConfig.DEFAULT_TEST_FRACTION
-        + " --master local[*] --overwrite --json]";
+        + " --master local[*] --overwrite --json --closed-book (SQuAD without its passage)]";
   }
 
   @Override
@@ -65,7 +65,7 @@ public final class PrepareCommand implements Command {
                 "shards",
                 "test-fraction",
                 "master"),
-            Set.of("overwrite", "json"));
+            Set.of("overwrite", "json", "closed-book"));
     PrepareConfig config;
     try {
       config =
@@ -77,7 +77,8 @@ public final class PrepareCommand implements Command {
               flags.integer("max-length", PrepareConfig.DEFAULT_MAX_LENGTH),
               flags.integer("shards", PrepareConfig.DEFAULT_SHARDS),
               fraction(flags.string("test-fraction", null)),
-              flags.has("overwrite"));
+              flags.has("overwrite"),
+              flags.has("closed-book"));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

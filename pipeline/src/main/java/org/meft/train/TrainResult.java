@@ -23,6 +23,7 @@ public record TrainResult(
     double hostToDeviceBytesPerStep,
     double deviceToHostBytesPerStep,
     double meanRowsPerLayer,
+    RetrievalStats retrieval,
     Map<String, Double> phaseMs) {
 
   public float initialLoss() {
@@ -57,6 +58,12 @@ public record TrainResult(
     json.addProperty("h2d_bytes_per_step", hostToDeviceBytesPerStep);
     json.addProperty("d2h_bytes_per_step", deviceToHostBytesPerStep);
     json.addProperty("mean_rows_per_layer", meanRowsPerLayer);
+    if (retrieval != null) {
+      json.addProperty("mean_distinct_rows_per_layer", retrieval.meanDistinctRowsPerLayer());
+      json.addProperty("kept_choice_fraction", retrieval.keptChoiceFraction());
+      json.addProperty("rows_updated_fraction", retrieval.rowsUpdatedFraction());
+      json.addProperty("mean_updates_per_updated_row", retrieval.meanUpdatesPerUpdatedRow());
+    }
     JsonObject phases = new JsonObject();
     phaseMs.forEach(phases::addProperty);
     json.add("phase_ms", phases);
