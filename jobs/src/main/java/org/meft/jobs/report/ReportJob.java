@@ -52,6 +52,9 @@ public final class ReportJob {
       throw new IllegalArgumentException(
           runs + " holds no finished sweep (no " + TrainSweepJob.METRICS + "/): run train-sweep");
     }
+    if (predictionFolders.isEmpty()) {
+      throw new IllegalArgumentException("no predictions folder given (run evaluate)");
+    }
     for (Path predictions : predictionFolders) {
       if (!Files.isDirectory(predictions)) {
         throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
