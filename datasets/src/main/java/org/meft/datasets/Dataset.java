@@ -64,6 +64,15 @@ public interface Dataset {
    */
   Example parse(JsonObject unit, String fileName) throws InvalidRecordException;
 
+  /**
+   * This dataset asked closed-book: the prompt without the passage that holds the answer, so that a
+   * model must have stored the answer (prepare's {@code --closed-book}). Default: the dataset
+   * itself (its prompt has no passage).
+   */
+  default Dataset closedBook() {
+    return this;
+  }
+
   /** The metric for this dataset's predictions. */
   Metric metric();
 

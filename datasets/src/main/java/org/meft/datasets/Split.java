@@ -11,4 +11,16 @@ public enum Split {
   public String label() {
     return name().toLowerCase(Locale.ROOT);
   }
+
+  /**
+   * The split labelled {@code label} ({@code train}, {@code test}); names both when it is neither.
+   */
+  public static Split of(String label) {
+    for (Split split : values()) {
+      if (split.label().equals(label)) {
+        return split;
+      }
+    }
+    throw new IllegalArgumentException("split must be train or test, got '" + label + "'");
+  }
 }

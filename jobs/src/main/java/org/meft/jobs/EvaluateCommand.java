@@ -14,10 +14,11 @@ import org.meft.settings.Range;
 import org.meft.settings.Setting;
 
 /**
- * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
- * over the executors ({@link EvaluateJob}), {@code --decode-batch} records per decoder call, greedy
- * unless {@code --temperature} is given (each example then draws from a seed of {@code --seed} and
- * its id, so batching and slicing never change a sample); predictions are written as Parquet.
+ * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split (or,
+ * with {@code --split train}, the examples it trained on), spread over the executors ({@link
+ * EvaluateJob}), {@code --decode-batch} records per decoder call, greedy unless {@code
+ * --temperature} is given (each example then draws from a seed of {@code --seed} and its id, so
+ * batching and slicing never change a sample); predictions are written as Parquet.
  */
 public final class EvaluateCommand implements Command {
   static final int DEFAULT_MAX_NEW_TOKENS = 64;
@@ -70,7 +71,8 @@ public final class EvaluateCommand implements Command {
 
   @Override
   public String usage() {
-    return "--prepared DIR --runs DIR --output DIR [--master local[*]|spark://HOST:PORT] [options]\n"
+    return "--prepared DIR --runs DIR --output DIR [--split test|train] [--master local[*]|spark://HOST:PORT]"
+        + " [options]\n"
         + Flags.options(SETTINGS);
   }
 
@@ -91,6 +93,7 @@ public final class EvaluateCommand implements Command {
                 "temperature",
                 "top-p",
                 "seed",
+                "split",
                 "master"),
             Set.of());
     Path prepared = Path.of(flags.required("prepared"));
@@ -107,7 +110,8 @@ public final class EvaluateCommand implements Command {
                   (int) flags.integer(DECODE_BATCH),
                   flags.number(Sampler.TEMPERATURE),
                   flags.number(Sampler.TOP_P),
-                  flags.integer(SEED)));
+                  flags.integer(SEED)),
+              flags.split());
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

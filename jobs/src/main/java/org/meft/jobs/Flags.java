@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.meft.datasets.Split;
 import org.meft.settings.Setting;
 
 /**
@@ -83,6 +84,15 @@ public final class Flags {
 
   public Path path(String name) {
     return has(name) ? Path.of(values.get(name)) : null;
+  }
+
+  /** {@code --split train|test}, test when absent. */
+  public Split split() {
+    try {
+      return has("split") ? Split.of(values.get("split")) : Split.TEST;
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--" + e.getMessage());
+    }
   }
 
   /**

@@ -63,7 +63,7 @@ public final class PrepareCommand implements Command {
   @Override
   public String usage() {
     return "--input DIR_OR_FILES[,...] --datasets nq,squad,gsm8k,toolbench --tokenizer"
-        + " tokenizer.json --output DIR [--master local[*] --overwrite --json] [options]\n"
+        + " tokenizer.json --output DIR [--master local[*] --overwrite --json --closed-book (SQuAD without its passage)] [options]\n"
         + Flags.options(List.of(MAX_LENGTH, SHARDS, TEST_FRACTION));
   }
 
@@ -82,7 +82,7 @@ public final class PrepareCommand implements Command {
                 "shards",
                 "test-fraction",
                 "master"),
-            Set.of("overwrite", "json"));
+            Set.of("overwrite", "json", "closed-book"));
     PrepareConfig config;
     try {
       config =
@@ -94,7 +94,8 @@ public final class PrepareCommand implements Command {
               (int) flags.integer(MAX_LENGTH),
               (int) flags.integer(SHARDS),
               fraction(flags.string("test-fraction", null)),
-              flags.has("overwrite"));
+              flags.has("overwrite"),
+              flags.has("closed-book"));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

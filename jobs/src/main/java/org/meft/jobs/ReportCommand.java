@@ -28,7 +28,7 @@ public final class ReportCommand implements Command {
 
   @Override
   public String usage() {
-    return "--runs DIR --predictions DIR --output DIR [--master local[*]|spark://HOST:PORT]";
+    return "--runs DIR --predictions DIR[,DIR: e.g. the test and the train split's] --output DIR [--master local[*]|spark://HOST:PORT]";
   }
 
   @Override
@@ -36,7 +36,8 @@ public final class ReportCommand implements Command {
     Flags flags =
         Flags.parse(name(), args, Set.of("runs", "predictions", "output", "master"), Set.of());
     Path runs = Path.of(flags.required("runs"));
-    Path predictions = Path.of(flags.required("predictions"));
+    List<Path> predictions =
+        java.util.Arrays.stream(flags.required("predictions").split(",")).map(Path::of).toList();
     Path output = Path.of(flags.required("output"));
     try (SparkSession spark =
         SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {

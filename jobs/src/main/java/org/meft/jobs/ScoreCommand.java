@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.Datasets;
+import org.meft.datasets.Split;
 import org.meft.jobs.report.ScoreJob;
 
 /**
@@ -29,7 +30,7 @@ public final class ScoreCommand implements Command {
   public String usage() {
     return "--predictions FILE --dataset "
         + String.join("|", Datasets.names())
-        + " [--prepared DIR] --output DIR [--master local[*]|spark://HOST:PORT]";
+        + " [--prepared DIR --split test|train] --output DIR [--master local[*]|spark://HOST:PORT]";
   }
 
   @Override
@@ -38,7 +39,7 @@ public final class ScoreCommand implements Command {
         Flags.parse(
             name(),
             args,
-            Set.of("predictions", "dataset", "prepared", "output", "master"),
+            Set.of("predictions", "dataset", "prepared", "split", "output", "master"),
             Set.of());
     Path input = Path.of(flags.required("predictions"));
     String dataset = flags.required("dataset");
@@ -47,11 +48,13 @@ public final class ScoreCommand implements Command {
           "unknown dataset '" + dataset + "' (one of " + String.join(", ", Datasets.names()) + ")");
     }
     String prepared = flags.string("prepared", null);
+    Split split = flags.split();
     Path output = Path.of(flags.required("output"));
     try (SparkSession spark =
         SparkSessions.open(name(), SparkSessions.master(flags.string("master", "local[1]")))) {
       ScoreJob.Result result =
-          ScoreJob.run(spark, input, dataset, prepared == null ? null : Path.of(prepared), output);
+          ScoreJob.run(
+              spark, input, dataset, prepared == null ? null : Path.of(prepared), split, output);
       out.print(ScoreJob.table(result));
     }
     return 0;

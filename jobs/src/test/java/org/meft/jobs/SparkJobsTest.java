@@ -58,6 +58,7 @@ class SparkJobsTest {
           "method",
           "adapter_size",
           "lora_rank",
+          "split",
           "metric",
           "quality",
           "exact_match",
@@ -76,6 +77,10 @@ class SparkJobsTest {
           "h2d_bytes_per_step",
           "d2h_bytes_per_step",
           "mean_rows_per_layer",
+          "mean_distinct_rows_per_layer",
+          "kept_choice_fraction",
+          "rows_updated_fraction",
+          "mean_updates_per_updated_row",
           "initial_loss",
           "final_loss",
           "steps",
@@ -228,7 +233,7 @@ class SparkJobsTest {
       assertEquals("cpu", cells[RESULT_COLUMNS.indexOf("device")], run);
       assertEquals("4", cells[RESULT_COLUMNS.indexOf("steps")], run);
     }
-    assertTrue(csv.get(1).contains(",meft,64,,exact_match,"), csv.get(1));
+    assertTrue(csv.get(1).contains(",meft,64,,test,exact_match,"), csv.get(1));
 
     // Predictions of runs the sweep does not list are refused, naming them.
     Path oneRun = dir.resolve("one-run");

@@ -26,6 +26,10 @@ public final class AdapterMeters {
   private long deviceToHostBytes;
   private long rowsMoved;
   private long layerPasses;
+  private long choicesMade;
+  private long choicesKept;
+  private long distinctRows;
+  private long retrievals;
   private long residentBytes;
   private long passBytes;
   private long deviceBytesPeak;
@@ -43,6 +47,17 @@ public final class AdapterMeters {
   public void rows(int rows) {
     rowsMoved += rows;
     layerPasses++;
+  }
+
+  /**
+   * One layer's retrieval: the tokens made {@code made} (token, row) choices over {@code distinct}
+   * rows, and {@code kept} of those choices survived the cap on the rows that go to the device.
+   */
+  public void choices(long made, long kept, int distinct) {
+    choicesMade += made;
+    choicesKept += kept;
+    distinctRows += distinct;
+    retrievals++;
   }
 
   /** Device bytes held for the whole run: parameters, their gradients and AdamW moments. */
@@ -129,6 +144,19 @@ public final class AdapterMeters {
     rowsMoved += earlier.rowsMoved();
     layerPasses += earlier.layerPasses();
     deviceBytesPeak = Math.max(deviceBytesPeak, earlier.deviceBytesPeak());
+  }
+
+  /**
+   * The fraction of the tokens' top-K choices whose row went to the device (1 when the union of the
+   * choices fits under the row cap); 1 when nothing was retrieved.
+   */
+  public double keptChoiceFraction() {
+    return choicesMade == 0 ? 1 : (double) choicesKept / choicesMade;
+  }
+
+  /** Mean distinct rows the tokens chose per layer per retrieval, before the row cap. */
+  public double meanDistinctRowsPerLayer() {
+    return retrievals == 0 ? 0 : (double) distinctRows / retrievals;
   }
 
   public Map<String, Long> phaseNanos() {

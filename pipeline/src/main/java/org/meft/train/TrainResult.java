@@ -25,6 +25,7 @@ public record TrainResult(
     double hostToDeviceBytesPerStep,
     double deviceToHostBytesPerStep,
     double meanRowsPerLayer,
+    RetrievalStats retrieval,
     Map<String, Double> phaseMs,
     long activationBytesKept) {
 
@@ -49,6 +50,7 @@ public record TrainResult(
         hostToDeviceBytesPerStep,
         deviceToHostBytesPerStep,
         meanRowsPerLayer,
+        retrieval,
         phaseMs,
         bytes);
   }
@@ -96,6 +98,12 @@ public record TrainResult(
     json.addProperty("mean_rows_per_layer", meanRowsPerLayer);
     json.addProperty("activation_bytes_kept", activationBytesKept);
     json.addProperty("recompute_share", recomputeShare());
+    if (retrieval != null) {
+      json.addProperty("mean_distinct_rows_per_layer", retrieval.meanDistinctRowsPerLayer());
+      json.addProperty("kept_choice_fraction", retrieval.keptChoiceFraction());
+      json.addProperty("rows_updated_fraction", retrieval.rowsUpdatedFraction());
+      json.addProperty("mean_updates_per_updated_row", retrieval.meanUpdatesPerUpdatedRow());
+    }
     JsonObject phases = new JsonObject();
     phaseMs.forEach(phases::addProperty);
     json.add("phase_ms", phases);

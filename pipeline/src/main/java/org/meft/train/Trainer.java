@@ -136,7 +136,31 @@ public final class Trainer {
         }
       }
     }
-    return result(run.state(config.steps(), run.elapsed(), adapters.meters().totals()), run);
+    TrainResult result =
+        result(run.state(config.steps(), run.elapsed(), adapters.meters().totals()), run);
+    warnWhenRowsWereCapped(result);
+    return result;
+  }
+
+  /** Below this share of the tokens' top-K choices reaching the device, training is warned. */
+  static final double KEPT_CHOICES_WARNING = 0.9;
+
+  /**
+   * The row cap silently drops the choices of a micro-batch whose union of rows exceeds max-rows:
+   * training then fits a sparser adapter than the one generation runs (which gives every token its
+   * K rows), and a larger N, whose tokens share fewer rows, loses more (issue 18).
+   */
+  private static void warnWhenRowsWereCapped(TrainResult result) {
+    RetrievalStats retrieval = result.retrieval();
+    if (retrieval != null && retrieval.keptChoiceFraction() < KEPT_CHOICES_WARNING) {
+      LOG.warn(
+          "meft: only {}% of the tokens' top-K rows reached the device: a micro-batch's tokens"
+              + " chose {} distinct rows per layer, capped at {}; lower --batch-size (raising"
+              + " --accumulation) or --top-k until tokens per micro-batch x top-k <= max-rows",
+          Math.round(retrieval.keptChoiceFraction() * 100),
+          Math.round(retrieval.meanDistinctRowsPerLayer()),
+          Math.round(result.meanRowsPerLayer()));
+    }
   }
 
   /**
@@ -379,6 +403,7 @@ public final class Trainer {
         (double) totals.hostToDeviceBytes() / steps,
         (double) totals.deviceToHostBytes() / steps,
         totals.layerPasses() == 0 ? 0 : (double) totals.rowsMoved() / totals.layerPasses(),
+        RetrievalStats.of(meters, store),
         phaseMs,
         0);
   }

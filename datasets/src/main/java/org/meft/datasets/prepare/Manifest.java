@@ -179,6 +179,7 @@ final class Manifest {
     options.addProperty("max_length", config.maxLength());
     options.addProperty("shards", config.shards());
     options.addProperty("test_fraction", config.testFraction());
+    options.addProperty("closed_book", config.closedBook());
     options.addProperty("bos_token", PrepareJob.BOS);
     options.addProperty("eos_token", PrepareJob.EOS);
     json.add("options", options);

@@ -17,6 +17,8 @@ import org.meft.datasets.Datasets;
  *     #MIN_MAX_LENGTH}, {@value #MAX_MAX_LENGTH}]; default {@value #DEFAULT_MAX_LENGTH}
  * @param shards Parquet files per dataset and split, in [1, {@value #MAX_SHARDS}] (fewer when a
  *     split has fewer records); default {@value #DEFAULT_SHARDS}
+ * @param closedBook ask every dataset closed-book ({@link org.meft.datasets.Dataset#closedBook}:
+ *     SQuAD without its passage)
  * @param testFraction the share of records sent to test where files have no split, in [0, 1];
  *     default {@value #DEFAULT_TEST_FRACTION}
  * @param overwrite replace an existing output (only one that this job wrote) instead of refusing
@@ -29,7 +31,8 @@ public record PrepareConfig(
     int maxLength,
     int shards,
     double testFraction,
-    boolean overwrite) {
+    boolean overwrite,
+    boolean closedBook) {
   public static final int DEFAULT_MAX_LENGTH = 512;
   public static final int MIN_MAX_LENGTH = 8;
   public static final int MAX_MAX_LENGTH = 1 << 20;
@@ -66,6 +69,19 @@ public record PrepareConfig(
     }
     inputs = List.copyOf(inputs);
     datasets = canonical(datasets);
+  }
+
+  /** A configuration whose datasets are asked as they are (not closed-book). */
+  public PrepareConfig(
+      List<Path> inputs,
+      List<String> datasets,
+      Path tokenizer,
+      Path output,
+      int maxLength,
+      int shards,
+      double testFraction,
+      boolean overwrite) {
+    this(inputs, datasets, tokenizer, output, maxLength, shards, testFraction, overwrite, false);
   }
 
   /** A configuration with every default. */

@@ -132,7 +132,9 @@ public final class PrepareJob {
         TokenizerCache.get(config.tokenizer().toAbsolutePath().normalize().toString());
     tokenizer.idOf(BOS);
     tokenizer.idOf(EOS);
-    return SourceFiles.resolve(config.inputs(), config.datasets());
+    return SourceFiles.resolve(config.inputs(), config.datasets()).stream()
+        .map(source -> source.withClosedBook(config.closedBook()))
+        .toList();
   }
 
   /**

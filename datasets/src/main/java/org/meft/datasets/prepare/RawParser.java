@@ -17,7 +17,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 import org.meft.datasets.Dataset;
-import org.meft.datasets.Datasets;
 import org.meft.datasets.InvalidRecordException;
 import org.meft.datasets.JsonFields;
 import org.meft.datasets.Record;
@@ -49,7 +48,7 @@ final class RawParser implements UnitSink {
 
   private RawParser(SourceFile source, double testFraction, Consumer<Parsed> out) {
     this.source = source;
-    this.dataset = Datasets.byName(source.dataset());
+    this.dataset = source.parser();
     this.testFraction = testFraction;
     this.out = out;
     this.knownSplit =

@@ -2,6 +2,8 @@ package org.meft.datasets.prepare;
 
 import java.io.Serializable;
 import java.nio.file.Path;
+import org.meft.datasets.Dataset;
+import org.meft.datasets.Datasets;
 import org.meft.datasets.FileType;
 import org.meft.datasets.SplitRole;
 
@@ -14,11 +16,35 @@ import org.meft.datasets.SplitRole;
  * @param size bytes
  * @param sha256 SHA-256 of the content, lower-case hex
  * @param role which split its records go to
+ * @param closedBook whether its records are asked closed-book ({@link Dataset#closedBook})
  */
 public record SourceFile(
-    String dataset, String path, FileType type, long size, String sha256, SplitRole role)
+    String dataset,
+    String path,
+    FileType type,
+    long size,
+    String sha256,
+    SplitRole role,
+    boolean closedBook)
     implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
+
+  /** A file asked as its dataset asks it. */
+  public SourceFile(
+      String dataset, String path, FileType type, long size, String sha256, SplitRole role) {
+    this(dataset, path, type, size, sha256, role, false);
+  }
+
+  /** This file, closed-book or not. */
+  public SourceFile withClosedBook(boolean closed) {
+    return new SourceFile(dataset, path, type, size, sha256, role, closed);
+  }
+
+  /** The dataset that parses this file's records. */
+  public Dataset parser() {
+    Dataset named = Datasets.byName(dataset);
+    return closedBook ? named.closedBook() : named;
+  }
 
   /** The file's name without its folder. */
   public String fileName() {

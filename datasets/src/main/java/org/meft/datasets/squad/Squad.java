@@ -28,6 +28,9 @@ import org.meft.datasets.metric.Metric;
  * {@code answers} are read. Every answer text must occur in the context (offsets are not checked:
  * scoring uses only the text). The target is the first answer; every answer is a reference.
  *
+ * <p>{@link #closedBook}: the same records with the question alone in the prompt (the context is
+ * still read, to check that the answers are spans of it).
+ *
  * <p>Splits: {@code train-v1.1.json} / {@code train-*} train; {@code dev-v1.1.json} / {@code
  * validation-*} is the evaluation set (the official test set is hidden).
  */
@@ -37,7 +40,26 @@ public final class Squad implements Dataset {
           "Answer the question with a span of the passage.\n"
               + "Passage: {context}\nQuestion: {question}\nAnswer:");
 
+  /** Closed-book: the question alone, as NQ-open asks it; the answer must come from memory. */
+  static final PromptTemplate CLOSED_BOOK_PROMPT =
+      PromptTemplate.of("Answer the question with a short answer.\nQuestion: {question}\nAnswer:");
+
   private final Metric metric = ExactMatchF1.squad();
+  private final PromptTemplate prompt;
+
+  /** The reading-comprehension task: the passage is in the prompt. */
+  public Squad() {
+    this(PROMPT);
+  }
+
+  private Squad(PromptTemplate prompt) {
+    this.prompt = prompt;
+  }
+
+  @Override
+  public Dataset closedBook() {
+    return new Squad(CLOSED_BOOK_PROMPT);
+  }
 
   @Override
   public String name() {
@@ -122,7 +144,9 @@ public final class Squad implements Dataset {
     }
     return new Example(
         id,
-        PROMPT.render(Map.of("context", context.strip(), "question", question.strip())),
+        prompt == PROMPT
+            ? PROMPT.render(Map.of("context", context.strip(), "question", question.strip()))
+            : prompt.render(Map.of("question", question.strip())),
         answers.get(0).strip(),
         answers,
         Map.of("title", JsonFields.optionalString(unit, "title", "")));

@@ -72,6 +72,26 @@ class RawParserTest {
   }
 
   @Test
+  void closedBookSquadAsksTheQuestionWithoutItsPassage() {
+    Path fixtures = Fixtures.copy(dir);
+    SourceFile file =
+        source("squad", fixtures.resolve("squad/dev-v1.1.json"), FileType.JSON, SplitRole.TEST);
+    List<Parsed> open = parse(file);
+    List<Parsed> closed = parse(file.withClosedBook(true));
+    assertEquals(outcomes(open), outcomes(closed), "the same records are valid and rejected");
+    org.meft.datasets.Record book = open.get(0).record();
+    org.meft.datasets.Record memory = closed.get(0).record();
+    assertTrue(book.prompt().contains("Passage: Super Bowl 50 was an American football game"));
+    assertEquals(
+        "Answer the question with a short answer.\n"
+            + "Question: Which NFL team represented the AFC at Super Bowl 50?\nAnswer:",
+        memory.prompt());
+    assertEquals("Denver Broncos", memory.target());
+    assertEquals(book.references(), memory.references());
+    assertEquals(book.id(), memory.id());
+  }
+
+  @Test
   void aTruncatedDocumentKeepsWhatCameBefore() {
     Path fixtures = Fixtures.copy(dir);
     List<Parsed> parsed =

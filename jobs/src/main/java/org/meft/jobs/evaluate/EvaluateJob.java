@@ -15,11 +15,11 @@ import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**
- * The distributed evaluation: every run of a sweep decodes its dataset's test split. The test
- * shards are cut into slices of at most {@code sliceSize} rows; each (run, slice) is one task, so
- * the work spreads over the executors; the tasks of one executor share its loaded base model and
- * each run's adapter ({@link ExecutorModels}). Predictions are written as Parquet ({@link
- * Predictions#SCHEMA}).
+ * The distributed evaluation: every run of a sweep decodes its dataset's test split (or, for
+ * recall, the training examples it was trained on: {@link Config#split}). The shards are cut into
+ * slices of at most {@code sliceSize} rows; each (run, slice) is one task, so the work spreads over
+ * the executors; the tasks of one executor share its loaded base model and each run's adapter
+ * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}).
  */
 public final class EvaluateJob {
   /** Records decoded together by one call of the decoder, until the memory plan sizes it. */
@@ -30,8 +30,12 @@ public final class EvaluateJob {
    * @param maxExamples evaluate the first this many test examples of each dataset (0: all)
    * @param sliceSize test rows per task
    * @param decoding how each example is decoded
+   * @param split the split decoded: {@code TEST}, or {@code TRAIN} to measure what a run recalls of
+   *     the examples it trained on (at most the run's own training examples, the first of the
+   *     split)
    */
-  public record Config(int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding) {
+  public record Config(
+      int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding, Split split) {
     public Config {
       if (maxNewTokens < 1 || maxExamples < 0 || sliceSize < 1) {
         throw new IllegalArgumentException(
@@ -43,6 +47,12 @@ public final class EvaluateJob {
                 + sliceSize);
       }
       java.util.Objects.requireNonNull(decoding, "decoding");
+      java.util.Objects.requireNonNull(split, "split");
+    }
+
+    /** The test split. */
+    public Config(int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding) {
+      this(maxNewTokens, maxExamples, sliceSize, decoding, Split.TEST);
     }
 
     /** Greedy decoding, {@link #DEFAULT_DECODE_BATCH} records at a time. */
@@ -66,11 +76,15 @@ public final class EvaluateJob {
         spark
             .read()
             .parquet(metrics.toString())
-            .select("run_id", "dataset", "model", "tokenizer", "run_dir")
+            .select("run_id", "dataset", "model", "tokenizer", "run_dir", "examples")
             .collectAsList()) {
       String dataset = run.getString(1);
       long left = config.maxExamples() == 0 ? Long.MAX_VALUE : config.maxExamples();
-      for (Path shard : PreparedShards.files(prepared, dataset, Split.TEST)) {
+      if (config.split() == Split.TRAIN) {
+        // The run trained on the first `examples` records of the train split, in shard order.
+        left = Math.min(left, run.getInt(5));
+      }
+      for (Path shard : PreparedShards.files(prepared, dataset, config.split())) {
         long rows = Math.min(left, PreparedShards.rowCount(shard));
         for (long offset = 0; offset < rows; offset += config.sliceSize()) {
           slices.add(
@@ -81,6 +95,7 @@ public final class EvaluateJob {
                   run.isNullAt(3) ? null : run.getString(3),
                   run.getString(4),
                   shard.toAbsolutePath().toString(),
+                  config.split().label(),
                   offset,
                   (int) Math.min(config.sliceSize(), rows - offset),
                   config.maxNewTokens(),

@@ -3,14 +3,15 @@ package org.meft.jobs.evaluate;
 import java.io.Serializable;
 
 /**
- * One evaluation task: rows {@code [offset, offset + count)} of one test shard, decoded by one run.
+ * One evaluation task: rows {@code [offset, offset + count)} of one shard, decoded by one run.
  *
  * @param runId the run, as in the sweep's metrics
  * @param dataset the run's dataset
  * @param model the run's base model
  * @param tokenizer its tokenizer.json, or null for the model folder's
  * @param runDir the run's folder (its latest checkpoint is loaded)
- * @param shard the test shard
+ * @param shard the shard of the prepared split
+ * @param split the split's label, {@code train} or {@code test}
  * @param maxNewTokens the decoding budget per example
  * @param decoding how the examples are decoded
  */
@@ -21,6 +22,7 @@ public record EvaluationSlice(
     String tokenizer,
     String runDir,
     String shard,
+    String split,
     long offset,
     int count,
     int maxNewTokens,

@@ -112,6 +112,7 @@ public final class PredictTask {
     return RowFactory.create(
         slice.runId(),
         slice.dataset(),
+        slice.split(),
         record.id(),
         model.tokenizer().decode(generation.newIds()),
         // Spark's row encoder takes Scala sequences for array columns.

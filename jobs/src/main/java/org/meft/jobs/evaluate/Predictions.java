@@ -3,12 +3,14 @@ package org.meft.jobs.evaluate;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
-/** The columns of the predictions the evaluation writes, one row per run and test example. */
+/** The columns of the predictions the evaluation writes, one row per run and example. */
 public final class Predictions {
   public static final StructType SCHEMA =
       new StructType()
           .add("run_id", DataTypes.StringType, false)
           .add("dataset", DataTypes.StringType, false)
+          // The split the example comes from: test, or train (recall of what the run trained on).
+          .add("split", DataTypes.StringType, false)
           .add("id", DataTypes.StringType, false)
           .add("prediction", DataTypes.StringType, false)
           .add("references", DataTypes.createArrayType(DataTypes.StringType, false), false)

@@ -11,6 +11,7 @@ public final class MarkdownTable {
     "dataset",
     "method",
     "run",
+    "split",
     "metric",
     "score",
     "examples",
@@ -34,6 +35,7 @@ public final class MarkdownTable {
             row.getAs("dataset"),
             row.getAs("method"),
             row.getAs("run_id"),
+            cell(row, "split", "%s"),
             row.getAs("metric"),
             row.isNullAt(row.fieldIndex("quality"))
                 ? "-"

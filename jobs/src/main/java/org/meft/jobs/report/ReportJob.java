@@ -5,15 +5,18 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructField;
 import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
+import org.meft.datasets.Split;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**
@@ -31,15 +34,31 @@ public final class ReportJob {
 
   private ReportJob() {}
 
-  /** Builds, writes and returns the results, one row per run, in dataset and method order. */
+  /** The report of one predictions folder. */
   public static List<Row> run(SparkSession spark, Path runs, Path predictions, Path output) {
+    return run(spark, runs, List.of(predictions), output);
+  }
+
+  /**
+   * Builds, writes and returns the results, one row per run and split evaluated (a run without
+   * predictions: one row, split null), in dataset and method order. {@code predictions} are the
+   * folders of one or more evaluations of the sweep (for example its test split and its train
+   * split); predictions written before they had a split are test predictions.
+   */
+  public static List<Row> run(
+      SparkSession spark, Path runs, List<Path> predictionFolders, Path output) {
     Path metricsDir = runs.resolve(TrainSweepJob.METRICS);
     if (!Files.isDirectory(metricsDir)) {
       throw new IllegalArgumentException(
           runs + " holds no finished sweep (no " + TrainSweepJob.METRICS + "/): run train-sweep");
     }
-    if (!Files.isDirectory(predictions)) {
-      throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
+    if (predictionFolders.isEmpty()) {
+      throw new IllegalArgumentException("no predictions folder given (run evaluate)");
+    }
+    for (Path predictions : predictionFolders) {
+      if (!Files.isDirectory(predictions)) {
+        throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
+      }
     }
     if (Files.exists(output.resolve(RESULTS))
         || Files.exists(output.resolve(CSV))
@@ -48,7 +67,26 @@ public final class ReportJob {
     }
     Scores.register(spark);
     spark.read().parquet(metricsDir.toString()).createOrReplaceTempView("metrics");
-    spark.read().parquet(predictions.toString()).createOrReplaceTempView("predictions");
+    Dataset<Row> all = null;
+    for (Path predictions : predictionFolders) {
+      Dataset<Row> read = spark.read().parquet(predictions.toString());
+      if (!Arrays.asList(read.columns()).contains("split")) {
+        read = read.withColumn("split", functions.lit(Split.TEST.label()));
+      }
+      read =
+          read.select(
+              "run_id",
+              "dataset",
+              "split",
+              "id",
+              "prediction",
+              "references",
+              "latency_ms",
+              "decode_ms",
+              "generated_tokens");
+      all = all == null ? read : all.unionByName(read);
+    }
+    all.createOrReplaceTempView("predictions");
     List<String> strangers =
         spark
             .sql(
@@ -58,8 +96,8 @@ public final class ReportJob {
             .collectAsList();
     if (!strangers.isEmpty()) {
       throw new IllegalArgumentException(
-          predictions
-              + " holds predictions of runs that "
+          predictionFolders
+              + " hold predictions of runs that "
               + metricsDir
               + " does not list: "
               + strangers
@@ -67,11 +105,12 @@ public final class ReportJob {
     }
     Dataset<Row> scored =
         spark.sql(
-            "SELECT run_id, dataset, id, s.*, latency_ms, decode_ms, generated_tokens, prediction, references"
+            "SELECT run_id, dataset, split, id, s.*, latency_ms, decode_ms, generated_tokens,"
+                + " prediction, references"
                 + " FROM (SELECT *, "
                 + Scores.FUNCTION
                 + "(dataset, prediction, references) AS s FROM predictions)");
-    scored.orderBy("run_id", "id").write().parquet(output.resolve(SCORES).toString());
+    scored.orderBy("run_id", "split", "id").write().parquet(output.resolve(SCORES).toString());
     spark.read().parquet(output.resolve(SCORES).toString()).createOrReplaceTempView("scores");
     String averages =
         Scores.NAMES.stream()
@@ -80,20 +119,20 @@ public final class ReportJob {
     // Zero total latency (not measured) gives no rate and no mean rather than a division by zero.
     spark
         .sql(
-            "SELECT run_id, dataset, count(*) AS examples_evaluated, "
+            "SELECT run_id, dataset, split, count(*) AS examples_evaluated, "
                 + averages
                 + ", sum(unparsed) AS unparsed,"
                 + " CASE WHEN sum(latency_ms) > 0 THEN avg(latency_ms) END AS latency_ms_mean,"
                 + " CASE WHEN sum(decode_ms) > 0"
                 + " THEN sum(generated_tokens) / (sum(decode_ms) / 1000) END"
                 + " AS decode_tokens_per_second"
-                + " FROM scores GROUP BY run_id, dataset")
+                + " FROM scores GROUP BY run_id, dataset, split")
         .createOrReplaceTempView("quality");
     String scoreColumns =
         Scores.NAMES.stream().map(name -> "q." + name).collect(Collectors.joining(", "));
     Dataset<Row> results =
         spark.sql(
-            "SELECT m.run_id, m.dataset, m.method, m.adapter_size, m.lora_rank, "
+            "SELECT m.run_id, m.dataset, m.method, m.adapter_size, m.lora_rank, q.split, "
                 + Scores.qualityNameExpression("m.dataset")
                 + " AS metric, "
                 + Scores.qualityExpression("m.dataset", "q.")
@@ -103,7 +142,9 @@ public final class ReportJob {
                 + " coalesce(q.unparsed, 0) AS unparsed,"
                 + " m.trainable_params, m.device_adapter_bytes_peak, m.host_store_bytes,"
                 + " m.tokens_per_second AS train_tokens_per_second, m.h2d_bytes_per_step,"
-                + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.initial_loss, m.final_loss,"
+                + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.mean_distinct_rows_per_layer,"
+                + " m.kept_choice_fraction, m.rows_updated_fraction,"
+                + " m.mean_updates_per_updated_row, m.initial_loss, m.final_loss,"
                 + " m.steps, m.examples AS train_examples, m.device, m.attempt,"
                 + " m.wall_seconds AS train_seconds, q.decode_tokens_per_second,"
                 + " q.latency_ms_mean"
@@ -112,7 +153,7 @@ public final class ReportJob {
                 + order("m.dataset", Datasets.names())
                 + ", "
                 + order("m.method", AdapterMethods.names())
-                + ", m.run_id");
+                + ", m.run_id, q.split");
     results.coalesce(1).write().parquet(output.resolve(RESULTS).toString());
     List<Row> rows = spark.read().parquet(output.resolve(RESULTS).toString()).collectAsList();
     writeCsv(results.schema().fields(), rows, output.resolve(CSV));

@@ -51,9 +51,19 @@ public final class ScoreJob {
 
   private ScoreJob() {}
 
-  /** Scores {@code input}; {@code prepared} may be null (references in the file). */
+  /** Scores {@code input} against the test split; {@code prepared} may be null. */
   public static Result run(
       SparkSession spark, Path input, String dataset, Path prepared, Path output) {
+    return run(spark, input, dataset, prepared, Split.TEST, output);
+  }
+
+  /**
+   * Scores {@code input}; {@code prepared} may be null (references in the file). Against the
+   * prepared {@code split}: every test example counts (a missing one scores 0); on the train split
+   * (recall of what a run trained on, usually its first examples only) just the predicted ones.
+   */
+  public static Result run(
+      SparkSession spark, Path input, String dataset, Path prepared, Split split, Path output) {
     Metric metric = Datasets.byName(dataset).metric();
     if (Files.exists(output.resolve(SCORES)) || Files.exists(output.resolve(SUMMARY))) {
       throw new IllegalArgumentException(output + " already holds scores: choose a new --output");
@@ -90,7 +100,7 @@ public final class ScoreJob {
     List<String> unknown;
     if (prepared != null) {
       List<String> shards =
-          PreparedShards.files(prepared, dataset, Split.TEST).stream().map(Path::toString).toList();
+          PreparedShards.files(prepared, dataset, split).stream().map(Path::toString).toList();
       spark
           .read()
           .parquet(shards.toArray(String[]::new))
@@ -104,7 +114,9 @@ public final class ScoreJob {
       spark
           .sql(
               "SELECT g.id, CAST(i.prediction AS STRING) AS prediction, g.references,"
-                  + " i.id IS NULL AS missing FROM gold g LEFT JOIN input i"
+                  + " i.id IS NULL AS missing FROM gold g "
+                  + (split == Split.TEST ? "LEFT JOIN" : "JOIN")
+                  + " input i"
                   + " ON g.id = CAST(i.id AS STRING)")
           .createOrReplaceTempView("examples");
     } else {

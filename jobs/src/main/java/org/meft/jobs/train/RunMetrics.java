@@ -43,6 +43,10 @@ public final class RunMetrics {
     fields.put("h2d_bytes_per_step", DataTypes.DoubleType);
     fields.put("d2h_bytes_per_step", DataTypes.DoubleType);
     fields.put("mean_rows_per_layer", DataTypes.DoubleType);
+    fields.put("mean_distinct_rows_per_layer", DataTypes.DoubleType);
+    fields.put("kept_choice_fraction", DataTypes.DoubleType);
+    fields.put("rows_updated_fraction", DataTypes.DoubleType);
+    fields.put("mean_updates_per_updated_row", DataTypes.DoubleType);
     return fields;
   }
 

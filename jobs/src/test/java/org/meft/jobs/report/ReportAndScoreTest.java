@@ -45,49 +45,10 @@ class ReportAndScoreTest {
   @Test
   void aStrangePredictionZeroLatencyAndNoTrainingMetricsDoNotBreakTheReport() throws IOException {
     Path runs = dir.resolve("runs");
-    Object[] metrics = new Object[RunMetrics.SCHEMA.size()];
-    Map<String, Object> known =
-        Map.ofEntries(
-            Map.entry("run_id", "gsm8k-lora"),
-            Map.entry("dataset", "gsm8k"),
-            Map.entry("method", "lora"),
-            Map.entry("model", "m"),
-            Map.entry("run_dir", "r"),
-            Map.entry("examples", 4),
-            Map.entry("examples_too_long", 0),
-            Map.entry("device", "cpu"),
-            Map.entry("executor", "driver"),
-            Map.entry("attempt", 0),
-            Map.entry("resumed_from_step", 0),
-            Map.entry("wall_seconds", 1.0),
-            Map.entry("losses", scala.jdk.javaapi.CollectionConverters.asScala(List.of()).toSeq()),
-            Map.entry("phase_ms", scala.collection.immutable.Map$.MODULE$.empty()),
-            Map.entry("settings", "{}"));
-    for (int i = 0; i < metrics.length; i++) {
-      metrics[i] = known.get(RunMetrics.SCHEMA.fields()[i].name());
-    }
-    spark
-        .createDataFrame(List.of(RowFactory.create(metrics)), RunMetrics.SCHEMA)
-        .write()
-        .parquet(runs.resolve(TrainSweepJob.METRICS).toString());
-    List<Row> predictions = new ArrayList<>();
+    writeMetrics(runs);
     String[] texts = {"İİİİ The answer is 72", "#### 72", "#### 5", "İİİİ The answer is 72 and 5"};
-    for (int i = 0; i < texts.length; i++) {
-      predictions.add(
-          RowFactory.create(
-              "gsm8k-lora",
-              "gsm8k",
-              "g" + i,
-              texts[i],
-              scala.jdk.javaapi.CollectionConverters.asScala(List.of("72")).toSeq(),
-              10,
-              5,
-              "eos",
-              0.0,
-              0.0));
-    }
     Path predicted = dir.resolve("predictions");
-    spark.createDataFrame(predictions, Predictions.SCHEMA).write().parquet(predicted.toString());
+    writePredictions(predicted, "test", texts);
 
     Path output = dir.resolve("report");
     List<Row> rows = ReportJob.run(spark, runs, predicted, output);
@@ -114,6 +75,75 @@ class ReportAndScoreTest {
     assertEquals(4, perExample.size());
     assertEquals(1, perExample.get(0).<Integer>getAs("unparsed"));
     assertEquals(1.0, perExample.get(1).<Double>getAs("exact_match_strict"));
+  }
+
+  @Test
+  void theReportScoresEachSplitOnItsOwnRow() throws IOException {
+    Path runs = dir.resolve("split-runs");
+    writeMetrics(runs);
+    Path test = dir.resolve("split-test");
+    writePredictions(test, "test", new String[] {"#### 5", "#### 5", "#### 72", "#### 5"});
+    Path train = dir.resolve("split-train");
+    writePredictions(train, "train", new String[] {"#### 72", "#### 72", "#### 72", "#### 5"});
+    List<Row> rows = ReportJob.run(spark, runs, List.of(test, train), dir.resolve("split-report"));
+    assertEquals(2, rows.size());
+    Map<String, Double> quality = new java.util.TreeMap<>();
+    for (Row row : rows) {
+      quality.put(row.getAs("split"), row.<Double>getAs("quality"));
+      assertEquals(4L, row.<Long>getAs("examples_evaluated"));
+    }
+    assertEquals(Map.of("test", 0.25, "train", 0.75), quality);
+    assertTrue(MarkdownTable.of(rows).contains("| train "), MarkdownTable.of(rows));
+  }
+
+  /** The training metrics of one run, gsm8k-lora, with nothing measured but its identity. */
+  private static void writeMetrics(Path runs) {
+    Object[] metrics = new Object[RunMetrics.SCHEMA.size()];
+    Map<String, Object> known =
+        Map.ofEntries(
+            Map.entry("run_id", "gsm8k-lora"),
+            Map.entry("dataset", "gsm8k"),
+            Map.entry("method", "lora"),
+            Map.entry("model", "m"),
+            Map.entry("run_dir", "r"),
+            Map.entry("examples", 4),
+            Map.entry("examples_too_long", 0),
+            Map.entry("device", "cpu"),
+            Map.entry("executor", "driver"),
+            Map.entry("attempt", 0),
+            Map.entry("resumed_from_step", 0),
+            Map.entry("wall_seconds", 1.0),
+            Map.entry("losses", scala.jdk.javaapi.CollectionConverters.asScala(List.of()).toSeq()),
+            Map.entry("phase_ms", scala.collection.immutable.Map$.MODULE$.empty()),
+            Map.entry("settings", "{}"));
+    for (int i = 0; i < metrics.length; i++) {
+      metrics[i] = known.get(RunMetrics.SCHEMA.fields()[i].name());
+    }
+    spark
+        .createDataFrame(List.of(RowFactory.create(metrics)), RunMetrics.SCHEMA)
+        .write()
+        .parquet(runs.resolve(TrainSweepJob.METRICS).toString());
+  }
+
+  /** Predictions of gsm8k-lora for examples g0, g1, ... of {@code split}, all referencing 72. */
+  private static void writePredictions(Path folder, String split, String[] texts) {
+    List<Row> predictions = new ArrayList<>();
+    for (int i = 0; i < texts.length; i++) {
+      predictions.add(
+          RowFactory.create(
+              "gsm8k-lora",
+              "gsm8k",
+              split,
+              "g" + i,
+              texts[i],
+              scala.jdk.javaapi.CollectionConverters.asScala(List.of("72")).toSeq(),
+              10,
+              5,
+              "eos",
+              0.0,
+              0.0));
+    }
+    spark.createDataFrame(predictions, Predictions.SCHEMA).write().parquet(folder.toString());
   }
 
   @Test

@@ -175,6 +175,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
       choices = timed(AdapterMeters.GATHER, () -> gather(route, retrieval));
       meters.rows(choices.count());
+      RowSelection selection = retrieval.selection();
+      meters.choices(selection.made(), selection.kept(), selection.distinct());
       if (kind == LayerPass.Kind.RECORD) {
         recorded = choices;
       }

@@ -9,8 +9,11 @@ import java.util.Arrays;
  * @param rows S rows, ascending
  * @param count |S|
  * @param localIndex for each (token, k) choice, its index j in S, or -1 when its row was capped out
+ * @param distinct the distinct rows the tokens chose, before the cap
+ * @param made the (token, row) choices, padding (row -1) excluded
+ * @param kept those of them whose row is in S
  */
-record RowSelection(int[] rows, int count, int[] localIndex) {
+record RowSelection(int[] rows, int count, int[] localIndex, int distinct, int made, int kept) {
 
   static RowSelection of(int[] tokenRows, float[] tokenScores, int adapterSize, int maxRows) {
     float[] best = new float[adapterSize];
@@ -57,9 +60,13 @@ record RowSelection(int[] rows, int count, int[] localIndex) {
       positionOfRow[rows[j]] = j;
     }
     int[] localIndex = new int[tokenRows.length];
+    int made = 0;
+    int kept = 0;
     for (int i = 0; i < tokenRows.length; i++) {
       localIndex[i] = tokenRows[i] < 0 ? -1 : positionOfRow[tokenRows[i]];
+      made += tokenRows[i] < 0 ? 0 : 1;
+      kept += localIndex[i] < 0 ? 0 : 1;
     }
-    return new RowSelection(rows, rows.length, localIndex);
+    return new RowSelection(rows, rows.length, localIndex, distinct, made, kept);
   }
 }

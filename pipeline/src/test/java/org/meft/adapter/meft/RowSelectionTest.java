@@ -34,11 +34,20 @@ class RowSelectionTest {
       int[] expected = reference(rows, scores, maxRows);
       assertArrayEquals(expected, selection.rows(), "trial " + trial);
       assertEquals(expected.length, selection.count());
+      int made = 0;
+      int kept = 0;
       for (int i = 0; i < choices; i++) {
         int j = selection.localIndex()[i];
         int position = rows[i] < 0 ? -1 : Arrays.binarySearch(expected, rows[i]);
         assertEquals(Math.max(position, -1), j, "choice " + i);
+        made += rows[i] < 0 ? 0 : 1;
+        kept += position < 0 ? 0 : 1;
       }
+      // The meters' counts: choices made and kept, distinct rows before the cap.
+      assertEquals(made, selection.made());
+      assertEquals(kept, selection.kept());
+      assertEquals(
+          Arrays.stream(rows).filter(r -> r >= 0).distinct().count(), selection.distinct());
     }
   }
 
