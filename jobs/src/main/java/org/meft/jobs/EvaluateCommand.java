@@ -7,6 +7,7 @@ import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
+import org.meft.plan.DecodeBatch;
 
 /**
  * {@code bin/meft evaluate}: every run of a finished sweep decodes its dataset's test split, spread
@@ -34,9 +35,11 @@ public final class EvaluateCommand implements Command {
         + DEFAULT_MAX_NEW_TOKENS
         + " --max-examples N (default all) --slice-size "
         + DEFAULT_SLICE_SIZE
-        + " --decode-batch "
-        + EvaluateJob.DEFAULT_DECODE_BATCH
-        + " --temperature 0 (greedy) --top-p 1 --seed 1 --master local[*]|spark://HOST:PORT]";
+        + " --decode-batch B (default: as many sequences as the run's device memory holds beside"
+        + " the plan's base weights and adapter, each a KV cache of the model's length; the"
+        + " GPU's memory or device-memory-gb, the machine's memory on the CPU; 1 to "
+        + DecodeBatch.MAX
+        + ") --temperature 0 (greedy) --top-p 1 --seed 1 --master local[*]|spark://HOST:PORT]";
   }
 
   @Override
@@ -69,7 +72,7 @@ public final class EvaluateCommand implements Command {
               flags.integer("max-examples", 0),
               flags.integer("slice-size", DEFAULT_SLICE_SIZE),
               new Decoding(
-                  flags.integer("decode-batch", EvaluateJob.DEFAULT_DECODE_BATCH),
+                  decodeBatch(flags),
                   flags.number("temperature", 0),
                   flags.number("top-p", 1f),
                   flags.longValue("seed", 1)));
@@ -82,5 +85,17 @@ public final class EvaluateCommand implements Command {
       out.println(predictions + " predictions written to " + output);
     }
     return 0;
+  }
+
+  /** --decode-batch when given (at least 1), else {@link Decoding#AUTO}. */
+  private static int decodeBatch(Flags flags) {
+    if (flags.string("decode-batch", null) == null) {
+      return Decoding.AUTO;
+    }
+    int batch = flags.integer("decode-batch", 1);
+    if (batch < 1) {
+      throw new UsageException("--decode-batch: expected an integer >= 1, got " + batch);
+    }
+    return batch;
   }
 }

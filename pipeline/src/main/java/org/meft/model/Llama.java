@@ -130,8 +130,16 @@ public final class Llama extends AbstractBlock {
     long b = tokens.getShape().get(0);
     int t = (int) tokens.getShape().get(1);
     NDArray x = embed(ps, tokens, false); // [B, T, D]
+    NDManager pass = x.getManager();
     for (DecoderLayer layer : layers) {
-      x = layer.forward(ps, x, rope, start, mask, cache, false);
+      // Each layer's intermediates (a prompt's scores are [B, H, T, T]) are freed when the layer
+      // ends, so that a long batched prompt holds one layer's at a time, not every layer's.
+      try (NDManager scope = pass.newSubManager()) {
+        x.tempAttach(scope);
+        NDArray y = layer.forward(ps, x, rope, start, mask, cache, false);
+        y.attach(pass);
+        x = y;
+      }
     }
     cache.advance(t);
     if (t > 1) {

@@ -21,11 +21,15 @@ public final class DecodeBatch {
 
   /**
    * One sequence's decoding memory: keys and values of every layer at the model's {@code maxSeqLen}
-   * positions in the weights' type, and its float32 logits.
+   * positions in the weights' type, its float32 logits, and its prompt's attention scores in one
+   * layer at that length (float32 [H, T, T], three copies: the scores, masked, the softmax; the
+   * prompt's pass frees each layer's before the next).
    */
   public static long bytesPerSequence(LlamaConfig config, int elementBytes) {
-    long kvCache = 2L * config.nLayers() * config.maxSeqLen() * config.kvDim() * elementBytes;
-    return kvCache + (long) config.vocabSize() * Float.BYTES;
+    long t = config.maxSeqLen();
+    long kvCache = 2L * config.nLayers() * t * config.kvDim() * elementBytes;
+    long promptScores = 3L * config.nHeads() * t * t * Float.BYTES;
+    return kvCache + (long) config.vocabSize() * Float.BYTES + promptScores;
   }
 
   /** What inference holds whatever the batch: base weights, adapter parameters and rows. */

@@ -178,8 +178,8 @@ class MemoryPlanTest {
 
   @Test
   void decodeBatchIsWhatTheMemoryLeftHoldsOfFullLengthKvCaches() {
-    // SMALL: 2 layers, 2 KV heads of 8, 64 positions, vocabulary 400; f32.
-    long perSequence = 2L * 2 * 64 * (2 * 8) * 4 + 400 * 4;
+    // SMALL: 2 layers, 4 heads, 2 KV heads of 8, 64 positions, vocabulary 400; f32.
+    long perSequence = 2L * 2 * 64 * (2 * 8) * 4 + 400 * 4 + 3L * 4 * 64 * 64 * 4;
     assertEquals(perSequence, DecodeBatch.bytesPerSequence(SMALL, 4));
     RunSpec spec = spec("method", "meft", "adapter-size", "4096", "batch-size", "2");
     MemoryPlan plan =

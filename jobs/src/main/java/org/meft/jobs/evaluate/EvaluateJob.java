@@ -22,9 +22,6 @@ import org.meft.jobs.train.TrainSweepJob;
  * Predictions#SCHEMA}).
  */
 public final class EvaluateJob {
-  /** Records decoded together by one call of the decoder, until the memory plan sizes it. */
-  public static final int DEFAULT_DECODE_BATCH = 8;
-
   /**
    * @param maxNewTokens the decoding budget per example
    * @param maxExamples evaluate the first this many test examples of each dataset (0: all)
@@ -45,9 +42,9 @@ public final class EvaluateJob {
       java.util.Objects.requireNonNull(decoding, "decoding");
     }
 
-    /** Greedy decoding, {@link #DEFAULT_DECODE_BATCH} records at a time. */
+    /** Greedy decoding, the batch from each run's memory plan. */
     public Config(int maxNewTokens, int maxExamples, int sliceSize) {
-      this(maxNewTokens, maxExamples, sliceSize, Decoding.greedy(DEFAULT_DECODE_BATCH));
+      this(maxNewTokens, maxExamples, sliceSize, Decoding.greedy(Decoding.AUTO));
     }
   }
 
