@@ -10,6 +10,7 @@ import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
 import org.meft.jobs.progress.ConsoleProgress;
 import org.meft.model.ShapeLimit;
+import org.meft.plan.DecodeBatch;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 
@@ -47,9 +48,13 @@ public final class EvaluateCommand implements Command {
       Setting.integer(
           "slice-size", DEFAULT_SLICE_SIZE, Range.closed(1, 1 << 20), "records per Spark task");
   private static final Setting DECODE_BATCH =
-      Setting.integer(
+      Setting.derived(
           "decode-batch",
-          EvaluateJob.DEFAULT_DECODE_BATCH,
+          Setting.Kind.INTEGER,
+          "as many sequences as the run's device memory holds beside the plan's base weights and"
+              + " adapter, each a KV cache of the model's length (the GPU's memory or"
+              + " device-memory-gb; the machine's memory on the CPU), 1 to "
+              + DecodeBatch.MAX,
           Range.closed(1, 1 << 12),
           "records per decoder call");
   private static final Setting SEED =
@@ -107,7 +112,7 @@ public final class EvaluateCommand implements Command {
               (int) flags.integer(MAX_EXAMPLES),
               (int) flags.integer(SLICE_SIZE),
               new Decoding(
-                  (int) flags.integer(DECODE_BATCH),
+                  decodeBatch(flags),
                   flags.number(Sampler.TEMPERATURE),
                   flags.number(Sampler.TOP_P),
                   flags.integer(SEED)),
@@ -122,5 +127,10 @@ public final class EvaluateCommand implements Command {
       out.println(predictions + " predictions written to " + output);
     }
     return 0;
+  }
+
+  /** --decode-batch when given, else {@link Decoding#AUTO} (the run's memory plan decides). */
+  private static int decodeBatch(Flags flags) {
+    return flags.has(DECODE_BATCH.name()) ? (int) flags.integer(DECODE_BATCH) : Decoding.AUTO;
   }
 }

@@ -5,6 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -25,6 +27,13 @@ public final class DecodeBench {
   /** Batch sizes measured beside single-stream decoding. */
   public static final List<Integer> BATCHES = List.of(8, 32);
 
+  /**
+   * The decoding thread's CPU time: with one PyTorch thread every engine call runs on the calling
+   * thread, so tokens per CPU second is the throughput the code reaches whatever else the machine
+   * runs (wall-clock rates fall with the load average).
+   */
+  private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+
   private DecodeBench() {}
 
   /** One model's figures. */
@@ -35,13 +44,16 @@ public final class DecodeBench {
       double singleCallsPerToken,
       List<Integer> batches,
       List<Double> batchedTokensPerSecond,
-      List<Double> batchedCallsPerToken) {
+      List<Double> batchedCallsPerToken,
+      double singleTokensPerCpuSecond,
+      List<Double> batchedTokensPerCpuSecond) {
     public JsonObject toJson() {
       JsonObject json = new JsonObject();
       json.addProperty("model", model);
       json.addProperty("single_prompts", singlePrompts);
       json.addProperty("single_tokens_per_s", singleTokensPerSecond);
       json.addProperty("single_engine_calls_per_token", singleCallsPerToken);
+      json.addProperty("single_tokens_per_cpu_s", singleTokensPerCpuSecond);
       JsonArray batched = new JsonArray();
       for (int i = 0; i < batches.size(); i++) {
         JsonObject b = new JsonObject();
@@ -49,6 +61,7 @@ public final class DecodeBench {
         b.addProperty("tokens_per_s", batchedTokensPerSecond.get(i));
         b.addProperty("ratio_to_single", batchedTokensPerSecond.get(i) / singleTokensPerSecond);
         b.addProperty("engine_calls_per_token", batchedCallsPerToken.get(i));
+        b.addProperty("tokens_per_cpu_s", batchedTokensPerCpuSecond.get(i));
         batched.add(b);
       }
       json.add("batched", batched);
@@ -70,17 +83,22 @@ public final class DecodeBench {
 
     public void printTable(PrintStream out) {
       out.printf(
-          "%ndecode (greedy, %d new tokens, %d torch threads): tokens/s, engine calls per token%n",
+          "%ndecode (greedy, %d new tokens, %d torch threads): tokens/s [per CPU second],"
+              + " engine arrays per token%n",
           newTokens, torchThreads);
       for (Row row : rows) {
         out.printf(
-            "  %-28s single %8.0f tok/s (%5.1f calls/token)",
-            row.model(), row.singleTokensPerSecond(), row.singleCallsPerToken());
+            "  %-28s single %8.0f tok/s [%6.0f] (%5.1f calls/token)",
+            row.model(),
+            row.singleTokensPerSecond(),
+            row.singleTokensPerCpuSecond(),
+            row.singleCallsPerToken());
         for (int i = 0; i < row.batches().size(); i++) {
           out.printf(
-              " | B=%d %8.0f tok/s x%.1f (%5.1f calls/token)",
+              " | B=%d %8.0f tok/s [%6.0f] x%.1f (%5.1f calls/token)",
               row.batches().get(i),
               row.batchedTokensPerSecond().get(i),
+              row.batchedTokensPerCpuSecond().get(i),
               row.batchedTokensPerSecond().get(i) / row.singleTokensPerSecond(),
               row.batchedCallsPerToken().get(i));
         }
@@ -104,28 +122,49 @@ public final class DecodeBench {
     LlamaConfig config = model.config();
     int largest = BATCHES.stream().mapToInt(Integer::intValue).max().orElse(1);
     List<long[]> prompts = prompts(config, largest);
-    run(model, manager, prompts.subList(0, 2), newTokens); // warm-up
+    // Warm-up: the single-stream and batched paths each decode before they are timed, so that the
+    // JIT has compiled them (a cold first run measured at half speed).
     int singles = 4;
+    for (long[] prompt : prompts.subList(0, singles)) {
+      run(model, manager, List.of(prompt), newTokens);
+    }
+    run(model, manager, prompts.subList(0, BATCHES.get(0)), newTokens);
     DecodeMeter single = new DecodeMeter();
     long begin = System.nanoTime();
+    long cpuBegin = CPU.getCurrentThreadCpuTime();
     for (long[] prompt : prompts.subList(0, singles)) {
       Generator.generateBatch(
           model, manager, List.of(prompt), newTokens, List.of(Sampler.greedy()), single);
     }
     double singleRate = single.tokens() / ((System.nanoTime() - begin) / 1e9);
-    log.printf("bench: decode %s single %.0f tok/s%n", name, singleRate);
+    double singleCpuRate = single.tokens() / ((CPU.getCurrentThreadCpuTime() - cpuBegin) / 1e9);
+    log.printf(
+        "bench: decode %s single %.0f tok/s (%.0f per CPU second)%n",
+        name, singleRate, singleCpuRate);
     List<Double> rates = new ArrayList<>();
+    List<Double> cpuRates = new ArrayList<>();
     List<Double> calls = new ArrayList<>();
     for (int b : BATCHES) {
       DecodeMeter meter = new DecodeMeter();
       long start = System.nanoTime();
+      long cpuStart = CPU.getCurrentThreadCpuTime();
       Generator.generateBatch(model, manager, prompts.subList(0, b), newTokens, greedy(b), meter);
       double rate = meter.tokens() / ((System.nanoTime() - start) / 1e9);
+      cpuRates.add(meter.tokens() / ((CPU.getCurrentThreadCpuTime() - cpuStart) / 1e9));
       rates.add(rate);
       calls.add(meter.callsPerDecodedToken());
       log.printf("bench: decode %s B=%d %.0f tok/s%n", name, b, rate);
     }
-    return new Row(name, singles, singleRate, single.callsPerDecodedToken(), BATCHES, rates, calls);
+    return new Row(
+        name,
+        singles,
+        singleRate,
+        single.callsPerDecodedToken(),
+        BATCHES,
+        rates,
+        calls,
+        singleCpuRate,
+        cpuRates);
   }
 
   private static void run(Llama model, NDManager manager, List<long[]> prompts, int newTokens) {

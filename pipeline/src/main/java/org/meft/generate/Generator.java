@@ -2,6 +2,7 @@ package org.meft.generate;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
@@ -15,6 +16,7 @@ import org.meft.model.KvCache;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.model.Rope;
+import org.meft.model.TokenDecoder;
 import org.meft.tokenizer.SequenceLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -207,17 +209,38 @@ public final class Generator {
     }
     boolean greedy = running.stream().allMatch(i -> samplers.get(i).isGreedy());
     try (NDManager manager = parent.newSubManager();
-        KvCache cache = new KvCache(manager, llama.config().nLayers(), width + longestBudget)) {
+        KvCache cache = new KvCache(manager, llama.config().nLayers(), width + longestBudget);
+        TokenDecoder decoder =
+            TokenDecoder.supports(llama) ? new TokenDecoder(llama, manager) : null) {
       ParameterStore ps = new ParameterStore(manager, false);
       Rope table = llama.ropeTable(manager);
+      NDArray positions = null; // [B, 1] int64 once one-token passes start, then advanced in place
+      NDArray visible = null; // [B, 1, 1, capacity] float32: the pad columns and later ones -inf
+      NDArray zero = manager.zeros(new Shape(1));
+      NDArray one = manager.ones(new Shape(1), DataType.INT64);
       while (b > 0) {
         long[] next = new long[b];
         try (NDManager step = manager.newSubManager()) {
           int t = feed[0].length;
-          NDArray tokens = step.create(flatten(feed), new Shape(b, t));
-          Rope rope = table.gather(step.create(positions(pad, cache.length(), t), new Shape(b, t)));
-          NDArray mask = mask(step, pad, cache.length(), t);
-          NDArray logits = llama.forwardLast(ps, tokens, rope, mask, cache); // [B, V]
+          NDArray logits;
+          if (decoder != null && t == 1 && cache.length() > 0) {
+            int column = cache.length();
+            if (positions == null) {
+              positions = manager.create(positions(pad, column, 1), new Shape(b, 1));
+              visible = manager.create(visible(pad, column, cache.capacity()));
+              visible = visible.reshape(b, 1, 1, cache.capacity());
+            }
+            visible.set(new NDIndex().addAllDim(3).addSliceDim(column, column + 1), zero);
+            NDArray tokens = step.create(flatten(feed), new Shape(b));
+            logits = decoder.logits(ps, tokens, table.gather(positions), visible, cache);
+            positions.addi(one);
+          } else {
+            NDArray tokens = step.create(flatten(feed), new Shape(b, t));
+            Rope rope =
+                table.gather(step.create(positions(pad, cache.length(), t), new Shape(b, t)));
+            NDArray mask = mask(step, pad, cache.length(), t);
+            logits = llama.forwardLast(ps, tokens, rope, mask, cache); // [B, V]
+          }
           if (greedy) {
             next = logits.argMax(-1).toType(DataType.INT64, false).toLongArray();
           } else {
@@ -264,6 +287,10 @@ public final class Generator {
           }
           if (kept > 0) {
             cache.keepRows(keep);
+            if (positions != null) {
+              positions = keptRows(positions, keep);
+              visible = keptRows(visible, keep);
+            }
           }
           b = kept;
           rows = Arrays.copyOf(rows, b);
@@ -276,6 +303,30 @@ public final class Generator {
         }
       }
     }
+  }
+
+  /** The rows {@code keep} of {@code array}, in {@code array}'s manager; {@code array} closed. */
+  private static NDArray keptRows(NDArray array, long[] keep) {
+    NDManager manager = array.getManager();
+    try (NDManager scratch = manager.newSubManager()) {
+      NDArray rows = array.get(new NDIndex("{}", scratch.create(keep)));
+      rows.attach(manager);
+      array.close();
+      return rows;
+    }
+  }
+
+  /**
+   * The one-token passes' mask [B * capacity], row by row: 0 on columns [pad, length) of each row,
+   * -inf on its pads and on the columns not written yet (each pass shows its own column first).
+   */
+  private static float[] visible(int[] pad, int length, int capacity) {
+    float[] mask = new float[pad.length * capacity];
+    Arrays.fill(mask, Float.NEGATIVE_INFINITY);
+    for (int r = 0; r < pad.length; r++) {
+      Arrays.fill(mask, r * capacity + pad[r], r * capacity + length, 0f);
+    }
+    return mask;
   }
 
   private static long[] flatten(long[][] rows) {

@@ -1,7 +1,6 @@
 package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -71,14 +70,6 @@ public final class Attention extends AbstractBlock {
       KvCache cache,
       int layer,
       boolean training) {
-    if (!training
-        && cache != null
-        && x.getShape().get(1) == 1
-        && !deltas.containsKey("q")
-        && !deltas.containsKey("k")
-        && !deltas.containsKey("v")) {
-      return decodeOne(ps, x, rope, mask, cache, layer);
-    }
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
     int h = config.nHeads();
@@ -119,43 +110,42 @@ public final class Attention extends AbstractBlock {
   }
 
   /**
-   * One new column per sequence, in inference (x [B, 1, D] -> [B, 1, D]): the same attention with
-   * fewer engine calls per token, about 22 instead of 32. q, k, v come from one product with the
-   * stacked weights, q and k are rotated together, and each query head group reads the cache
-   * through one batched product over [B, Hkv] without the grouped copies of k and v.
+   * One new column per sequence, in inference, for {@link TokenDecoder}: {@code x + Attn(n)} [B, D]
+   * from the layer's input x [B, D] and its norm n [B, D], with q, k rotated by {@code rope} ([B,
+   * 1, 1, Dh] rows of a table) and written over, k and v written into the cache at its next column,
+   * and the queries reading the whole cache buffer under {@code mask} ([B, 1, 1, capacity] float32,
+   * -inf on the columns a sequence must not see, the unwritten ones included). The residual is the
+   * bias of the output projection. The same arithmetic as {@link #forward}; about 13 arrays.
    */
-  private NDArray decodeOne(
-      ParameterStore ps, NDArray x, Rope rope, NDArray mask, KvCache cache, int layer) {
-    long b = x.getShape().get(0);
-    int h = config.nHeads();
+  NDArray decodeNext(
+      ParameterStore ps,
+      NDArray x,
+      NDArray n,
+      Rope rope,
+      NDArray mask,
+      NDArray sqrtHeadDim,
+      KvCache cache,
+      int layer) {
+    long b = n.getShape().get(0);
     int hKv = config.nKvHeads();
     int dh = config.headDim();
-    NDArray w = cache.fusedQkv(layer, () -> stackedQkv(ps, x));
-    NDArray qkv = Linear.linear(x, w).head().reshape(b, 1, h + 2L * hKv, dh); // [B, 1, H+2Hkv, Dh]
-    NDList qkAndV = qkv.split(new long[] {h + hKv}, 2);
-    NDList qk = rope.apply(qkAndV.get(0)).split(new long[] {h}, 2); // [B, 1, H | Hkv, Dh]
-    NDArray[] kv =
-        cache.append(
-            layer,
-            qk.get(1).transpose(0, 2, 1, 3),
-            qkAndV.get(1).transpose(0, 2, 1, 3)); // each [B, Hkv, Tall, Dh]
-    NDArray q = qk.get(0).reshape(b, hKv, config.groupSize(), dh); // [B, Hkv, G, Dh]
-    NDArray scores =
-        q.matMul(kv[0].transpose(0, 1, 3, 2))
-            .div(Scalar.of(x, (float) Math.sqrt(dh))); // [B, Hkv, G, Tall]
-    NDArray scores32 = Precision.atLeastFloat32(scores);
-    if (mask != null) {
-      scores32 = scores32.add(mask.reshape(b, 1, 1, -1)); // [B, 1, 1, Tall]
-    }
-    NDArray probabilities = Precision.cast(scores32.softmax(-1), x.getDataType());
-    NDArray attended = probabilities.matMul(kv[1]); // [B, Hkv, G, Dh]
-    return project(ps, attended.reshape(b, 1, (long) h * dh), "o", wo, false);
+    NDArray q = Linear.linear(n, value(ps, wq, n, false)).head();
+    NDArray k = Linear.linear(n, value(ps, wk, n, false)).head();
+    NDArray v = Linear.linear(n, value(ps, wv, n, false)).head();
+    // Query head h reads key/value head h / G: [B, Hkv, G, Dh] is q's own layout.
+    q = rope.applyInPlace(q.reshape(b, hKv, config.groupSize(), dh));
+    cache.write(layer, rope.applyInPlace(k.reshape(b, hKv, 1, dh)), v.reshape(b, hKv, 1, dh));
+    NDArray scores = q.matMul(cache.keysTransposed(layer)).divi(sqrtHeadDim); // [B, Hkv, G, C]
+    NDArray scores32 = Precision.atLeastFloat32(scores).addi(mask);
+    NDArray probabilities = Precision.cast(scores32.softmax(-1), n.getDataType());
+    NDArray attended = probabilities.matMul(cache.values(layer)); // [B, Hkv, G, Dh]
+    NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
+    return Linear.linear(merged, value(ps, wo, n, false), x).head();
   }
 
-  /** [wq; wk; wv] [(H + 2 Hkv) Dh, D], in the weights' type. */
-  private NDArray stackedQkv(ParameterStore ps, NDArray x) {
-    return NDArrays.concat(
-        new NDList(value(ps, wq, x, false), value(ps, wk, x, false), value(ps, wv, x, false)), 0);
+  /** True when a delta is installed on any projection. */
+  boolean hasDeltas() {
+    return !deltas.isEmpty();
   }
 
   /** x W^T, plus the projection's delta when one is installed. */

@@ -74,6 +74,35 @@ public final class DecoderLayer extends AbstractBlock {
   }
 
   /**
+   * One new column per sequence, in inference, for {@link TokenDecoder}: x [B, D] -> y [B, D], the
+   * same arithmetic as {@link #forward} with the norms, rotations and residual sums in place (see
+   * {@link Attention#decodeNext}); {@code eps} is the norms' epsilon as a 0-d float32 array.
+   */
+  NDArray decodeNext(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      NDArray mask,
+      NDArray eps,
+      NDArray sqrtHeadDim,
+      KvCache cache) {
+    NDArray xNorm = RmsNorm.rmsNorm(x, attentionNorm.weight(ps, x), eps);
+    NDArray h = attention.decodeNext(ps, x, xNorm, rope, mask, sqrtHeadDim, cache, index);
+    NDArray hNorm = RmsNorm.rmsNorm(h, ffnNorm.weight(ps, h), eps);
+    NDArray y = feedForward.decodeNext(ps, h, hNorm);
+    if (ffnAdapter == null) {
+      return y;
+    }
+    NDArray a = ffnAdapter.forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
+    return a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
+  }
+
+  /** True when no projection of the layer has a delta (an FFN adapter beside it may). */
+  boolean withoutDeltas() {
+    return !attention.hasDeltas() && !feedForward.hasDeltas();
+  }
+
+  /**
    * Device bytes of one layer's input x [B, T, D] in {@code type}: what activation recomputation
    * keeps per layer across the forward, in place of the layer's activations.
    */

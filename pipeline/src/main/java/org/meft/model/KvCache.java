@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import java.util.function.Supplier;
 
 /**
  * Keys and values of the columns already seen, per layer, so that generation feeds only the new
@@ -20,7 +19,7 @@ public final class KvCache implements AutoCloseable {
   private final NDManager manager;
   private final NDArray[] keys; // per layer [B, Hkv, capacity, Dh]
   private final NDArray[] values;
-  private final NDArray[] fusedQkv; // per layer [(H + 2 Hkv) Dh, D], built on first use
+  private final NDArray[] keysTransposed; // per layer, a view [B, Hkv, Dh, capacity] of keys
   private int capacity;
   private int length;
 
@@ -34,7 +33,7 @@ public final class KvCache implements AutoCloseable {
     this.manager = parent.newSubManager();
     this.keys = new NDArray[nLayers];
     this.values = new NDArray[nLayers];
-    this.fusedQkv = new NDArray[nLayers];
+    this.keysTransposed = new NDArray[nLayers];
     this.capacity = capacity;
   }
 
@@ -50,7 +49,11 @@ public final class KvCache implements AutoCloseable {
   NDArray[] append(int layer, NDArray k, NDArray v) {
     int end = length + (int) k.getShape().get(2);
     if (keys[layer] == null || end > keys[layer].getShape().get(2)) {
-      capacity = Math.max(end, Math.max(capacity, 2 * capacity));
+      // Every layer's buffers take the capacity, which doubles when a pass outgrows it.
+      if (end > capacity) {
+        capacity = Math.max(end, 2 * capacity);
+      }
+      forgetView(layer);
       keys[layer] = grown(keys[layer], k);
       values[layer] = grown(values[layer], v);
     }
@@ -85,16 +88,37 @@ public final class KvCache implements AutoCloseable {
     return buffer;
   }
 
+  /** Columns the buffers hold (0 before the first append). */
+  public int capacity() {
+    return keys[0] == null ? 0 : (int) keys[0].getShape().get(2);
+  }
+
   /**
-   * Layer {@code layer}'s q, k, v weights stacked [(H + 2 Hkv) Dh, D], built by {@code stack} on
-   * first use and kept for this cache's life: the base weights do not change while it decodes.
+   * Writes one new column's k, v [B, Hkv, 1, Dh] of layer {@code layer} at column {@link #length}
+   * of buffers made by an earlier {@link #append} with room for it: no views, no copies beyond the
+   * column itself.
    */
-  NDArray fusedQkv(int layer, Supplier<NDArray> stack) {
-    if (fusedQkv[layer] == null) {
-      fusedQkv[layer] = stack.get();
-      fusedQkv[layer].attach(manager);
+  void write(int layer, NDArray k, NDArray v) {
+    if (keys[layer] == null || length >= keys[layer].getShape().get(2)) {
+      throw new IllegalStateException("the cache has no room for column " + length);
     }
-    return fusedQkv[layer];
+    NDIndex column = new NDIndex().addAllDim(2).addSliceDim(length, length + 1);
+    keys[layer].set(column, k);
+    values[layer].set(column, v);
+  }
+
+  /** Layer {@code layer}'s whole key buffer as [B, Hkv, Dh, capacity] (a view, kept). */
+  NDArray keysTransposed(int layer) {
+    if (keysTransposed[layer] == null) {
+      keysTransposed[layer] = keys[layer].transpose(0, 1, 3, 2);
+      keysTransposed[layer].attach(manager);
+    }
+    return keysTransposed[layer];
+  }
+
+  /** Layer {@code layer}'s whole value buffer [B, Hkv, capacity, Dh]. */
+  NDArray values(int layer) {
+    return values[layer];
   }
 
   /** Called once per forward pass, after every layer appended {@code newColumns}. */
@@ -110,9 +134,17 @@ public final class KvCache implements AutoCloseable {
     try (NDManager scratch = manager.newSubManager()) {
       NDArray index = scratch.create(rows);
       for (int layer = 0; layer < keys.length; layer++) {
+        forgetView(layer);
         keys[layer] = kept(keys[layer], index);
         values[layer] = kept(values[layer], index);
       }
+    }
+  }
+
+  private void forgetView(int layer) {
+    if (keysTransposed[layer] != null) {
+      keysTransposed[layer].close();
+      keysTransposed[layer] = null;
     }
   }
 

@@ -175,8 +175,21 @@ public final class Llama extends AbstractBlock {
       x = lowerStack.forward(ps, x, rope, start, mask, cache, training);
       first = lowerStack.depth();
     }
+    NDManager pass = x.getManager();
     for (int i = first; i < layers.size(); i++) {
-      x = layers.get(i).forward(ps, x, rope, start, mask, cache, training);
+      if (training) {
+        x = layers.get(i).forward(ps, x, rope, start, mask, cache, true);
+        continue;
+      }
+      // In inference each layer's intermediates (a prompt's scores are [B, H, T, T]) are freed when
+      // the layer ends, so that a long batched prompt holds one layer's at a time, not every
+      // layer's.
+      try (NDManager scope = pass.newSubManager()) {
+        x.tempAttach(scope);
+        NDArray y = layers.get(i).forward(ps, x, rope, start, mask, cache, false);
+        y.attach(pass);
+        x = y;
+      }
     }
     return x;
   }

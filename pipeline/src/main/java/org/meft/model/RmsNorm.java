@@ -30,6 +30,27 @@ public final class RmsNorm extends AbstractBlock {
     return Precision.cast(x32.div(rms).mul(w), x.getDataType());
   }
 
+  /**
+   * As {@link #rmsNorm(NDArray, NDArray, float)}, the same operations in the same order, in
+   * inference: {@code eps} a 0-d float32 array made once, and the sum and the product with w
+   * written in place (four arrays instead of eight).
+   */
+  public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps) {
+    NDArray x32 = Precision.atLeastFloat32(x);
+    NDArray rms = x32.square().mean(new int[] {-1}, true);
+    NDArray normed = x32.div(rms.addi(eps).sqrt());
+    return Precision.cast(normed.muli(w), x.getDataType());
+  }
+
+  /** This norm's weight [D]. */
+  NDArray weight(ParameterStore ps, NDArray x) {
+    return ps.getValue(weight, x.getDevice(), false);
+  }
+
+  float eps() {
+    return eps;
+  }
+
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {

@@ -2,9 +2,10 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
 
 /**
  * Rotary position embedding in the Hugging Face "rotate half" layout: dimension i of a head is
@@ -51,27 +52,28 @@ public final class Rope {
   }
 
   /**
-   * The tables of every position in [0, {@code length}), built once per generation so that each
-   * forward pass gathers its rows by index; the gathered rows equal {@link #at}'s bit for bit.
+   * The tables of every position in [0, {@code length}), [length, Dh] each, built once per
+   * generation so that each forward pass gathers its rows by index ({@link #gather}); the gathered
+   * rows equal {@link #at}'s bit for bit.
    */
   public static Rope table(
       NDManager manager, int length, int headDim, float theta, DataType dataType) {
-    return at(manager, 0, length, headDim, theta, dataType);
+    Rope rows = at(manager, 0, length, headDim, theta, dataType);
+    Shape table = new Shape(length, headDim);
+    return new Rope(rows.cos.reshape(table), rows.sin.reshape(table), rows.rotateHalf);
   }
 
   /**
    * positions [B, T] int64 (each sequence its own, as in a left-padded batch) -> the tables of
-   * those positions, [B, T, 1, Dh], in positions' manager; this must be a {@link #table}.
+   * those positions, [B, T, 1, Dh], in positions' manager; this must be a {@link #table}. Three
+   * engine calls: each table is read as an embedding of the positions.
    */
   public Rope gather(NDArray positions) {
-    Shape shape = positions.getShape();
-    NDArray flat = positions.reshape(-1);
-    Shape rows = new Shape(shape.get(0), shape.get(1), 1, cos.getShape().get(2));
-    NDArray c = cos.get(new NDIndex("{}", flat));
-    NDArray s = sin.get(new NDIndex("{}", flat));
-    c.attach(positions.getManager()); // per pass: freed with the caller's manager
-    s.attach(positions.getManager());
-    return new Rope(c.reshape(rows), s.reshape(rows), rotateHalf);
+    NDArray index = positions.expandDims(-1); // [B, T, 1]
+    return new Rope(
+        Embedding.embedding(index, cos, SparseFormat.DENSE).head(),
+        Embedding.embedding(index, sin, SparseFormat.DENSE).head(),
+        rotateHalf);
   }
 
   /** The tables for positions [0, T) of x [B, T, ...], in x's manager and data type. */
@@ -90,6 +92,16 @@ public final class Rope {
    */
   public NDArray apply(NDArray x) {
     return x.mul(cos).add(x.matMul(rotateHalf).mul(sin));
+  }
+
+  /**
+   * As {@link #apply}, the same operations in the same order, written over {@code x} (an array of
+   * its own, in inference): one product allocates, the rest is in place.
+   */
+  public NDArray applyInPlace(NDArray x) {
+    NDArray rotated = x.matMul(rotateHalf);
+    rotated.muli(sin);
+    return x.muli(cos).addi(rotated);
   }
 
   /**

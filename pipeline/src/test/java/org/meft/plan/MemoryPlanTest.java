@@ -253,6 +253,23 @@ class MemoryPlanTest {
   }
 
   @Test
+  void decodeBatchIsWhatTheMemoryLeftHoldsOfFullLengthKvCaches() {
+    // SMALL: 2 layers, 4 heads, 2 KV heads of 8, 64 positions, vocabulary 400; f32.
+    long perSequence = 2L * 2 * 64 * (2 * 8) * 4 + 400 * 4 + 3L * 4 * 64 * 64 * 4;
+    assertEquals(perSequence, DecodeBatch.bytesPerSequence(SMALL, 4));
+    RunSpec spec = spec("method", "meft", "adapter-size", "4096", "batch-size", "2");
+    MemoryPlan plan =
+        MemoryPlan.of(new PlanInputs(SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32));
+    long resident =
+        plan.bytes(MemoryPlan.BASE_WEIGHTS)
+            + plan.bytes(MemoryPlan.ADAPTER_PARAMETERS)
+            + plan.bytes(MemoryPlan.ADAPTER_ROWS);
+    assertEquals(5, DecodeBatch.of(plan, resident + 5 * perSequence + perSequence - 1));
+    assertEquals(1, DecodeBatch.of(plan, resident + 10), "at least one sequence");
+    assertEquals(DecodeBatch.MAX, DecodeBatch.of(plan, Long.MAX_VALUE / 2));
+  }
+
+  @Test
   void largestSizeIsTheLastThatFits() {
     RunSpec spec = spec("method", "parallel", "adapter-size", "4096", "batch-size", "2");
     PlanInputs in = new PlanInputs(SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32);

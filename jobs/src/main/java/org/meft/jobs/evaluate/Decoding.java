@@ -6,17 +6,22 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import org.meft.generate.Sampler;
+import org.meft.plan.DecodeBatch;
 
 /**
- * How the evaluation decodes: {@code batch} records per call of the decoder, greedily when {@code
- * temperature} is 0, else sampled (top-p {@code topP}) with a seed per example drawn from {@code
- * seed} and the example's id, so an example's sample does not depend on its slice, its batch or the
- * number of executors.
+ * How the evaluation decodes: {@code batch} records per call of the decoder ({@link #AUTO}: as many
+ * as the run's memory plan allows, {@link DecodeBatch}), greedily when {@code temperature} is 0,
+ * else sampled (top-p {@code topP}) with a seed per example drawn from {@code seed} and the
+ * example's id, so an example's sample does not depend on its slice, its batch or the number of
+ * executors.
  */
 public record Decoding(int batch, float temperature, float topP, long seed)
     implements Serializable {
+  /** The batch chosen per run from its memory plan. */
+  public static final int AUTO = 0;
+
   public Decoding {
-    if (batch < 1) {
+    if (batch < AUTO) {
       throw new IllegalArgumentException("decode-batch must be >= 1, got " + batch);
     }
     if (!(temperature >= 0) || Float.isInfinite(temperature)) {

@@ -22,9 +22,6 @@ import org.meft.jobs.train.TrainSweepJob;
  * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}).
  */
 public final class EvaluateJob {
-  /** Records decoded together by one call of the decoder, until the memory plan sizes it. */
-  public static final int DEFAULT_DECODE_BATCH = 8;
-
   /**
    * @param maxNewTokens the decoding budget per example
    * @param maxExamples evaluate the first this many test examples of each dataset (0: all)
@@ -55,9 +52,9 @@ public final class EvaluateJob {
       this(maxNewTokens, maxExamples, sliceSize, decoding, Split.TEST);
     }
 
-    /** Greedy decoding, {@link #DEFAULT_DECODE_BATCH} records at a time. */
+    /** Greedy decoding, the batch from each run's memory plan. */
     public Config(int maxNewTokens, int maxExamples, int sliceSize) {
-      this(maxNewTokens, maxExamples, sliceSize, Decoding.greedy(DEFAULT_DECODE_BATCH));
+      this(maxNewTokens, maxExamples, sliceSize, Decoding.greedy(Decoding.AUTO));
     }
   }
 

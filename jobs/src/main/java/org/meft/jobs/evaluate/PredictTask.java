@@ -1,7 +1,10 @@
 package org.meft.jobs.evaluate;
 
+import ai.djl.Device;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -15,6 +18,10 @@ import org.meft.jobs.task.TaskThreads;
 import org.meft.jobs.train.TaskPlace;
 import org.meft.load.LanguageModel;
 import org.meft.load.ModelCache;
+import org.meft.plan.DecodeBatch;
+import org.meft.plan.MemoryPlan;
+import org.meft.plan.ModelShape;
+import org.meft.plan.PlanInputs;
 import org.meft.stop.NativeGate;
 import org.meft.stop.StopSignals;
 import org.meft.stop.StoppedException;
@@ -25,9 +32,10 @@ import scala.jdk.javaapi.CollectionConverters;
 /**
  * What one evaluation task does: lease the base model with the run's adapter from the executor's
  * {@link ExecutorModels} (loaded by the first task that needs them), then decode the examples of
- * its slice with the KV cache, {@link Decoding#batch} at a time ({@link Generator#generateBatch}),
- * from BOS and the prompt ({@link SequenceLayout#prompt}, front-truncated so that the prompt and
- * the new tokens fit the model).
+ * its slice with the KV cache, {@link Decoding#batch} at a time (by default the run's {@link
+ * DecodeBatch}; prompts grouped by length, {@link Generator#generateBatch}), from BOS and the
+ * prompt ({@link SequenceLayout#prompt}, front-truncated so that the prompt and the new tokens fit
+ * the model).
  */
 public final class PredictTask {
   private PredictTask() {}
@@ -74,14 +82,27 @@ public final class PredictTask {
       SequenceLayout layout = SequenceLayout.of(model.config());
       int promptBudget =
           SequenceLayout.promptBudget(model.config().maxSeqLen(), slice.maxNewTokens());
-      for (int from = 0; from < records.size(); from += decoding.batch()) {
-        List<PreparedRecord> chunk =
-            records.subList(from, Math.min(records.size(), from + decoding.batch()));
-        List<long[]> prompts = new ArrayList<>(chunk.size());
+      int batch = decoding.batch() == Decoding.AUTO ? plannedBatch(slice, run) : decoding.batch();
+      List<long[]> prompts = new ArrayList<>(records.size());
+      for (PreparedRecord record : records) {
+        prompts.add(record.promptIds(layout, promptBudget));
+      }
+      // Prompts of similar lengths decode together, so that little of a batch is left padding;
+      // the rows keep the slice's order.
+      Integer[] order = new Integer[records.size()];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      Arrays.sort(order, Comparator.comparingInt(i -> prompts.get(i).length));
+      Row[] byRecord = new Row[records.size()];
+      for (int from = 0; from < order.length; from += batch) {
+        List<Integer> chunk =
+            Arrays.asList(order).subList(from, Math.min(order.length, from + batch));
+        List<long[]> chunkPrompts = new ArrayList<>(chunk.size());
         List<Sampler> samplers = new ArrayList<>(chunk.size());
-        for (PreparedRecord record : chunk) {
-          prompts.add(record.promptIds(layout, promptBudget));
-          samplers.add(decoding.samplerFor(record.id()));
+        for (int i : chunk) {
+          chunkPrompts.add(prompts.get(i));
+          samplers.add(decoding.samplerFor(records.get(i).id()));
         }
         if (StopSignals.requested()) {
           throw StoppedException.at(
@@ -92,15 +113,25 @@ public final class PredictTask {
         try (NativeGate.Section section = NativeGate.enter()) {
           generations =
               Generator.generateBatch(
-                  model.llama(), model.manager(), prompts, slice.maxNewTokens(), samplers);
+                  model.llama(), model.manager(), chunkPrompts, slice.maxNewTokens(), samplers);
         }
         double shareMs = (System.nanoTime() - start) / 1e6 / chunk.size();
-        for (int i = 0; i < chunk.size(); i++) {
-          rows.add(row(slice, chunk.get(i), generations.get(i), shareMs, model));
+        for (int j = 0; j < chunk.size(); j++) {
+          int i = chunk.get(j);
+          byRecord[i] = row(slice, records.get(i), generations.get(j), shareMs, model);
         }
       }
+      rows.addAll(Arrays.asList(byRecord));
     }
     return rows;
+  }
+
+  /** The batch of {@link DecodeBatch} for the run's memory plan on this task's device. */
+  private static int plannedBatch(EvaluationSlice slice, RunSpec run) {
+    Device device = TaskPlace.current().djlDevice();
+    MemoryPlan plan =
+        MemoryPlan.of(PlanInputs.of(run, ModelShape.read(Path.of(slice.model())), device.isGpu()));
+    return DecodeBatch.of(plan, DecodeBatch.deviceBytes(run, device));
   }
 
   private static Row row(

@@ -22,7 +22,7 @@ class DecodingTest {
     int[] first = draws(decoding, logits);
     assertEquals(
         java.util.Arrays.toString(first), java.util.Arrays.toString(draws(decoding, logits)));
-    assertThrows(IllegalArgumentException.class, () -> new Decoding(0, 0, 1, 1));
+    assertThrows(IllegalArgumentException.class, () -> new Decoding(-1, 0, 1, 1));
     assertThrows(IllegalArgumentException.class, () -> new Decoding(1, -1, 1, 1));
     assertThrows(IllegalArgumentException.class, () -> new Decoding(1, 1, 0, 1));
   }

@@ -1,0 +1,64 @@
+package org.meft.plan;
+
+import ai.djl.Device;
+import ai.djl.util.cuda.CudaUtils;
+import java.lang.management.ManagementFactory;
+import org.meft.model.LlamaConfig;
+import org.meft.train.RunSpec;
+
+/**
+ * How many sequences evaluation decodes together when no batch is given: as many as the device
+ * memory holds beside what inference keeps resident (the plan's base weights, adapter parameters
+ * and adapter rows), each sequence taking a KV cache of the model's full length ({@link
+ * #bytesPerSequence}); at least 1 and at most {@link #MAX}, where batching's gain levels off on the
+ * CPU (the bench's decode section).
+ */
+public final class DecodeBatch {
+  /** The largest batch chosen. */
+  public static final int MAX = 32;
+
+  private DecodeBatch() {}
+
+  /**
+   * One sequence's decoding memory: keys and values of every layer at the model's {@code maxSeqLen}
+   * positions in the weights' type, its float32 logits, and its prompt's attention scores in one
+   * layer at that length (float32 [H, T, T], three copies: the scores, masked, the softmax; the
+   * prompt's pass frees each layer's before the next).
+   */
+  public static long bytesPerSequence(LlamaConfig config, int elementBytes) {
+    long t = config.maxSeqLen();
+    long kvCache = 2L * config.nLayers() * t * config.kvDim() * elementBytes;
+    long promptScores = 3L * config.nHeads() * t * t * Float.BYTES;
+    return kvCache + (long) config.vocabSize() * Float.BYTES + promptScores;
+  }
+
+  /** What inference holds whatever the batch: base weights, adapter parameters and rows. */
+  public static long residentBytes(MemoryPlan plan) {
+    return plan.bytes(MemoryPlan.BASE_WEIGHTS)
+        + plan.bytes(MemoryPlan.ADAPTER_PARAMETERS)
+        + plan.bytes(MemoryPlan.ADAPTER_ROWS);
+  }
+
+  /** The batch for {@code plan} on a device of {@code deviceBytes}. */
+  public static int of(MemoryPlan plan, long deviceBytes) {
+    PlanInputs in = plan.inputs();
+    long free = deviceBytes - residentBytes(plan);
+    long batch = free / bytesPerSequence(in.model(), in.baseDtype().bytes());
+    return (int) Math.max(1, Math.min(MAX, batch));
+  }
+
+  /**
+   * The memory decoding may use on {@code device}: the run's {@code device-memory-gb} when set,
+   * else the GPU's total memory, or on the CPU the machine's physical memory.
+   */
+  public static long deviceBytes(RunSpec run, Device device) {
+    if (run.deviceMemoryBytes() > 0) {
+      return run.deviceMemoryBytes();
+    }
+    if (device.isGpu()) {
+      return CudaUtils.getGpuMemory(device).getMax();
+    }
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize();
+  }
+}
