@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Writes safetensors files (the format {@link SafetensorsFile} reads): tensors in map order, each
@@ -135,7 +136,9 @@ public final class SafetensorsWriter {
     JsonObject header = new JsonObject();
     if (meta != null && !meta.isEmpty()) {
       JsonObject m = new JsonObject();
-      meta.forEach(m::addProperty);
+      // sorted: Map.of iterates in a per-JVM order, and the same checkpoint must give the same
+      // bytes
+      new TreeMap<>(meta).forEach(m::addProperty);
       header.add(SafetensorsFile.METADATA_KEY, m);
     }
     long offset = 0;
