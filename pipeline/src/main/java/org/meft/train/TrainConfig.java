@@ -142,44 +142,6 @@ public record TrainConfig(
     return List.copyOf(all);
   }
 
-  /** A run without reversible layers. */
-  public TrainConfig(
-      int steps,
-      int batchSize,
-      int accumulation,
-      float learningRate,
-      int warmupSteps,
-      float minLearningRateRatio,
-      float weightDecay,
-      float beta1,
-      float beta2,
-      float eps,
-      float clipNorm,
-      int maxLength,
-      long seed,
-      int logEvery,
-      int maxBadSteps,
-      boolean recomputeActivations) {
-    this(
-        steps,
-        batchSize,
-        accumulation,
-        learningRate,
-        warmupSteps,
-        minLearningRateRatio,
-        weightDecay,
-        beta1,
-        beta2,
-        eps,
-        clipNorm,
-        maxLength,
-        seed,
-        logEvery,
-        maxBadSteps,
-        recomputeActivations,
-        ReversibleConfig.NONE);
-  }
-
   public TrainConfig {
     STEPS.check(steps);
     BATCH_SIZE.check(batchSize);

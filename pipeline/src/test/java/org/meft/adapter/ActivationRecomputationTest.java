@@ -198,7 +198,8 @@ class ActivationRecomputationTest {
         c.seed(),
         c.logEvery(),
         c.maxBadSteps(),
-        c.recomputeActivations());
+        c.recomputeActivations(),
+        c.reversible());
   }
 
   /**

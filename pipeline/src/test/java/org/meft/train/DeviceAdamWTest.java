@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.AdapterMeters;
+import org.meft.reversible.ReversibleConfig;
 
 /**
  * The device AdamW against the formula computed independently in double precision, with its moments
@@ -25,7 +26,24 @@ class DeviceAdamWTest {
   private static final int ROWS = 3;
   private static final int COLS = 5;
   private static final TrainConfig CONFIG =
-      new TrainConfig(4, 1, 1, 0.1f, 0, 1f, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, 16, 1, 0, 5, false);
+      new TrainConfig(
+          4,
+          1,
+          1,
+          0.1f,
+          0,
+          1f,
+          0.01f,
+          0.9f,
+          0.999f,
+          1e-8f,
+          0f,
+          16,
+          1,
+          0,
+          5,
+          false,
+          ReversibleConfig.NONE);
 
   /** The gradient of step s: loss = sum(w * x_s), so g = x_s, different every step. */
   private static float[] gradient(int step) {
