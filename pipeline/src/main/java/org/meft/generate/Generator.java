@@ -251,7 +251,7 @@ public final class Generator {
                   samplers.get(rows[r]).nextInPlace(Arrays.copyOfRange(all, r * v, (r + 1) * v));
             }
           }
-          meter.pass(t, b, step.getManagedArrays().size());
+          meter.pass(t, b, meter.countsNext() ? step.getManagedArrays().size() : -1);
         }
         int kept = 0;
         for (int r = 0; r < b; r++) {

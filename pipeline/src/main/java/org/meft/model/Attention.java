@@ -109,40 +109,6 @@ public final class Attention extends AbstractBlock {
     return project(ps, merged, "o", wo, training);
   }
 
-  /**
-   * One new column per sequence, in inference, for {@link TokenDecoder}: {@code x + Attn(n)} [B, D]
-   * from the layer's input x [B, D] and its norm n [B, D], with q, k rotated by {@code rope} ([B,
-   * 1, 1, Dh] rows of a table) and written over, k and v written into the cache at its next column,
-   * and the queries reading the whole cache buffer under {@code mask} ([B, 1, 1, capacity] float32,
-   * -inf on the columns a sequence must not see, the unwritten ones included). The residual is the
-   * bias of the output projection. The same arithmetic as {@link #forward}; about 13 arrays.
-   */
-  NDArray decodeNext(
-      ParameterStore ps,
-      NDArray x,
-      NDArray n,
-      Rope rope,
-      NDArray mask,
-      NDArray sqrtHeadDim,
-      KvCache cache,
-      int layer) {
-    long b = n.getShape().get(0);
-    int hKv = config.nKvHeads();
-    int dh = config.headDim();
-    NDArray q = Linear.linear(n, value(ps, wq, n, false)).head();
-    NDArray k = Linear.linear(n, value(ps, wk, n, false)).head();
-    NDArray v = Linear.linear(n, value(ps, wv, n, false)).head();
-    // Query head h reads key/value head h / G: [B, Hkv, G, Dh] is q's own layout.
-    q = rope.applyInPlace(q.reshape(b, hKv, config.groupSize(), dh));
-    cache.write(layer, rope.applyInPlace(k.reshape(b, hKv, 1, dh)), v.reshape(b, hKv, 1, dh));
-    NDArray scores = q.matMul(cache.keysTransposed(layer)).divi(sqrtHeadDim); // [B, Hkv, G, C]
-    NDArray scores32 = Precision.atLeastFloat32(scores).addi(mask);
-    NDArray probabilities = Precision.cast(scores32.softmax(-1), n.getDataType());
-    NDArray attended = probabilities.matMul(cache.values(layer)); // [B, Hkv, G, Dh]
-    NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
-    return Linear.linear(merged, value(ps, wo, n, false), x).head();
-  }
-
   /** True when a delta is installed on any projection. */
   boolean hasDeltas() {
     return !deltas.isEmpty();

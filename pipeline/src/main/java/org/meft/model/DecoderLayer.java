@@ -73,30 +73,6 @@ public final class DecoderLayer extends AbstractBlock {
     return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));
   }
 
-  /**
-   * One new column per sequence, in inference, for {@link TokenDecoder}: x [B, D] -> y [B, D], the
-   * same arithmetic as {@link #forward} with the norms, rotations and residual sums in place (see
-   * {@link Attention#decodeNext}); {@code eps} is the norms' epsilon as a 0-d float32 array.
-   */
-  NDArray decodeNext(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      NDArray mask,
-      NDArray eps,
-      NDArray sqrtHeadDim,
-      KvCache cache) {
-    NDArray xNorm = RmsNorm.rmsNorm(x, attentionNorm.weight(ps, x), eps);
-    NDArray h = attention.decodeNext(ps, x, xNorm, rope, mask, sqrtHeadDim, cache, index);
-    NDArray hNorm = RmsNorm.rmsNorm(h, ffnNorm.weight(ps, h), eps);
-    NDArray y = feedForward.decodeNext(ps, h, hNorm);
-    if (ffnAdapter == null) {
-      return y;
-    }
-    NDArray a = ffnAdapter.forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
-    return a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
-  }
-
   /** True when no projection of the layer has a delta (an FFN adapter beside it may). */
   boolean withoutDeltas() {
     return !attention.hasDeltas() && !feedForward.hasDeltas();
@@ -108,6 +84,11 @@ public final class DecoderLayer extends AbstractBlock {
    */
   public static long inputBytes(long batch, long length, int dim, DataType type) {
     return batch * length * dim * type.getNumOfBytes();
+  }
+
+  /** The adapter beside this layer's FFN; null when none is installed. */
+  FfnAdapter ffnAdapter() {
+    return ffnAdapter;
   }
 
   /** Installs (or, with null, removes) the adapter beside this layer's FFN. */

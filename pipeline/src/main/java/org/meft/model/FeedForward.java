@@ -53,18 +53,6 @@ public final class FeedForward extends AbstractBlock {
     return new NDList(project(ps, gate.mul(up), "down", w2, training));
   }
 
-  /**
-   * {@code h + FFN(n)} [B, D] in inference, for {@link TokenDecoder}: the same arithmetic as {@link
-   * #swiGlu}, the products with the gate written in place and h the bias of the down projection
-   * (four arrays instead of six, and the residual sum).
-   */
-  NDArray decodeNext(ParameterStore ps, NDArray h, NDArray n) {
-    NDArray gate = Linear.linear(n, value(ps, w1, n, false)).head();
-    gate.muli(Activation.sigmoid(gate));
-    gate.muli(Linear.linear(n, value(ps, w3, n, false)).head());
-    return Linear.linear(gate, value(ps, w2, n, false), h).head();
-  }
-
   /** True when a delta is installed on any projection. */
   boolean hasDeltas() {
     return !deltas.isEmpty();

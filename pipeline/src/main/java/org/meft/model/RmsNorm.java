@@ -42,11 +42,6 @@ public final class RmsNorm extends AbstractBlock {
     return Precision.cast(normed.muli(w), x.getDataType());
   }
 
-  /** This norm's weight [D]. */
-  NDArray weight(ParameterStore ps, NDArray x) {
-    return ps.getValue(weight, x.getDevice(), false);
-  }
-
   float eps() {
     return eps;
   }

@@ -2,37 +2,85 @@ package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The inference pass of one new token per sequence, written for few engine calls: the hidden state
- * is [B, D], norms, rotations, gating and residual sums write over arrays the pass made itself
- * (residuals as the biases of the output and down projections), its constants are made once, and
- * attention reads the cache's whole buffers under a mask instead of views of their filled columns.
- * The arithmetic is {@link Llama#forwardLast}'s (the same operations in the same order, the
- * residual sums fused into the products); training never comes here. About 25 arrays per layer
- * instead of 45.
+ * The inference pass of one new token per sequence, written for few engine calls (each costs 5 to
+ * 10 us on the CPU whatever its size, so at stories260K's size the calls are the cost): the hidden
+ * state is [B, D]; the weights are read once, not looked up per token; norms, rotations, gating and
+ * residual sums write over arrays the pass made itself (residuals as the biases of the output and
+ * down projections); attention reads the cache's whole buffers under a mask instead of views of
+ * their filled columns, the keys in the layout the product reads. The arithmetic is {@link
+ * Llama#forwardLast}'s (the same operations in the same order, the residual sums fused into the
+ * products); training never comes here.
  *
- * <p>Serves models without deltas on their projections (LoRA); an FFN adapter (meft, parallel) is
- * fine. {@link #supports} says which.
+ * <p>Serves models without deltas on their projections (LoRA) and without a reversible stack; an
+ * FFN adapter (meft, parallel) is fine. {@link #supports} says which.
  */
 public final class TokenDecoder implements AutoCloseable {
-  private final Llama llama;
+  private final LlamaConfig config;
+  private final DataType type;
   private final NDManager manager;
   private final NDArray eps; // 0-d float32: the norms' statistics are float32
   private final NDArray sqrtHeadDim; // 0-d, in the weights' type, as the scores are
+  private final NDArray embeddings; // [V, D]
+  private final List<LayerWeights> layers;
+  private final NDArray norm; // [D]
+  private final NDArray head; // [V, D]
 
-  /** Constants for {@code llama} in a sub-manager of {@code parent}, freed by {@link #close}. */
+  /** One layer's arrays, read once; the adapter beside its FFN, if any. */
+  private record LayerWeights(
+      int index,
+      NDArray attentionNorm,
+      NDArray q,
+      NDArray k,
+      NDArray v,
+      NDArray o,
+      NDArray ffnNorm,
+      NDArray gate,
+      NDArray up,
+      NDArray down,
+      FfnAdapter adapter) {}
+
+  /**
+   * Constants and weights for {@code llama} as it is now (weights and adapters installed later are
+   * not seen), the constants in a sub-manager of {@code parent}, freed by {@link #close}.
+   */
   public TokenDecoder(Llama llama, NDManager parent) {
-    this.llama = llama;
+    this.config = llama.config();
+    this.type = llama.dataType();
     this.manager = parent.newSubManager();
-    LlamaConfig config = llama.config();
     eps = manager.create(config.normEps());
-    sqrtHeadDim =
-        manager.create((float) Math.sqrt(config.headDim())).toType(llama.dataType(), false);
+    sqrtHeadDim = manager.create((float) Math.sqrt(config.headDim())).toType(type, false);
+    embeddings = array(llama.tokEmbeddings);
+    layers = new ArrayList<>();
+    for (DecoderLayer layer : llama.layers()) {
+      Attention attention = layer.attention;
+      FeedForward ffn = layer.feedForward;
+      layers.add(
+          new LayerWeights(
+              layer.index(),
+              array(layer.attentionNorm.weight),
+              array(attention.wq),
+              array(attention.wk),
+              array(attention.wv),
+              array(attention.wo),
+              array(layer.ffnNorm.weight),
+              array(ffn.w1),
+              array(ffn.w3),
+              array(ffn.w2),
+              layer.ffnAdapter()));
+    }
+    norm = array(llama.norm.weight);
+    head = array(llama.headWeight());
   }
 
   /**
@@ -49,17 +97,62 @@ public final class TokenDecoder implements AutoCloseable {
    * logits [B, V] float32; advances the cache by one column. {@code rope}: the rows [B, 1, 1, Dh]
    * of each sequence's position ({@link Rope#gather} of positions [B, 1]); {@code mask}: [B, 1, 1,
    * capacity] float32, 0 on the columns each sequence sees (this column included), -inf elsewhere.
+   * {@code ps} serves the FFN adapters.
    */
   public NDArray logits(ParameterStore ps, NDArray tokens, Rope rope, NDArray mask, KvCache cache) {
-    NDArray embeddings = ps.getValue(llama.tokEmbeddings, tokens.getDevice(), false);
+    long b = tokens.getShape().get(0);
     NDArray x = Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head(); // [B, D]
-    for (DecoderLayer layer : llama.layers()) {
-      x = layer.decodeNext(ps, x, rope, mask, eps, sqrtHeadDim, cache);
+    for (LayerWeights layer : layers) {
+      x = layer(ps, layer, b, x, rope, mask, cache);
     }
     cache.advance(1);
-    NDArray normed = RmsNorm.rmsNorm(x, llama.norm.weight(ps, x), eps);
-    NDArray head = ps.getValue(llama.headWeight(), x.getDevice(), false);
+    NDArray normed = RmsNorm.rmsNorm(x, norm, eps);
     return Precision.atLeastFloat32(Linear.linear(normed, head).head());
+  }
+
+  /**
+   * One decoder layer on x [B, D]: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+
+   * A(norm(h))]}, k and v of this token written into the cache's next column.
+   */
+  private NDArray layer(
+      ParameterStore ps,
+      LayerWeights w,
+      long b,
+      NDArray x,
+      Rope rope,
+      NDArray mask,
+      KvCache cache) {
+    int hKv = config.nKvHeads();
+    int dh = config.headDim();
+    NDArray n = RmsNorm.rmsNorm(x, w.attentionNorm(), eps);
+    NDArray q = Linear.linear(n, w.q()).head();
+    NDArray k = Linear.linear(n, w.k()).head();
+    NDArray v = Linear.linear(n, w.v()).head();
+    // Query head h reads key/value head h / G: [B, Hkv, G, Dh] is q's own layout.
+    q = rope.applyInPlace(q.reshape(b, hKv, config.groupSize(), dh));
+    k = rope.applyInPlace(k.reshape(b, hKv, 1, dh));
+    cache.write(w.index(), k, v.reshape(b, hKv, 1, dh));
+    NDArray scores = q.matMul(cache.keysByColumn(w.index())).divi(sqrtHeadDim); // [B, Hkv, G, C]
+    NDArray scores32 = Precision.atLeastFloat32(scores).addi(mask);
+    NDArray probabilities = Precision.cast(scores32.softmax(-1), type);
+    NDArray attended = probabilities.matMul(cache.values(w.index())); // [B, Hkv, G, Dh]
+    NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
+    NDArray h = Linear.linear(merged, w.o(), x).head();
+
+    NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps);
+    NDArray gate = Linear.linear(hNorm, w.gate()).head();
+    gate.muli(Activation.sigmoid(gate));
+    gate.muli(Linear.linear(hNorm, w.up()).head());
+    NDArray y = Linear.linear(gate, w.down(), h).head();
+    if (w.adapter() == null) {
+      return y;
+    }
+    NDArray a = w.adapter().forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
+    return a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
+  }
+
+  private static NDArray array(Parameter parameter) {
+    return parameter.getArray();
   }
 
   @Override
