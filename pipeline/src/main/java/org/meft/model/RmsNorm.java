@@ -31,15 +31,15 @@ public final class RmsNorm extends AbstractBlock {
   }
 
   /**
-   * As {@link #rmsNorm(NDArray, NDArray, float)}, the same operations in the same order, in
-   * inference: {@code eps} a 0-d float32 array made once, and the sum and the product with w
-   * written in place (four arrays instead of eight).
+   * As {@link #rmsNorm(NDArray, NDArray, float)}, in inference and in three arrays instead of
+   * eight: x times the reciprocal root ({@code mean + eps} raised in place to {@code minusHalf}),
+   * as llama2.c computes it, so within a rounding of the division; {@code eps} and {@code
+   * minusHalf} (-0.5) are 0-d float32 arrays made once.
    */
-  public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps) {
+  public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps, NDArray minusHalf) {
     NDArray x32 = Precision.atLeastFloat32(x);
-    NDArray rms = x32.square().mean(new int[] {-1}, true);
-    NDArray normed = x32.div(rms.addi(eps).sqrt());
-    return Precision.cast(normed.muli(w), x.getDataType());
+    NDArray inverseRms = x32.square().mean(new int[] {-1}, true).addi(eps).powi(minusHalf);
+    return Precision.cast(x32.mul(inverseRms).muli(w), x.getDataType());
   }
 
   float eps() {

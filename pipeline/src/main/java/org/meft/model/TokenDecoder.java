@@ -20,7 +20,7 @@ import java.util.List;
  * down projections); attention reads the cache's whole buffers under a mask instead of views of
  * their filled columns, the keys in the layout the product reads. The arithmetic is {@link
  * Llama#forwardLast}'s (the same operations in the same order, the residual sums fused into the
- * products); training never comes here.
+ * products), but for the norms' reciprocal root (see {@link RmsNorm}); training never comes here.
  *
  * <p>Serves models without deltas on their projections (LoRA) and without a reversible stack; an
  * FFN adapter (meft, parallel) is fine. {@link #supports} says which.
@@ -30,6 +30,7 @@ public final class TokenDecoder implements AutoCloseable {
   private final DataType type;
   private final NDManager manager;
   private final NDArray eps; // 0-d float32: the norms' statistics are float32
+  private final NDArray minusHalf; // 0-d float32, the norms' power
   private final NDArray sqrtHeadDim; // 0-d, in the weights' type, as the scores are
   private final NDArray embeddings; // [V, D]
   private final List<LayerWeights> layers;
@@ -59,6 +60,7 @@ public final class TokenDecoder implements AutoCloseable {
     this.type = llama.dataType();
     this.manager = parent.newSubManager();
     eps = manager.create(config.normEps());
+    minusHalf = manager.create(-0.5f);
     sqrtHeadDim = manager.create((float) Math.sqrt(config.headDim())).toType(type, false);
     embeddings = array(llama.tokEmbeddings);
     layers = new ArrayList<>();
@@ -106,7 +108,7 @@ public final class TokenDecoder implements AutoCloseable {
       x = layer(ps, layer, b, x, rope, mask, cache);
     }
     cache.advance(1);
-    NDArray normed = RmsNorm.rmsNorm(x, norm, eps);
+    NDArray normed = RmsNorm.rmsNorm(x, norm, eps, minusHalf);
     return Precision.atLeastFloat32(Linear.linear(normed, head).head());
   }
 
@@ -124,7 +126,7 @@ public final class TokenDecoder implements AutoCloseable {
       KvCache cache) {
     int hKv = config.nKvHeads();
     int dh = config.headDim();
-    NDArray n = RmsNorm.rmsNorm(x, w.attentionNorm(), eps);
+    NDArray n = RmsNorm.rmsNorm(x, w.attentionNorm(), eps, minusHalf);
     NDArray q = Linear.linear(n, w.q()).head();
     NDArray k = Linear.linear(n, w.k()).head();
     NDArray v = Linear.linear(n, w.v()).head();
@@ -139,7 +141,7 @@ public final class TokenDecoder implements AutoCloseable {
     NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
     NDArray h = Linear.linear(merged, w.o(), x).head();
 
-    NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps);
+    NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps, minusHalf);
     NDArray gate = Linear.linear(hNorm, w.gate()).head();
     gate.muli(Activation.sigmoid(gate));
     gate.muli(Linear.linear(hNorm, w.up()).head());
