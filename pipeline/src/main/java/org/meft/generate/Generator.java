@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.meft.load.LanguageModel;
@@ -121,9 +120,7 @@ public final class Generator {
       }
     }
     LlamaConfig config = llama.config();
-    Set<Long> stop = new HashSet<>();
-    config.eosIds().forEach(id -> stop.add((long) id));
-    stop.add((long) config.bosId());
+    Set<Long> stop = StopTokens.of(llama);
 
     long begin = System.nanoTime();
     int n = prompts.size();
