@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.spark.sql.Row;
@@ -402,6 +403,60 @@ class SparkJobsTest {
         file.toString(),
         "--output",
         dir.resolve("bad-runs").toString());
+  }
+
+  /**
+   * An evaluation whose task fails (every checkpoint's adapter file corrupted) is one clear error
+   * and leaves no output, so the same command runs once the runs are whole again.
+   */
+  @Test
+  @Order(5)
+  void aFailedEvaluationLeavesNoOutput() throws IOException {
+    // The sweep's metrics name its runs' folders, so the runs are corrupted where they are, their
+    // files kept aside and put back.
+    Path runs = dir.resolve("runs");
+    Map<Path, byte[]> adapters = new HashMap<>();
+    try (Stream<Path> tree = Files.walk(runs)) {
+      for (Path path : tree.toList()) {
+        if (path.getFileName().toString().equals(AdapterCheckpoint.ADAPTER)) {
+          adapters.put(path, Files.readAllBytes(path));
+        }
+      }
+    }
+    assertFalse(adapters.isEmpty());
+    for (Map.Entry<Path, byte[]> adapter : adapters.entrySet()) {
+      byte[] bytes = adapter.getValue().clone();
+      bytes[bytes.length - 1] ^= 1;
+      Files.write(adapter.getKey(), bytes);
+    }
+    Path output = dir.resolve("broken-predictions");
+    String[] evaluate = {
+      "evaluate",
+      "--prepared",
+      prepared.toString(),
+      "--runs",
+      runs.toString(),
+      "--output",
+      output.toString(),
+      "--max-examples",
+      "2"
+    };
+    assertOneError(MainTest.meft(evaluate), "evaluate", AdapterCheckpoint.ADAPTER);
+    assertFalse(Files.exists(output));
+    try (Stream<Path> siblings = Files.list(dir)) {
+      assertEquals(
+          List.of(),
+          siblings
+              .filter(p -> p.getFileName().toString().startsWith("broken-predictions"))
+              .toList());
+    }
+
+    for (Map.Entry<Path, byte[]> adapter : adapters.entrySet()) {
+      Files.write(adapter.getKey(), adapter.getValue());
+    }
+    Result again = MainTest.meft(evaluate);
+    assertEquals(0, again.code(), again.err());
+    assertTrue(Files.isDirectory(output));
   }
 
   private static void assertOneError(Result result, String command, String expected) {

@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * in, the old one deleted), and only when it holds a {@value #MANIFEST}, so that a mistyped path
  * never deletes unrelated data.
  */
-final class OutputDirectory {
+public final class OutputDirectory {
   static final String MANIFEST = "_manifest.json";
 
   private OutputDirectory() {}
@@ -42,7 +42,7 @@ final class OutputDirectory {
   }
 
   /** A fresh temporary sibling of {@code output} (not created). */
-  static Path temporary(Path output) {
+  public static Path temporary(Path output) {
     Path absolute = output.toAbsolutePath().normalize();
     return absolute.resolveSibling(
         absolute.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
@@ -67,7 +67,7 @@ final class OutputDirectory {
   }
 
   /** Deletes a directory tree, if present. */
-  static void delete(Path root) {
+  public static void delete(Path root) {
     if (!Files.exists(root)) {
       return;
     }

@@ -1,7 +1,10 @@
 package org.meft.jobs.evaluate;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
@@ -10,6 +13,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.Split;
+import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PreparedShards;
 import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.train.TrainSweepJob;
@@ -124,17 +128,24 @@ public final class EvaluateJob {
         context
             .parallelize(slices, slices.size())
             .flatMap(slice -> PredictTask.predict(slice).iterator());
+    // Written beside the output and moved into place when complete: a failed evaluation leaves no
+    // output behind, so the same command can run again once its cause is fixed.
+    Path partial = OutputDirectory.temporary(output);
     try {
       TaskFailures.unwrap(
           () -> {
             spark
                 .createDataFrame(rows, Predictions.SCHEMA)
                 .write() // one file per slice: merging partitions would merge tasks
-                .parquet(output.toAbsolutePath().toString());
+                .parquet(partial.toString());
             return null;
           });
+      Files.move(partial, output.toAbsolutePath(), StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot move the predictions to " + output, e);
     } finally {
       ExecutorModels.close(); // local mode: the driver's JVM is the executor
+      OutputDirectory.delete(partial);
     }
     return spark.read().parquet(output.toAbsolutePath().toString());
   }
