@@ -29,26 +29,6 @@ public record PlanInputs(
     BaseDtype baseDtype,
     ReversibleConfig reversible) {
 
-  /** Inputs without reversible layers. */
-  public PlanInputs(
-      LlamaConfig model,
-      AdapterConfig adapter,
-      int batchSize,
-      int seqLen,
-      int accumulation,
-      boolean recomputeActivations,
-      BaseDtype baseDtype) {
-    this(
-        model,
-        adapter,
-        batchSize,
-        seqLen,
-        accumulation,
-        recomputeActivations,
-        baseDtype,
-        ReversibleConfig.NONE);
-  }
-
   public PlanInputs {
     if (batchSize < 1 || seqLen < 1 || accumulation < 1) {
       throw new IllegalArgumentException(

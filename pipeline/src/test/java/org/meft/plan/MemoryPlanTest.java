@@ -236,7 +236,9 @@ class MemoryPlanTest {
         LlamaConfig deep =
             LlamaConfig.of(
                 c.dim(), c.hiddenDim(), depths[i], c.nHeads(), c.nKvHeads(), c.vocabSize(), 256);
-        PlanInputs in = new PlanInputs(deep, spec.adapter(), 4, 256, 1, false, BaseDtype.F32);
+        PlanInputs in =
+            new PlanInputs(
+                deep, spec.adapter(), 4, 256, 1, false, BaseDtype.F32, ReversibleConfig.NONE);
         ordinary[i] = MemoryPlan.of(in).bytes(MemoryPlan.ACTIVATIONS);
         reversible[i] =
             MemoryPlan.of(in.withReversible(ReversibleConfig.of(a))).bytes(MemoryPlan.ACTIVATIONS);
@@ -259,7 +261,9 @@ class MemoryPlanTest {
     assertEquals(perSequence, DecodeBatch.bytesPerSequence(SMALL, 4));
     RunSpec spec = spec("method", "meft", "adapter-size", "4096", "batch-size", "2");
     MemoryPlan plan =
-        MemoryPlan.of(new PlanInputs(SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32));
+        MemoryPlan.of(
+            new PlanInputs(
+                SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32, ReversibleConfig.NONE));
     long resident =
         plan.bytes(MemoryPlan.BASE_WEIGHTS)
             + plan.bytes(MemoryPlan.ADAPTER_PARAMETERS)
@@ -272,7 +276,9 @@ class MemoryPlanTest {
   @Test
   void largestSizeIsTheLastThatFits() {
     RunSpec spec = spec("method", "parallel", "adapter-size", "4096", "batch-size", "2");
-    PlanInputs in = new PlanInputs(SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32);
+    PlanInputs in =
+        new PlanInputs(
+            SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32, ReversibleConfig.NONE);
     long limit = MemoryPlan.of(in).deviceBytes() / 2;
     OptionalInt largest = PlanLimits.largestSizeForDevice(in, limit);
     assertTrue(largest.isPresent());
@@ -340,7 +346,8 @@ class MemoryPlanTest {
             seqLen,
             spec.train().accumulation(),
             false,
-            dtype));
+            dtype,
+            ReversibleConfig.NONE));
   }
 
   private static RunSpec spec(String... settings) {
