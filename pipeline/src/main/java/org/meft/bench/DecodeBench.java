@@ -20,12 +20,18 @@ import org.meft.model.LlamaConfig;
 /**
  * Greedy decoding throughput, measured in one run: single-stream tokens/s (one prompt at a time),
  * batched tokens/s at each batch size, the ratios batched / single, and the engine calls per
- * decoded token ({@link DecodeMeter}). Prompts are BOS plus 3 to 18 random tokens; a sequence that
- * emits EOS stops early, and only generated tokens count.
+ * decoded token ({@link DecodeMeter}); beside them, the yardstick: the same greedy decoding of the
+ * same prompts by plain loops on one thread ({@link LoopDecoder}, llama2.c's way), so that the
+ * single-stream rate reads as a share of what this machine does without per-call costs. Prompts are
+ * BOS plus 3 to 18 random tokens; a sequence that emits a stop token stops early, and only
+ * generated tokens count.
  */
 public final class DecodeBench {
   /** Single-stream decoding before the timed runs, at least. */
   static final long WARM_UP_NANOS = 5_000_000_000L;
+
+  /** The loop decoder decodes the prompts in turn for at least this long (after 1 s of warm-up). */
+  static final long LOOP_NANOS = 2_000_000_000L;
 
   /** Batch sizes measured beside single-stream decoding. */
   public static final List<Integer> BATCHES = List.of(8, 32);
@@ -49,7 +55,8 @@ public final class DecodeBench {
       List<Double> batchedTokensPerSecond,
       List<Double> batchedCallsPerToken,
       double singleTokensPerCpuSecond,
-      List<Double> batchedTokensPerCpuSecond) {
+      List<Double> batchedTokensPerCpuSecond,
+      double loopTokensPerSecond) {
     public JsonObject toJson() {
       JsonObject json = new JsonObject();
       json.addProperty("model", model);
@@ -57,6 +64,8 @@ public final class DecodeBench {
       json.addProperty("single_tokens_per_s", singleTokensPerSecond);
       json.addProperty("single_engine_calls_per_token", singleCallsPerToken);
       json.addProperty("single_tokens_per_cpu_s", singleTokensPerCpuSecond);
+      json.addProperty("loop_tokens_per_s", loopTokensPerSecond);
+      json.addProperty("single_to_loop", singleTokensPerSecond / loopTokensPerSecond);
       JsonArray batched = new JsonArray();
       for (int i = 0; i < batches.size(); i++) {
         JsonObject b = new JsonObject();
@@ -87,7 +96,7 @@ public final class DecodeBench {
     public void printTable(PrintStream out) {
       out.printf(
           "%ndecode (greedy, %d new tokens, %d torch threads): tokens/s [per CPU second],"
-              + " engine arrays per token%n",
+              + " engine arrays per token; the plain-loop decoder's tokens/s%n",
           newTokens, torchThreads);
       for (Row row : rows) {
         out.printf(
@@ -105,7 +114,9 @@ public final class DecodeBench {
               row.batchedTokensPerSecond().get(i) / row.singleTokensPerSecond(),
               row.batchedCallsPerToken().get(i));
         }
-        out.println();
+        out.printf(
+            " | loops %6.0f tok/s (single x%.2f)%n",
+            row.loopTokensPerSecond(), row.singleTokensPerSecond() / row.loopTokensPerSecond());
       }
     }
   }
@@ -160,6 +171,8 @@ public final class DecodeBench {
       calls.add(meter.callsPerDecodedToken());
       log.printf("bench: decode %s B=%d %.0f tok/s%n", name, b, rate);
     }
+    double loopRate = loopRate(model, prompts.subList(0, singles), newTokens);
+    log.printf("bench: decode %s plain loops %.0f tok/s%n", name, loopRate);
     return new Row(
         name,
         singles,
@@ -169,7 +182,28 @@ public final class DecodeBench {
         rates,
         calls,
         singleCpuRate,
-        cpuRates);
+        cpuRates,
+        loopRate);
+  }
+
+  /**
+   * The {@link LoopDecoder}'s tokens/s: the prompts in turn, for 1 s of warm-up and then for at
+   * least {@link #LOOP_NANOS} (at least one prompt each time).
+   */
+  private static double loopRate(Llama model, List<long[]> prompts, int newTokens) {
+    LoopDecoder loops = new LoopDecoder(model);
+    long warmUpEnd = System.nanoTime() + 1_000_000_000L;
+    for (int i = 0; i == 0 || System.nanoTime() < warmUpEnd; i++) {
+      loops.greedy(prompts.get(i % prompts.size()), newTokens);
+    }
+    long tokens = 0;
+    long begin = System.nanoTime();
+    long elapsed = 0;
+    for (int i = 0; i == 0 || elapsed < LOOP_NANOS; i++) {
+      tokens += loops.greedy(prompts.get(i % prompts.size()), newTokens).length;
+      elapsed = System.nanoTime() - begin;
+    }
+    return tokens / (elapsed / 1e9);
   }
 
   private static void run(Llama model, NDManager manager, List<long[]> prompts, int newTokens) {
