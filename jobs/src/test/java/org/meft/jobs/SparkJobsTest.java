@@ -59,6 +59,7 @@ class SparkJobsTest {
           "method",
           "adapter_size",
           "lora_rank",
+          "reversible",
           "split",
           "metric",
           "quality",
@@ -82,6 +83,8 @@ class SparkJobsTest {
           "kept_choice_fraction",
           "rows_updated_fraction",
           "mean_updates_per_updated_row",
+          "activation_bytes_kept",
+          "recompute_share",
           "initial_loss",
           "final_loss",
           "steps",
@@ -122,7 +125,8 @@ class SparkJobsTest {
             + "{\"dataset\": \"nq\", \"method\": \"meft\", \"adapter-size\": 64, \"top-k\": 8,"
             + " \"probes\": 2, \"max-rows\": 32},"
             + "{\"dataset\": \"gsm8k\", \"method\": \"lora\", \"lora-rank\": 4, \"max-examples\": 3},"
-            + "{\"dataset\": \"nq\", \"method\": \"lora\", \"lora-rank\": 2}]}\n");
+            + "{\"dataset\": \"nq\", \"method\": \"lora\", \"lora-rank\": 2,"
+            + " \"reversible\": \"meft1\", \"rev-layers\": 1}]}\n");
   }
 
   @Test
@@ -234,7 +238,52 @@ class SparkJobsTest {
       assertEquals("cpu", cells[RESULT_COLUMNS.indexOf("device")], run);
       assertEquals("4", cells[RESULT_COLUMNS.indexOf("steps")], run);
     }
-    assertTrue(csv.get(1).contains(",meft,64,,test,exact_match,"), csv.get(1));
+    assertTrue(csv.get(1).contains(",meft,64,,none,test,exact_match,"), csv.get(1));
+    // The reversible run's mode and what it kept and recomputed, beside an ordinary run's.
+    Map<String, String[]> byRun = new HashMap<>();
+    for (String line : csv.subList(1, csv.size())) {
+      String[] cells = csvCells(line);
+      byRun.put(cells[0], cells);
+    }
+    String[] reversible = byRun.get("nq-lora");
+    String[] ordinary = byRun.get("gsm8k-lora");
+    assertEquals("meft1", reversible[RESULT_COLUMNS.indexOf("reversible")]);
+    assertEquals("none", ordinary[RESULT_COLUMNS.indexOf("reversible")]);
+    int kept = RESULT_COLUMNS.indexOf("activation_bytes_kept");
+    int recompute = RESULT_COLUMNS.indexOf("recompute_share");
+    assertTrue(Long.parseLong(reversible[kept]) > 0, reversible[kept]);
+    assertTrue(Double.parseDouble(reversible[recompute]) > 0, reversible[recompute]);
+    assertEquals(0.0, Double.parseDouble(ordinary[recompute]), ordinary[recompute]);
+
+    // A sweep trained by an earlier build, without those columns, still reports (mode "none").
+    Path earlier = dir.resolve("earlier-build");
+    try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
+      spark
+          .read()
+          .parquet(runs.resolve("metrics").toString())
+          .drop("reversible", "activation_bytes_kept", "recompute_share")
+          .write()
+          .parquet(earlier.resolve("metrics").toString());
+    }
+    Result old =
+        MainTest.meft(
+            "report",
+            "--runs",
+            earlier.toString(),
+            "--predictions",
+            predictions.toString(),
+            "--output",
+            dir.resolve("report-earlier").toString());
+    assertEquals(0, old.code(), old.err());
+    List<String> oldCsv =
+        Files.readAllLines(
+            dir.resolve("report-earlier").resolve(ReportJob.CSV), StandardCharsets.UTF_8);
+    assertEquals(String.join(",", RESULT_COLUMNS), oldCsv.get(0));
+    for (String line : oldCsv.subList(1, oldCsv.size())) {
+      String[] cells = csvCells(line);
+      assertEquals("none", cells[RESULT_COLUMNS.indexOf("reversible")], line);
+      assertEquals("", cells[kept], line);
+    }
 
     // Predictions of runs the sweep does not list are refused, naming them.
     Path oneRun = dir.resolve("one-run");

@@ -17,6 +17,7 @@ import org.apache.spark.sql.types.StructField;
 import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
+import org.meft.jobs.train.RunMetrics;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**
@@ -66,7 +67,12 @@ public final class ReportJob {
       throw new IllegalArgumentException(output + " already holds a report: choose a new --output");
     }
     Scores.register(spark);
-    spark.read().parquet(metricsDir.toString()).createOrReplaceTempView("metrics");
+    // Read with today's schema: a sweep trained by an earlier build lacks the newer columns (null).
+    spark
+        .read()
+        .schema(RunMetrics.SCHEMA)
+        .parquet(metricsDir.toString())
+        .createOrReplaceTempView("metrics");
     Dataset<Row> all = null;
     for (Path predictions : predictionFolders) {
       Dataset<Row> read = spark.read().parquet(predictions.toString());
@@ -132,7 +138,8 @@ public final class ReportJob {
         Scores.NAMES.stream().map(name -> "q." + name).collect(Collectors.joining(", "));
     Dataset<Row> results =
         spark.sql(
-            "SELECT m.run_id, m.dataset, m.method, m.adapter_size, m.lora_rank, q.split, "
+            "SELECT m.run_id, m.dataset, m.method, m.adapter_size, m.lora_rank,"
+                + " coalesce(m.reversible, 'none') AS reversible, q.split, "
                 + Scores.qualityNameExpression("m.dataset")
                 + " AS metric, "
                 + Scores.qualityExpression("m.dataset", "q.")
@@ -144,7 +151,8 @@ public final class ReportJob {
                 + " m.tokens_per_second AS train_tokens_per_second, m.h2d_bytes_per_step,"
                 + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.mean_distinct_rows_per_layer,"
                 + " m.kept_choice_fraction, m.rows_updated_fraction,"
-                + " m.mean_updates_per_updated_row, m.initial_loss, m.final_loss,"
+                + " m.mean_updates_per_updated_row, m.activation_bytes_kept, m.recompute_share,"
+                + " m.initial_loss, m.final_loss,"
                 + " m.steps, m.examples AS train_examples, m.device, m.attempt,"
                 + " m.wall_seconds AS train_seconds, q.decode_tokens_per_second,"
                 + " q.latency_ms_mean"

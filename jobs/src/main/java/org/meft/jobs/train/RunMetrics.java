@@ -11,6 +11,7 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.meft.reversible.ReversibleConfig;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainResult;
 import scala.jdk.javaapi.CollectionConverters;
@@ -47,6 +48,8 @@ public final class RunMetrics {
     fields.put("kept_choice_fraction", DataTypes.DoubleType);
     fields.put("rows_updated_fraction", DataTypes.DoubleType);
     fields.put("mean_updates_per_updated_row", DataTypes.DoubleType);
+    fields.put("activation_bytes_kept", DataTypes.LongType);
+    fields.put("recompute_share", DataTypes.DoubleType);
     return fields;
   }
 
@@ -57,6 +60,7 @@ public final class RunMetrics {
     fields.add(DataTypes.createStructField("method", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("adapter_size", DataTypes.IntegerType, true));
     fields.add(DataTypes.createStructField("lora_rank", DataTypes.IntegerType, true));
+    fields.add(DataTypes.createStructField("reversible", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("model", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("tokenizer", DataTypes.StringType, true));
     fields.add(DataTypes.createStructField("run_dir", DataTypes.StringType, false));
@@ -100,6 +104,7 @@ public final class RunMetrics {
     values.add(context.spec().adapter().method().name());
     values.add(integerOrNull(settings.get("adapter-size")));
     values.add(integerOrNull(settings.get("lora-rank")));
+    values.add(settings.getOrDefault(ReversibleConfig.REVERSIBLE.name(), "none"));
     values.add(context.spec().baseModel().toString());
     values.add(context.spec().tokenizer() == null ? null : context.spec().tokenizer().toString());
     values.add(context.runDir());
