@@ -1,5 +1,6 @@
 package org.meft.retrieval;
 
+import java.util.Arrays;
 import org.meft.store.HostStore;
 import org.meft.store.Parallel;
 
@@ -25,7 +26,15 @@ public final class KeyRetrieval {
    * Each token's top {@code k} rows, best first: {@code rows}, {@code scores} are [tokens, k]
    * row-major; a token with fewer than k candidate rows is padded with row -1, score -Infinity.
    */
-  public record Result(int[] rows, float[] scores, int k) {}
+  public record Result(int[] rows, float[] scores, int k) {
+    /** The results of tokens [from, to), copied. */
+    public Result tokens(int from, int to) {
+      return new Result(
+          Arrays.copyOfRange(rows, from * k, to * k),
+          Arrays.copyOfRange(scores, from * k, to * k),
+          k);
+    }
+  }
 
   private KeyRetrieval() {}
 

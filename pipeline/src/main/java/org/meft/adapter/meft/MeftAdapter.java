@@ -60,6 +60,12 @@ import org.meft.store.HostStore;
  * adapter: w = 1 and every token uses every row.
  */
 public final class MeftAdapter extends AbstractBlock implements FfnAdapter, AutoCloseable {
+  /**
+   * In inference, the host retrieves for up to this many tokens in one call (its copy of their
+   * hidden states is this many rows of D floats: 64 MiB at D = 4,096).
+   */
+  static final int RETRIEVAL_TOKENS = 4096;
+
   final Parameter router; // G [E, D]
   private final MeftConfig config;
   private final HostStore store;
@@ -70,6 +76,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final ArrowBuf keysTransfer; // [maxRows + 1, D] float32
   private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
+
   private final LayerPass layerPass;
   private Choices recorded; // the choices of the last RECORD forward, until its REPLAY
 
@@ -147,7 +154,11 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    * Inference: each token gets exactly its own top-K rows, whatever else is in the pass. The cap on
    * S would otherwise let the other tokens of the pass (a batch's other sequences, its pads, a
    * longer prompt) take a token's rows, so that batched and one-at-a-time decoding differ: the
-   * tokens go through in groups of maxRows / K, whose union always fits.
+   * tokens go to the device in groups of maxRows / K, whose union always fits. Each group is routed
+   * on its own (the router's product sees groups of one size whichever pass they come from), but
+   * the host scores up to {@link #RETRIEVAL_TOKENS} tokens in one call: a token's top K does not
+   * depend on the others, and one call keeps the scorer's kernels full (a group of 32 tokens gives
+   * an expert about 4 of them; measured on evaluation's prefill: see the README).
    */
   private NDArray adaptEachTokenExactly(ParameterStore ps, NDArray h) {
     long m = h.getShape().get(0);
@@ -155,11 +166,47 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     if (m <= group) {
       return adapt(ps, h, false);
     }
+    int groupsPerCall = Math.max(1, RETRIEVAL_TOKENS / group);
     NDList parts = new NDList();
-    for (long start = 0; start < m; start += group) {
-      parts.add(adapt(ps, h.get(start + ":" + Math.min(start + group, m)), false));
+    for (long first = 0; first < m; first += (long) group * groupsPerCall) {
+      List<NDArray> slices = new ArrayList<>();
+      List<Route> routes = new ArrayList<>();
+      for (long start = first; start < Math.min(m, first + (long) group * groupsPerCall); ) {
+        long end = Math.min(start + group, m);
+        NDArray slice = h.get(start + ":" + end);
+        slices.add(slice);
+        routes.add(timed(AdapterMeters.ROUTE, () -> route(ps, slice, false, true)));
+        start = end;
+      }
+      KeyRetrieval.Result chosen = timed(AdapterMeters.RETRIEVE, () -> topK(routes));
+      int at = 0;
+      for (int i = 0; i < routes.size(); i++) {
+        Route route = routes.get(i);
+        KeyRetrieval.Result own = chosen.tokens(at, at + route.tokens());
+        at += route.tokens();
+        Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> select(own));
+        parts.add(adaptRetrieved(slices.get(i), route, retrieval, false, LayerPass.Kind.ONCE));
+      }
     }
-    return NDArrays.concat(parts, 0);
+    return parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
+  }
+
+  /** Step 2's top K for the tokens of several routes, in one call. */
+  private KeyRetrieval.Result topK(List<Route> routes) {
+    int m = routes.stream().mapToInt(Route::tokens).sum();
+    int p = config.probes();
+    float[] h = new float[m * dim];
+    int[] experts = new int[m * p];
+    float[] expertWeights = new float[m * p];
+    int at = 0;
+    for (Route route : routes) {
+      System.arraycopy(route.h(), 0, h, at * dim, route.tokens() * dim);
+      System.arraycopy(route.experts(), 0, experts, at * p, route.tokens() * p);
+      System.arraycopy(route.expertWeights(), 0, expertWeights, at * p, route.tokens() * p);
+      at += route.tokens();
+    }
+    return KeyRetrieval.topK(
+        store, storeLayer, h, m, experts, expertWeights, p, config.experts(), config.topK());
   }
 
   /** h [M, D] -> A(h) [M, D] float32: route, retrieve, gather, then the device part. */
@@ -167,12 +214,21 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     LayerPass.Kind kind = training ? layerPass.kind() : LayerPass.Kind.ONCE;
     boolean replay = kind == LayerPass.Kind.REPLAY;
     Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training, !replay));
+    Retrieval retrieval = replay ? null : timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
+    return adaptRetrieved(h, route, retrieval, training, kind);
+  }
+
+  /**
+   * Steps 3 and 4 for h [M, D] routed and retrieved ({@code retrieval} null in a replay, which
+   * takes the recorded choices).
+   */
+  private NDArray adaptRetrieved(
+      NDArray h, Route route, Retrieval retrieval, boolean training, LayerPass.Kind kind) {
     Choices choices;
-    if (replay) {
+    if (kind == LayerPass.Kind.REPLAY) {
       choices = takeRecorded(route.tokens());
     } else {
       meterRoute(route.tokens());
-      Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
       choices = timed(AdapterMeters.GATHER, () -> gather(route, retrieval));
       meters.rows(choices.count());
       RowSelection selection = retrieval.selection();
@@ -236,7 +292,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    * and keeps its top K; S is the union of their rows, capped at maxRows by best score.
    */
   private Retrieval retrieve(Route route) {
-    KeyRetrieval.Result chosen =
+    return select(
         KeyRetrieval.topK(
             store,
             storeLayer,
@@ -246,7 +302,11 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
             route.expertWeights(),
             config.probes(),
             config.experts(),
-            config.topK());
+            config.topK()));
+  }
+
+  /** S for the tokens' top K: their rows' union, capped at maxRows by best score. */
+  private Retrieval select(KeyRetrieval.Result chosen) {
     RowSelection selection =
         RowSelection.of(chosen.rows(), chosen.scores(), config.adapterSize(), config.maxRows());
     return new Retrieval(chosen, selection);
