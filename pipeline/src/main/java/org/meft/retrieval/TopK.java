@@ -1,18 +1,18 @@
 package org.meft.retrieval;
 
 /**
- * The k best (row, score) pairs offered so far: a bounded binary heap in primitive arrays whose
- * root is the worst kept pair. "Better" is a higher score as {@link Float#compare}, then a lower
- * row. Reused across tokens by one thread; no objects per offer.
+ * The k best (row, score) pairs offered so far: a bounded binary heap whose root is the worst kept
+ * pair. "Better" is a higher score as {@link Float#compare} (NaN highest, -0.0 below 0.0), then a
+ * lower row. Each pair is kept as one long whose signed order is that order ({@link #key}), so a
+ * comparison is one instruction and a heap entry one load. Reused across tokens by one thread; no
+ * objects per offer.
  */
 final class TopK {
-  private final int[] rows;
-  private final float[] scores;
+  private final long[] keys;
   private int size;
 
   TopK(int k) {
-    this.rows = new int[k];
-    this.scores = new float[k];
+    this.keys = new long[k];
   }
 
   void clear() {
@@ -20,21 +20,20 @@ final class TopK {
   }
 
   void offer(int row, float score) {
-    if (size < rows.length) {
+    long key = key(row, score);
+    if (size < keys.length) {
       int i = size++;
       while (i > 0) {
         int parent = (i - 1) >>> 1;
-        if (!better(rows[parent], scores[parent], row, score)) {
+        if (keys[parent] <= key) {
           break;
         }
-        rows[i] = rows[parent];
-        scores[i] = scores[parent];
+        keys[i] = keys[parent];
         i = parent;
       }
-      rows[i] = row;
-      scores[i] = score;
-    } else if (better(row, score, rows[0], scores[0])) {
-      siftDown(row, score, size);
+      keys[i] = key;
+    } else if (key > keys[0]) {
+      siftDown(key, size);
     }
   }
 
@@ -43,46 +42,58 @@ final class TopK {
    * -1 and score -Infinity, and empties the heap.
    */
   void drainSortedInto(int[] outRows, float[] outScores, int at) {
-    int k = rows.length;
+    int k = keys.length;
     for (int i = size; i < k; i++) {
       outRows[at + i] = -1;
       outScores[at + i] = Float.NEGATIVE_INFINITY;
     }
     while (size > 0) {
       int last = --size;
-      outRows[at + last] = rows[0];
-      outScores[at + last] = scores[0];
+      outRows[at + last] = row(keys[0]);
+      outScores[at + last] = score(keys[0]);
       if (last > 0) {
-        siftDown(rows[last], scores[last], last);
+        siftDown(keys[last], last);
       }
     }
   }
 
-  /** Places (row, score) at the root of the heap's first n entries and restores the order. */
-  private void siftDown(int row, float score, int n) {
+  /** Places {@code key} at the root of the heap's first n entries and restores the order. */
+  private void siftDown(long key, int n) {
     int i = 0;
     while (true) {
       int child = 2 * i + 1;
       if (child >= n) {
         break;
       }
-      if (child + 1 < n && better(rows[child], scores[child], rows[child + 1], scores[child + 1])) {
+      if (child + 1 < n && keys[child + 1] < keys[child]) {
         child++;
       }
-      if (!better(row, score, rows[child], scores[child])) {
+      if (key <= keys[child]) {
         break;
       }
-      rows[i] = rows[child];
-      scores[i] = scores[child];
+      keys[i] = keys[child];
       i = child;
     }
-    rows[i] = row;
-    scores[i] = score;
+    keys[i] = key;
   }
 
-  /** Whether (rowA, scoreA) ranks before (rowB, scoreB). */
-  static boolean better(int rowA, float scoreA, int rowB, float scoreB) {
-    int c = Float.compare(scoreA, scoreB);
-    return c > 0 || (c == 0 && rowA < rowB);
+  /**
+   * (row, score) as a long ordered as "better": the score's bits made sortable as a signed int
+   * (negative scores' magnitude bits flipped, NaN canonical above +Infinity) in the high half, and
+   * {@code Integer.MAX_VALUE - row} (row >= 0) in the low half, so that a lower row ranks higher.
+   */
+  static long key(int row, float score) {
+    int bits = Float.floatToIntBits(score);
+    int sortable = bits ^ ((bits >> 31) & 0x7fffffff);
+    return ((long) sortable << 32) | (Integer.MAX_VALUE - row);
+  }
+
+  static int row(long key) {
+    return Integer.MAX_VALUE - (int) key;
+  }
+
+  static float score(long key) {
+    int sortable = (int) (key >> 32);
+    return Float.intBitsToFloat(sortable ^ ((sortable >> 31) & 0x7fffffff));
   }
 }
