@@ -1,8 +1,11 @@
 package org.meft.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
@@ -26,6 +29,14 @@ import java.util.Map;
  * <p>Products run in the weights' type; the softmax runs in float32.
  */
 public final class Attention extends AbstractBlock {
+  /**
+   * The float32 scores one chunk of a prefill without gradient holds at most ({@link
+   * #attendInChunks}): glibc's largest reused allocation (its mmap threshold grows up to 32 MiB),
+   * so on the CPU each chunk's buffers come back from the heap instead of fresh mapped pages; on a
+   * GPU it bounds the prefill's transient memory whatever the prompt's length.
+   */
+  public static final long SCORE_CHUNK_BYTES = 32L << 20;
+
   final Parameter wq; // q_proj [H*Dh, D]
   final Parameter wk; // k_proj [Hkv*Dh, D]
   final Parameter wv; // v_proj [Hkv*Dh, D]
@@ -92,26 +103,98 @@ public final class Attention extends AbstractBlock {
 
     // Group the query heads by the key/value head they read: [B, Hkv, G, T, Dh].
     NDArray qGrouped = q.transpose(0, 2, 1, 3).reshape(b, hKv, config.groupSize(), t, dh);
-    NDArray scores =
-        qGrouped.matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3)); // [B, Hkv, G, T, Tall]
-    // Without a gradient to keep (inference: a prompt's prefill), the scale and the mask are
-    // written over the scores: a 256-token prompt's scores at B = 32 are 67 MB a layer, and each
-    // fresh copy costs page faults (26% of evaluate's CPU time was the kernel's before this).
-    boolean inPlace = !scores.hasGradient();
-    NDArray scale = Scalar.of(x, (float) Math.sqrt(dh));
+    NDArray keysT = k.expandDims(2).transpose(0, 1, 2, 4, 3); // [B, Hkv, 1, Dh, Tall]
+    NDArray values = v.expandDims(2); // [B, Hkv, 1, Tall, Dh]
+    DataType type = x.getDataType();
+    NDArray attended = // [B, Hkv, G, T, Dh]
+        qGrouped.hasGradient() || keysT.hasGradient() || values.hasGradient()
+            ? attend(qGrouped, keysT, values, mask, start, type, false)
+            : attendInChunks(qGrouped, keysT, values, mask, start, type);
+    NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
+    return project(ps, merged, "o", wo, training);
+  }
+
+  /**
+   * softmax(q k^T / sqrt(Dh) + mask) v for q [B, Hkv, G, T, Dh], keysT [B, Hkv, 1, Dh, Tall],
+   * values [B, Hkv, 1, Tall, Dh] -> [B, Hkv, G, T, Dh]; the softmax in float32, its probabilities
+   * in {@code type} for the product. {@code inPlace}: no gradient is kept, so the scale and the
+   * mask are written over the scores (each fresh copy of a prompt's scores costs page faults: 26%
+   * of evaluate's CPU time was the kernel's before this).
+   */
+  private NDArray attend(
+      NDArray q,
+      NDArray keysT,
+      NDArray values,
+      NDArray mask,
+      int start,
+      DataType type,
+      boolean inPlace) {
+    NDArray scores = q.matMul(keysT); // [B, Hkv, G, T, Tall]
+    NDArray scale = Scalar.of(q, (float) Math.sqrt(config.headDim()));
     scores = inPlace ? scores.divi(scale) : scores.div(scale);
-    // The softmax runs in float32, its probabilities go back to the base's type for the product.
     NDArray scores32 = Precision.atLeastFloat32(scores);
+    int t = (int) q.getShape().get(3);
     if (mask == null && t > 1) {
-      mask = causalMask(x.getManager(), start, (int) t, (int) tAll, scores32);
+      mask = causalMask(q.getManager(), start, t, (int) keysT.getShape().get(4), scores32);
     }
     if (mask != null) {
       scores32 = inPlace ? scores32.addi(mask) : scores32.add(mask);
     }
-    NDArray probabilities = Precision.cast(scores32.softmax(-1), x.getDataType());
-    NDArray attended = probabilities.matMul(v.expandDims(2)); // [B, Hkv, G, T, Dh]
-    NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
-    return project(ps, merged, "o", wo, training);
+    NDArray probabilities = Precision.cast(scores32.softmax(-1), type);
+    return probabilities.matMul(values);
+  }
+
+  /**
+   * {@link #attend} without a gradient to keep (inference, a prompt's prefill), in chunks of
+   * sequences and query rows whose float32 scores stay within {@link #SCORE_CHUNK_BYTES}, so that a
+   * long prompt's scores never exist whole: at 7B, 32 heads and 4,096 positions, one sequence's
+   * scores are 2 GiB a layer. Each row of the result is computed as {@link #attend} computes it.
+   */
+  private NDArray attendInChunks(
+      NDArray q, NDArray keysT, NDArray values, NDArray mask, int start, DataType type) {
+    long b = q.getShape().get(0);
+    int t = (int) q.getShape().get(3);
+    int tAll = (int) keysT.getShape().get(4);
+    long perQuery = (long) config.nHeads() * tAll * Float.BYTES; // one query row of one sequence
+    int rows = (int) Math.max(1, Math.min(t, SCORE_CHUNK_BYTES / perQuery));
+    long sequences = rows < t ? 1 : Math.max(1, Math.min(b, SCORE_CHUNK_BYTES / (perQuery * t)));
+    if (rows == t && sequences == b) {
+      return attend(q, keysT, values, mask, start, type, true);
+    }
+    NDList bySequences = new NDList();
+    for (long b0 = 0; b0 < b; b0 += sequences) {
+      long b1 = Math.min(b, b0 + sequences);
+      NDIndex batch = new NDIndex().addSliceDim(b0, b1);
+      NDArray keysChunk = keysT.get(batch);
+      NDArray valuesChunk = values.get(batch);
+      NDList byRows = new NDList();
+      for (int r0 = 0; r0 < t; r0 += rows) {
+        int r1 = Math.min(t, r0 + rows);
+        NDArray qChunk = q.get(new NDIndex().addSliceDim(b0, b1).addAllDim(2).addSliceDim(r0, r1));
+        NDArray maskChunk;
+        if (mask != null) {
+          maskChunk = maskRows(mask, b0, b1, r0, r1);
+        } else if (t > 1) {
+          maskChunk = causalMask(q.getManager(), start + r0, r1 - r0, tAll, q);
+        } else {
+          maskChunk = null;
+        }
+        byRows.add(attend(qChunk, keysChunk, valuesChunk, maskChunk, start + r0, type, true));
+      }
+      bySequences.add(byRows.size() == 1 ? byRows.head() : NDArrays.concat(byRows, 3));
+    }
+    return bySequences.size() == 1 ? bySequences.head() : NDArrays.concat(bySequences, 0);
+  }
+
+  /** Sequences [b0, b1) and query rows [r0, r1) of a mask [B, 1, 1, T, Tall] or [T, Tall]. */
+  private static NDArray maskRows(NDArray mask, long b0, long b1, int r0, int r1) {
+    return switch (mask.getShape().dimension()) {
+      case 5 -> mask.get(new NDIndex().addSliceDim(b0, b1).addAllDim(2).addSliceDim(r0, r1));
+      case 2 -> mask.get(new NDIndex().addSliceDim(r0, r1));
+      default ->
+          throw new IllegalArgumentException(
+              "an attention mask is [B, 1, 1, T, Tall] or [T, Tall], got " + mask.getShape());
+    };
   }
 
   /** True when a delta is installed on any projection. */

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.bench.BenchConfig;
 import org.meft.load.RandomLlama;
+import org.meft.model.Attention;
 import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
@@ -256,8 +257,10 @@ class MemoryPlanTest {
 
   @Test
   void decodeBatchIsWhatTheMemoryLeftHoldsOfFullLengthKvCaches() {
-    // SMALL: 2 layers, 4 heads, 2 KV heads of 8, 64 positions, vocabulary 400; f32.
-    long perSequence = 2L * 2 * 64 * (2 * 8) * 4 + 400 * 4 + 3L * 4 * 64 * 64 * 4;
+    // SMALL: 2 layers, 4 heads, 2 KV heads of 8, 64 positions, vocabulary 400; f32. KV caches,
+    // logits, and the prompt's FFN-wide and model-wide activations in one layer.
+    long perSequence =
+        2L * 2 * 64 * (2 * 8) * 4 + 400 * 4 + 64L * (3 * SMALL.hiddenDim() + 6 * SMALL.dim()) * 4;
     assertEquals(perSequence, DecodeBatch.bytesPerSequence(SMALL, 4));
     RunSpec spec = spec("method", "meft", "adapter-size", "4096", "batch-size", "2");
     MemoryPlan plan =
@@ -267,7 +270,8 @@ class MemoryPlanTest {
     long resident =
         plan.bytes(MemoryPlan.BASE_WEIGHTS)
             + plan.bytes(MemoryPlan.ADAPTER_PARAMETERS)
-            + plan.bytes(MemoryPlan.ADAPTER_ROWS);
+            + plan.bytes(MemoryPlan.ADAPTER_ROWS)
+            + 3 * Attention.SCORE_CHUNK_BYTES;
     assertEquals(5, DecodeBatch.of(plan, resident + 5 * perSequence + perSequence - 1));
     assertEquals(1, DecodeBatch.of(plan, resident + 10), "at least one sequence");
     assertEquals(DecodeBatch.MAX, DecodeBatch.of(plan, Long.MAX_VALUE / 2));
