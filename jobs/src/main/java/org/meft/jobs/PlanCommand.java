@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
 import org.meft.model.ShapeLimit;
+import org.meft.plan.DecodeBatch;
 import org.meft.plan.MemoryPlan;
 import org.meft.plan.ModelShape;
 import org.meft.plan.PlanInputs;
@@ -112,9 +113,22 @@ public final class PlanCommand implements Command {
           MemoryPlan.human(spec.deviceMemoryBytes()),
           largest.getAsInt());
     }
+    int decodeBatch = 0;
+    if (spec.deviceMemoryBytes() > 0) {
+      decodeBatch = DecodeBatch.of(plan, spec.deviceMemoryBytes());
+      table.printf(
+          Locale.ROOT,
+          "  evaluation decodes %d sequences per call within %s of device memory (%s each)%n",
+          decodeBatch,
+          MemoryPlan.human(spec.deviceMemoryBytes()),
+          MemoryPlan.human(DecodeBatch.bytesPerSequence(in.model(), in.baseDtype().bytes())));
+    }
     if (flags.has("json")) {
       JsonObject json = plan.toJson();
       json.add("verdicts", limits.toJson(plan));
+      if (decodeBatch > 0) {
+        json.addProperty("decode_batch_for_device", decodeBatch);
+      }
       if (largest.isPresent() && sizeSetting != null) {
         json.addProperty(
             "largest_" + sizeSetting.replace('-', '_') + "_for_device", largest.getAsInt());

@@ -67,6 +67,10 @@ class PlanCommandTest {
         json.get("verdicts").getAsJsonArray().get(0).getAsJsonObject().get("fits").getAsBoolean());
     assertTrue(json.get("largest_adapter_size_for_device").getAsInt() > 65536);
     assertTrue(json.getAsJsonObject("host_bytes").get("host_store").getAsLong() > 0);
+    // Evaluation beside the 12.6 GiB of weights: 2.88 GiB a sequence (KV caches of 4,096
+    // positions, 2 GiB, and the prompt's activations); its attention scores are chunked, where
+    // whole they would add 6 GiB a sequence and leave room for one.
+    assertEquals(3, json.get("decode_batch_for_device").getAsInt());
   }
 
   @Test
