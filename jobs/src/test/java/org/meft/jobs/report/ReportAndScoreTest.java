@@ -104,6 +104,7 @@ class ReportAndScoreTest {
             Map.entry("run_id", "gsm8k-lora"),
             Map.entry("dataset", "gsm8k"),
             Map.entry("method", "lora"),
+            Map.entry("reversible", "none"),
             Map.entry("model", "m"),
             Map.entry("run_dir", "r"),
             Map.entry("examples", 4),
