@@ -62,9 +62,13 @@ import org.meft.store.HostStore;
 public final class MeftAdapter extends AbstractBlock implements FfnAdapter, AutoCloseable {
   /**
    * In inference, the host retrieves for up to this many tokens in one call (its copy of their
-   * hidden states is this many rows of D floats: 64 MiB at D = 4,096).
+   * hidden states is this many rows of D floats: 64 MiB at D = 4,096), and fewer when their
+   * candidate scores (tokens x P x R floats) would pass {@link #RETRIEVAL_CANDIDATES}.
    */
   static final int RETRIEVAL_TOKENS = 4096;
+
+  /** Candidate scores of one inference retrieval call, at most: 128 MiB of floats. */
+  static final int RETRIEVAL_CANDIDATES = 1 << 25;
 
   final Parameter router; // G [E, D]
   private final MeftConfig config;
@@ -166,7 +170,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     if (m <= group) {
       return adapt(ps, h, false);
     }
-    int groupsPerCall = Math.max(1, RETRIEVAL_TOKENS / group);
+    long perToken = (long) config.probes() * config.rowsPerExpert();
+    long tokensPerCall = Math.min(RETRIEVAL_TOKENS, RETRIEVAL_CANDIDATES / perToken);
+    int groupsPerCall = (int) Math.max(1, tokensPerCall / group);
     NDList parts = new NDList();
     for (long first = 0; first < m; first += (long) group * groupsPerCall) {
       List<NDArray> slices = new ArrayList<>();
