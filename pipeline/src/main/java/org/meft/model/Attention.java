@@ -99,7 +99,6 @@ public final class Attention extends AbstractBlock {
       k = kv[0];
       v = kv[1];
     }
-    long tAll = k.getShape().get(2);
 
     // Group the query heads by the key/value head they read: [B, Hkv, G, T, Dh].
     NDArray qGrouped = q.transpose(0, 2, 1, 3).reshape(b, hKv, config.groupSize(), t, dh);
@@ -109,7 +108,7 @@ public final class Attention extends AbstractBlock {
     NDArray attended = // [B, Hkv, G, T, Dh]
         qGrouped.hasGradient() || keysT.hasGradient() || values.hasGradient()
             ? attend(qGrouped, keysT, values, mask, start, type, false)
-            : attendInChunks(qGrouped, keysT, values, mask, start, type);
+            : attendInChunks(qGrouped, keysT, values, mask, start, type, SCORE_CHUNK_BYTES);
     NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
     return project(ps, merged, "o", wo, training);
   }
@@ -121,7 +120,7 @@ public final class Attention extends AbstractBlock {
    * mask are written over the scores (each fresh copy of a prompt's scores costs page faults: 26%
    * of evaluate's CPU time was the kernel's before this).
    */
-  private NDArray attend(
+  NDArray attend(
       NDArray q,
       NDArray keysT,
       NDArray values,
@@ -134,8 +133,10 @@ public final class Attention extends AbstractBlock {
     scores = inPlace ? scores.divi(scale) : scores.div(scale);
     NDArray scores32 = Precision.atLeastFloat32(scores);
     int t = (int) q.getShape().get(3);
-    if (mask == null && t > 1) {
-      mask = causalMask(q.getManager(), start, t, (int) keysT.getShape().get(4), scores32);
+    int tAll = (int) keysT.getShape().get(4);
+    // Causal unless every key is at or before the queries' positions (one new token at the end).
+    if (mask == null && (t > 1 || start + t < tAll)) {
+      mask = causalMask(q.getManager(), start, t, tAll, scores32);
     }
     if (mask != null) {
       scores32 = inPlace ? scores32.addi(mask) : scores32.add(mask);
@@ -146,18 +147,25 @@ public final class Attention extends AbstractBlock {
 
   /**
    * {@link #attend} without a gradient to keep (inference, a prompt's prefill), in chunks of
-   * sequences and query rows whose float32 scores stay within {@link #SCORE_CHUNK_BYTES}, so that a
-   * long prompt's scores never exist whole: at 7B, 32 heads and 4,096 positions, one sequence's
-   * scores are 2 GiB a layer. Each row of the result is computed as {@link #attend} computes it.
+   * sequences and query rows whose float32 scores stay within {@code chunkBytes} ({@link
+   * #SCORE_CHUNK_BYTES}), so that a long prompt's scores never exist whole: at 7B, 32 heads and
+   * 4,096 positions, one sequence's scores are 2 GiB a layer. Each row of the result is computed as
+   * {@link #attend} computes it.
    */
-  private NDArray attendInChunks(
-      NDArray q, NDArray keysT, NDArray values, NDArray mask, int start, DataType type) {
+  NDArray attendInChunks(
+      NDArray q,
+      NDArray keysT,
+      NDArray values,
+      NDArray mask,
+      int start,
+      DataType type,
+      long chunkBytes) {
     long b = q.getShape().get(0);
     int t = (int) q.getShape().get(3);
     int tAll = (int) keysT.getShape().get(4);
     long perQuery = (long) config.nHeads() * tAll * Float.BYTES; // one query row of one sequence
-    int rows = (int) Math.max(1, Math.min(t, SCORE_CHUNK_BYTES / perQuery));
-    long sequences = rows < t ? 1 : Math.max(1, Math.min(b, SCORE_CHUNK_BYTES / (perQuery * t)));
+    int rows = (int) Math.max(1, Math.min(t, chunkBytes / perQuery));
+    long sequences = rows < t ? 1 : Math.max(1, Math.min(b, chunkBytes / (perQuery * t)));
     if (rows == t && sequences == b) {
       return attend(q, keysT, values, mask, start, type, true);
     }
@@ -171,14 +179,7 @@ public final class Attention extends AbstractBlock {
       for (int r0 = 0; r0 < t; r0 += rows) {
         int r1 = Math.min(t, r0 + rows);
         NDArray qChunk = q.get(new NDIndex().addSliceDim(b0, b1).addAllDim(2).addSliceDim(r0, r1));
-        NDArray maskChunk;
-        if (mask != null) {
-          maskChunk = maskRows(mask, b0, b1, r0, r1);
-        } else if (t > 1) {
-          maskChunk = causalMask(q.getManager(), start + r0, r1 - r0, tAll, q);
-        } else {
-          maskChunk = null;
-        }
+        NDArray maskChunk = mask == null ? null : maskRows(mask, b0, b1, r0, r1);
         byRows.add(attend(qChunk, keysChunk, valuesChunk, maskChunk, start + r0, type, true));
       }
       bySequences.add(byRows.size() == 1 ? byRows.head() : NDArrays.concat(byRows, 3));

@@ -21,15 +21,71 @@ import org.meft.load.RandomLlama;
 
 /**
  * A prefill without gradient computes its attention in chunks once the scores would pass {@link
- * Attention#SCORE_CHUNK_BYTES}; with 16 heads and 1,024 positions a sequence's scores are 64 MiB a
- * layer, so two sequences take four chunks (one sequence and half its query rows each). The logits
- * at every position equal the plain-loop decoder's (an implementation that decodes one token at a
- * time), and a left-padded batch of long prompts (its mask sliced per chunk) decodes the loops'
- * tokens.
+ * Attention#SCORE_CHUNK_BYTES}. Every way of cutting gives the unchunked product; and at the real
+ * budget (16 heads and 1,024 positions: 64 MiB of scores a sequence and layer, so two sequences
+ * take four chunks) the logits at every position equal the plain-loop decoder's (an implementation
+ * that decodes one token at a time), and a left-padded batch of long prompts (its mask sliced per
+ * chunk) decodes the loops' tokens.
  */
 class ChunkedAttentionTest {
   private static final LlamaConfig SHAPE = LlamaConfig.of(64, 96, 2, 16, 4, 96, 1100);
   private static final int T = 1024;
+
+  /**
+   * The chunking itself, through every way of cutting: the whole pass, two sequences and one, two
+   * query rows and one (the cut a very long context takes), with the causal mask of a pass that
+   * follows cached columns and with an explicit mask that hides each sequence's own pad columns:
+   * every cut gives the unchunked product.
+   */
+  @Test
+  void everyCutEqualsTheWholeProduct() {
+    LlamaConfig shape = LlamaConfig.of(32, 64, 1, 4, 2, 64, 64); // G = 2 queries per key head
+    int b = 3;
+    int t = 5;
+    int start = 4; // four cached columns before this pass
+    int tAll = start + t;
+    long perQuery = 4L * tAll * Float.BYTES;
+    long[] budgets = {1L << 40, 2 * t * perQuery, t * perQuery, 2 * perQuery, perQuery, 1};
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Attention attention =
+          RandomLlama.create(shape, 9, manager, DataType.FLOAT32).layers().get(0).attention();
+      Random random = new Random(13);
+      NDArray q = gaussian(manager, random, new Shape(b, 2, 2, t, 8));
+      NDArray keysT = gaussian(manager, random, new Shape(b, 2, 1, 8, tAll));
+      NDArray values = gaussian(manager, random, new Shape(b, 2, 1, tAll, 8));
+      float[] padded =
+          new float[b * t * tAll]; // sequence s hides its first s columns and later ones
+      for (int s = 0; s < b; s++) {
+        for (int i = 0; i < t; i++) {
+          for (int j = 0; j < tAll; j++) {
+            boolean hidden = j < s || j > start + i;
+            padded[(s * t + i) * tAll + j] = hidden ? Float.NEGATIVE_INFINITY : 0f;
+          }
+        }
+      }
+      NDArray[] masks = {null, manager.create(padded, new Shape(b, 1, 1, t, tAll))};
+      for (NDArray mask : masks) {
+        float[] whole =
+            attention.attend(q, keysT, values, mask, start, DataType.FLOAT32, false).toFloatArray();
+        for (long budget : budgets) {
+          float[] cut =
+              attention
+                  .attendInChunks(q, keysT, values, mask, start, DataType.FLOAT32, budget)
+                  .toFloatArray();
+          assertArrayEquals(
+              whole, cut, 1e-6f, (mask == null ? "causal" : "padded") + ", budget " + budget);
+        }
+      }
+    }
+  }
+
+  private static NDArray gaussian(NDManager manager, Random random, Shape shape) {
+    float[] values = new float[Math.toIntExact(shape.size())];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) random.nextGaussian();
+    }
+    return manager.create(values, shape);
+  }
 
   @Test
   void chunkedPrefillEqualsTokenByTokenLoops() {

@@ -80,7 +80,6 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final ArrowBuf keysTransfer; // [maxRows + 1, D] float32
   private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
-
   private final LayerPass layerPass;
   private Choices recorded; // the choices of the last RECORD forward, until its REPLAY
 
