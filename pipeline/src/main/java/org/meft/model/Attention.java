@@ -198,9 +198,9 @@ public final class Attention extends AbstractBlock {
     };
   }
 
-  /** True when a delta is installed on any projection. */
-  boolean hasDeltas() {
-    return !deltas.isEmpty();
+  /** The delta on projection q, k, v or o; null without one. */
+  LinearDelta delta(String projection) {
+    return deltas.get(projection);
   }
 
   /** x W^T, plus the projection's delta when one is installed. */

@@ -73,11 +73,6 @@ public final class DecoderLayer extends AbstractBlock {
     return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));
   }
 
-  /** True when no projection of the layer has a delta (an FFN adapter beside it may). */
-  boolean withoutDeltas() {
-    return !attention.hasDeltas() && !feedForward.hasDeltas();
-  }
-
   /**
    * Device bytes of one layer's input x [B, T, D] in {@code type}: what activation recomputation
    * keeps per layer across the forward, in place of the layer's activations.

@@ -53,9 +53,9 @@ public final class FeedForward extends AbstractBlock {
     return new NDList(project(ps, gate.mul(up), "down", w2, training));
   }
 
-  /** True when a delta is installed on any projection. */
-  boolean hasDeltas() {
-    return !deltas.isEmpty();
+  /** The delta on projection gate, up or down; null without one. */
+  LinearDelta delta(String projection) {
+    return deltas.get(projection);
   }
 
   /** silu(x) = x * sigmoid(x), written out so that no scalar tensor takes part (see Scalar). */

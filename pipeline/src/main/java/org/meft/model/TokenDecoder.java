@@ -10,7 +10,9 @@ import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The inference pass of one new token per sequence, written for few engine calls (each costs 5 to
@@ -22,8 +24,8 @@ import java.util.List;
  * Llama#forwardLast}'s (the same operations in the same order, the residual sums fused into the
  * products), but for the norms' reciprocal root (see {@link RmsNorm}); training never comes here.
  *
- * <p>Serves models without deltas on their projections (LoRA) and without a reversible stack; an
- * FFN adapter (meft, parallel) is fine. {@link #supports} says which.
+ * <p>Serves every model without a reversible stack: deltas on the projections (LoRA) are added to
+ * their products, an FFN adapter (meft, parallel) beside the FFN. {@link #supports} says which.
  */
 public final class TokenDecoder implements AutoCloseable {
   private final LlamaConfig config;
@@ -37,7 +39,10 @@ public final class TokenDecoder implements AutoCloseable {
   private final NDArray norm; // [D]
   private final NDArray head; // [V, D]
 
-  /** One layer's arrays, read once; the adapter beside its FFN, if any. */
+  /**
+   * One layer's arrays, read once; the deltas on its projections (by name: q, k, v, o, gate, up,
+   * down) and the adapter beside its FFN, if any.
+   */
   private record LayerWeights(
       int index,
       NDArray attentionNorm,
@@ -49,6 +54,7 @@ public final class TokenDecoder implements AutoCloseable {
       NDArray gate,
       NDArray up,
       NDArray down,
+      Map<String, LinearDelta> deltas,
       FfnAdapter adapter) {}
 
   /**
@@ -79,6 +85,7 @@ public final class TokenDecoder implements AutoCloseable {
               array(ffn.w1),
               array(ffn.w3),
               array(ffn.w2),
+              deltas(attention, ffn),
               layer.ffnAdapter()));
     }
     norm = array(llama.norm.weight);
@@ -86,12 +93,26 @@ public final class TokenDecoder implements AutoCloseable {
   }
 
   /**
-   * True when no layer of {@code llama} has a delta installed on a projection and no reversible
-   * stack replaces its lowest layers (both decode through {@link Llama#forwardLast}).
+   * True when no reversible stack replaces the lowest layers of {@code llama} (those decode through
+   * {@link Llama#forwardLast}).
    */
   public static boolean supports(Llama llama) {
-    return llama.lowerStack() == null
-        && llama.layers().stream().allMatch(DecoderLayer::withoutDeltas);
+    return llama.lowerStack() == null;
+  }
+
+  private static Map<String, LinearDelta> deltas(Attention attention, FeedForward ffn) {
+    Map<String, LinearDelta> deltas = new HashMap<>();
+    for (String projection : List.of("q", "k", "v", "o")) {
+      if (attention.delta(projection) != null) {
+        deltas.put(projection, attention.delta(projection));
+      }
+    }
+    for (String projection : List.of("gate", "up", "down")) {
+      if (ffn.delta(projection) != null) {
+        deltas.put(projection, ffn.delta(projection));
+      }
+    }
+    return deltas;
   }
 
   /**
@@ -127,9 +148,9 @@ public final class TokenDecoder implements AutoCloseable {
     int hKv = config.nKvHeads();
     int dh = config.headDim();
     NDArray n = RmsNorm.rmsNorm(x, w.attentionNorm(), eps, minusHalf);
-    NDArray q = Linear.linear(n, w.q()).head();
-    NDArray k = Linear.linear(n, w.k()).head();
-    NDArray v = Linear.linear(n, w.v()).head();
+    NDArray q = project(ps, n, w.q(), null, w.deltas().get("q"));
+    NDArray k = project(ps, n, w.k(), null, w.deltas().get("k"));
+    NDArray v = project(ps, n, w.v(), null, w.deltas().get("v"));
     // Query head h reads key/value head h / G: [B, Hkv, G, Dh] is q's own layout.
     q = rope.applyInPlace(q.reshape(b, hKv, config.groupSize(), dh));
     k = rope.applyInPlace(k.reshape(b, hKv, 1, dh));
@@ -139,18 +160,29 @@ public final class TokenDecoder implements AutoCloseable {
     NDArray probabilities = Precision.cast(scores32.softmax(-1), type);
     NDArray attended = probabilities.matMul(cache.values(w.index())); // [B, Hkv, G, Dh]
     NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
-    NDArray h = Linear.linear(merged, w.o(), x).head();
+    NDArray h = project(ps, merged, w.o(), x, w.deltas().get("o"));
 
     NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps, minusHalf);
-    NDArray gate = Linear.linear(hNorm, w.gate()).head();
+    NDArray gate = project(ps, hNorm, w.gate(), null, w.deltas().get("gate"));
     gate.muli(Activation.sigmoid(gate));
-    gate.muli(Linear.linear(hNorm, w.up()).head());
-    NDArray y = Linear.linear(gate, w.down(), h).head();
+    gate.muli(project(ps, hNorm, w.up(), null, w.deltas().get("up")));
+    NDArray y = project(ps, gate, w.down(), h, w.deltas().get("down"));
     if (w.adapter() == null) {
       return y;
     }
     NDArray a = w.adapter().forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
     return a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
+  }
+
+  /**
+   * x W^T (+ {@code residual}, as the product's bias), plus the projection's delta when it has one
+   * (added in place: a delta comes back in x's type).
+   */
+  private static NDArray project(
+      ParameterStore ps, NDArray x, NDArray w, NDArray residual, LinearDelta delta) {
+    NDArray y =
+        residual == null ? Linear.linear(x, w).head() : Linear.linear(x, w, residual).head();
+    return delta == null ? y : y.addi(delta.forward(ps, x, false));
   }
 
   private static NDArray array(Parameter parameter) {

@@ -9,83 +9,117 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import java.util.Arrays;
-import org.junit.jupiter.api.Test;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.InstalledAdapters;
+import org.meft.adapter.LayerSelection;
+import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.MeftConfig;
 import org.meft.load.RandomLlama;
+import org.meft.testing.AdapterValues;
 
 /**
  * The one-token inference pass ({@link TokenDecoder}: in-place norms and rotations, fused residual
  * sums, attention over the whole cache buffer under a mask) gives the logits of recomputing each
- * whole sequence with the ordinary forward pass, for two sequences decoded together.
+ * whole sequence with the ordinary forward pass, for two sequences decoded together: on the base
+ * model, with LoRA on every projection, and with meft beside the FFN.
  */
 class TokenDecoderTest {
   private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 3, 4, 2, 64, 64);
   private static final int STEPS = 12;
 
-  @Test
-  void oneTokenPassesEqualFullRecomputation() {
-    try (NDManager manager = NDManager.newBaseManager()) {
+  static Stream<Arguments> models() {
+    return Stream.of(
+        Arguments.of("base", null),
+        Arguments.of(
+            "lora on every projection",
+            new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL)),
+        Arguments.of("meft", new MeftConfig(64, 4, 8, 2, 8, 0.5f, LayerSelection.ALL)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("models")
+  void oneTokenPassesEqualFullRecomputation(String name, AdapterConfig adapter) {
+    try (NDManager manager = NDManager.newBaseManager();
+        BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = RandomLlama.create(SHAPE, 23, manager, DataType.FLOAT32);
-      ParameterStore ps = new ParameterStore(manager, false);
-      long[][] sequences = {{1, 10, 11, 12}, {1, 30, 7, 19}};
-      int b = sequences.length;
-      int width = sequences[0].length;
-      try (KvCache cache = new KvCache(manager, SHAPE.nLayers(), width + STEPS);
-          TokenDecoder decoder = new TokenDecoder(model, manager)) {
-        Rope table = model.ropeTable(manager);
-        long[] next;
-        try (NDManager step = manager.newSubManager()) {
-          long[] flat = new long[b * width];
-          long[] positions = new long[b * width];
-          for (int r = 0; r < b; r++) {
-            System.arraycopy(sequences[r], 0, flat, r * width, width);
-            for (int c = 0; c < width; c++) {
-              positions[r * width + c] = c;
-            }
-          }
-          Rope rope = table.gather(step.create(positions, new Shape(b, width)));
-          NDArray logits =
-              model.forwardLast(ps, step.create(flat, new Shape(b, width)), rope, null, cache);
-          next = argmax(logits.toFloatArray(), b);
+      try (InstalledAdapters adapters =
+          adapter == null
+              ? null
+              : InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
+        if (adapters != null) {
+          AdapterValues.nonZero(adapters, 0.3f);
         }
-        for (int s = 0; s < STEPS; s++) {
-          for (int r = 0; r < b; r++) {
-            sequences[r] = Arrays.copyOf(sequences[r], sequences[r].length + 1);
-            sequences[r][sequences[r].length - 1] = next[r];
-          }
-          try (NDManager step = manager.newSubManager()) {
-            int column = cache.length();
-            float[] visible = new float[b * cache.capacity()];
-            for (int r = 0; r < b; r++) {
-              Arrays.fill(
-                  visible,
-                  r * cache.capacity() + column + 1,
-                  (r + 1) * cache.capacity(),
-                  Float.NEGATIVE_INFINITY);
-            }
-            NDArray mask = step.create(visible, new Shape(b, 1, 1, cache.capacity()));
-            NDArray positions = step.create(new long[] {column, column}, new Shape(b, 1));
-            float[] fast =
-                decoder
-                    .logits(
-                        ps, step.create(next, new Shape(b)), table.gather(positions), mask, cache)
-                    .toFloatArray();
-            float[] full = new float[fast.length];
-            for (int r = 0; r < b; r++) {
-              long[] sequence = sequences[r];
-              NDArray all =
-                  model.forward(
-                      ps, step.create(sequence, new Shape(1, sequence.length)), null, false);
-              float[] last = all.get(new NDIndex(0, sequence.length - 1)).toFloatArray();
-              System.arraycopy(last, 0, full, r * SHAPE.vocabSize(), last.length);
-            }
-            KvCacheTest.assertClose(full, fast, 1e-4f, "step " + s);
-            next = argmax(fast, b);
-            assertEquals(
-                Arrays.toString(argmax(full, b)), Arrays.toString(next), "greedy step " + s);
-          }
-        }
-        assertEquals(width + STEPS, cache.length());
+        assertOneTokenPassesEqualFullRecomputation(model, manager);
       }
+    }
+  }
+
+  private static void assertOneTokenPassesEqualFullRecomputation(Llama model, NDManager manager) {
+    ParameterStore ps = new ParameterStore(manager, false);
+    long[][] sequences = {{1, 10, 11, 12}, {1, 30, 7, 19}};
+    int b = sequences.length;
+    int width = sequences[0].length;
+    try (KvCache cache = new KvCache(manager, SHAPE.nLayers(), width + STEPS);
+        TokenDecoder decoder = new TokenDecoder(model, manager)) {
+      Rope table = model.ropeTable(manager);
+      long[] next;
+      try (NDManager step = manager.newSubManager()) {
+        long[] flat = new long[b * width];
+        long[] positions = new long[b * width];
+        for (int r = 0; r < b; r++) {
+          System.arraycopy(sequences[r], 0, flat, r * width, width);
+          for (int c = 0; c < width; c++) {
+            positions[r * width + c] = c;
+          }
+        }
+        Rope rope = table.gather(step.create(positions, new Shape(b, width)));
+        NDArray logits =
+            model.forwardLast(ps, step.create(flat, new Shape(b, width)), rope, null, cache);
+        next = argmax(logits.toFloatArray(), b);
+      }
+      for (int s = 0; s < STEPS; s++) {
+        for (int r = 0; r < b; r++) {
+          sequences[r] = Arrays.copyOf(sequences[r], sequences[r].length + 1);
+          sequences[r][sequences[r].length - 1] = next[r];
+        }
+        try (NDManager step = manager.newSubManager()) {
+          int column = cache.length();
+          float[] visible = new float[b * cache.capacity()];
+          for (int r = 0; r < b; r++) {
+            Arrays.fill(
+                visible,
+                r * cache.capacity() + column + 1,
+                (r + 1) * cache.capacity(),
+                Float.NEGATIVE_INFINITY);
+          }
+          NDArray mask = step.create(visible, new Shape(b, 1, 1, cache.capacity()));
+          NDArray positions = step.create(new long[] {column, column}, new Shape(b, 1));
+          float[] fast =
+              decoder
+                  .logits(ps, step.create(next, new Shape(b)), table.gather(positions), mask, cache)
+                  .toFloatArray();
+          float[] full = new float[fast.length];
+          for (int r = 0; r < b; r++) {
+            long[] sequence = sequences[r];
+            NDArray all =
+                model.forward(
+                    ps, step.create(sequence, new Shape(1, sequence.length)), null, false);
+            float[] last = all.get(new NDIndex(0, sequence.length - 1)).toFloatArray();
+            System.arraycopy(last, 0, full, r * SHAPE.vocabSize(), last.length);
+          }
+          KvCacheTest.assertClose(full, fast, 1e-4f, "step " + s);
+          next = argmax(fast, b);
+          assertEquals(Arrays.toString(argmax(full, b)), Arrays.toString(next), "greedy step " + s);
+        }
+      }
+      assertEquals(width + STEPS, cache.length());
     }
   }
 
