@@ -198,9 +198,9 @@ public final class Attention extends AbstractBlock {
     };
   }
 
-  /** The delta on projection q, k, v or o; null without one. */
-  LinearDelta delta(String projection) {
-    return deltas.get(projection);
+  /** The installed deltas, by projection. */
+  Map<String, LinearDelta> deltas() {
+    return Map.copyOf(deltas);
   }
 
   /** x W^T, plus the projection's delta when one is installed. */

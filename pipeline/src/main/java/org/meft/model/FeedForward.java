@@ -53,9 +53,9 @@ public final class FeedForward extends AbstractBlock {
     return new NDList(project(ps, gate.mul(up), "down", w2, training));
   }
 
-  /** The delta on projection gate, up or down; null without one. */
-  LinearDelta delta(String projection) {
-    return deltas.get(projection);
+  /** The installed deltas, by projection. */
+  Map<String, LinearDelta> deltas() {
+    return Map.copyOf(deltas);
   }
 
   /** silu(x) = x * sigmoid(x), written out so that no scalar tensor takes part (see Scalar). */

@@ -100,18 +100,10 @@ public final class TokenDecoder implements AutoCloseable {
     return llama.lowerStack() == null;
   }
 
+  /** The deltas on a layer's projections, by name (q, k, v, o, gate, up, down). */
   private static Map<String, LinearDelta> deltas(Attention attention, FeedForward ffn) {
-    Map<String, LinearDelta> deltas = new HashMap<>();
-    for (String projection : List.of("q", "k", "v", "o")) {
-      if (attention.delta(projection) != null) {
-        deltas.put(projection, attention.delta(projection));
-      }
-    }
-    for (String projection : List.of("gate", "up", "down")) {
-      if (ffn.delta(projection) != null) {
-        deltas.put(projection, ffn.delta(projection));
-      }
-    }
+    Map<String, LinearDelta> deltas = new HashMap<>(attention.deltas());
+    deltas.putAll(ffn.deltas());
     return deltas;
   }
 
