@@ -74,16 +74,19 @@ public final class KeyRetrieval {
         TOKENS_PER_TASK,
         (from, to) -> {
           TopK heap = new TopK(k);
+          long[] candidates = new long[probes * perExpert];
           for (int t = from; t < to; t++) {
-            heap.clear();
+            int n = 0;
             for (int p = 0; p < probes; p++) {
               int pair = t * probes + p;
               int first = probeExperts[pair] * perExpert;
-              int n = Math.min(perExpert, rows - first);
-              for (int r = 0; r < n; r++) {
-                heap.offer(first + r, scores[pair * perExpert + r]);
+              int count = Math.min(perExpert, rows - first);
+              for (int r = 0; r < count; r++) {
+                candidates[n++] = TopK.key(first + r, scores[pair * perExpert + r]);
               }
             }
+            heap.clear();
+            heap.offerAll(candidates, n);
             heap.drainSortedInto(topRows, topScores, t * k);
           }
         });

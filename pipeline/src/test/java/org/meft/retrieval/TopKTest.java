@@ -9,6 +9,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The heap's packed keys order pairs as {@link Float#compare} on the score, then the lower row, for
@@ -58,21 +60,31 @@ class TopKTest {
     }
   }
 
-  @Test
-  void keepsWhatAFullSortPutsFirst() {
+  /** One at a time, and all at once (through the lower bound of the k-th best). */
+  @ParameterizedTest(name = "all at once: {0}")
+  @ValueSource(booleans = {false, true})
+  void keepsWhatAFullSortPutsFirst(boolean allAtOnce) {
     Random random = new Random(5);
     for (int k : new int[] {1, 2, 5, 32, 64}) {
-      for (int n : new int[] {0, 1, k - 1, k, k + 1, 3 * k + 7, 600}) {
+      for (int n : new int[] {0, 1, k - 1, k, k + 1, 2 * k, 2 * k + 1, 3 * k + 7, 600}) {
         TopK heap = new TopK(k);
         List<float[]> offered = new ArrayList<>(); // {row, score}
+        long[] candidates = new long[Math.max(n, 0)];
         for (int i = 0; i < n; i++) {
           int row = random.nextInt(40); // repeated rows and, from small integers, equal scores
           float score =
               random.nextInt(4) == 0
                   ? SCORES[random.nextInt(SCORES.length)]
                   : random.nextInt(9) - 4;
-          heap.offer(row, score);
+          if (allAtOnce) {
+            candidates[i] = TopK.key(row, score);
+          } else {
+            heap.offer(row, score);
+          }
           offered.add(new float[] {row, score});
+        }
+        if (allAtOnce) {
+          heap.offerAll(candidates, n);
         }
         offered.sort(
             Comparator.comparing((float[] p) -> p[1], Comparator.reverseOrder())
