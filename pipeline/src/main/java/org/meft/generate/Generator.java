@@ -207,8 +207,7 @@ public final class Generator {
     boolean greedy = running.stream().allMatch(i -> samplers.get(i).isGreedy());
     try (NDManager manager = parent.newSubManager();
         KvCache cache = new KvCache(manager, llama.config().nLayers(), width + longestBudget);
-        TokenDecoder decoder =
-            TokenDecoder.supports(llama) ? new TokenDecoder(llama, manager) : null) {
+        TokenDecoder decoder = new TokenDecoder(llama, manager)) {
       ParameterStore ps = new ParameterStore(manager, false);
       Rope table = llama.ropeTable(manager);
       NDArray positions = null; // [B, 1] int64 once one-token passes start, then advanced in place
@@ -220,7 +219,7 @@ public final class Generator {
         try (NDManager step = manager.newSubManager()) {
           int t = feed[0].length;
           NDArray logits;
-          if (decoder != null && t == 1 && cache.length() > 0) {
+          if (t == 1 && cache.length() > 0) {
             int column = cache.length();
             if (positions == null) {
               positions = manager.create(positions(pad, column, 1), new Shape(b, 1));

@@ -24,4 +24,10 @@ public interface LayerStack {
       NDArray mask,
       KvCache cache,
       boolean training);
+
+  /**
+   * The one-token inference pass through this stack: x [B, D] -> the input of layer {@link #depth},
+   * [B, D], its layers' blocks computed by {@code blocks} ({@link TokenDecoder}).
+   */
+  NDArray decodeToken(ParameterStore ps, NDArray x, TokenBlocks blocks);
 }

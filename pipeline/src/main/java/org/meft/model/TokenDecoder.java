@@ -24,8 +24,9 @@ import java.util.Map;
  * Llama#forwardLast}'s (the same operations in the same order, the residual sums fused into the
  * products), but for the norms' reciprocal root (see {@link RmsNorm}); training never comes here.
  *
- * <p>Serves every model without a reversible stack: deltas on the projections (LoRA) are added to
- * their products, an FFN adapter (meft, parallel) beside the FFN. {@link #supports} says which.
+ * <p>Serves every model: deltas on the projections (LoRA) are added to their products, an FFN
+ * adapter (meft, parallel) runs beside the FFN, and a reversible stack composes its layers' blocks
+ * ({@link TokenBlocks}) as its architecture says.
  */
 public final class TokenDecoder implements AutoCloseable {
   private final LlamaConfig config;
@@ -38,6 +39,8 @@ public final class TokenDecoder implements AutoCloseable {
   private final List<LayerWeights> layers;
   private final NDArray norm; // [D]
   private final NDArray head; // [V, D]
+  private final LayerStack
+      lowerStack; // the reversible layers, composing the lowest blocks; or null
 
   /**
    * One layer's arrays, read once; the deltas on its projections (by name: q, k, v, o, gate, up,
@@ -90,14 +93,7 @@ public final class TokenDecoder implements AutoCloseable {
     }
     norm = array(llama.norm.weight);
     head = array(llama.headWeight());
-  }
-
-  /**
-   * True when no reversible stack replaces the lowest layers of {@code llama} (those decode through
-   * {@link Llama#forwardLast}).
-   */
-  public static boolean supports(Llama llama) {
-    return llama.lowerStack() == null;
+    lowerStack = llama.lowerStack();
   }
 
   /** The deltas on a layer's projections, by name (q, k, v, o, gate, up, down). */
@@ -117,19 +113,33 @@ public final class TokenDecoder implements AutoCloseable {
   public NDArray logits(ParameterStore ps, NDArray tokens, Rope rope, NDArray mask, KvCache cache) {
     long b = tokens.getShape().get(0);
     NDArray x = Embedding.embedding(tokens, embeddings, SparseFormat.DENSE).head(); // [B, D]
-    for (LayerWeights layer : layers) {
-      x = layer(ps, layer, b, x, rope, mask, cache);
+    TokenBlocks blocks =
+        new TokenBlocks() {
+          @Override
+          public NDArray attention(int layer, NDArray in) {
+            return attentionBlock(ps, layers.get(layer), b, in, rope, mask, cache);
+          }
+
+          @Override
+          public NDArray mlp(int layer, NDArray h) {
+            return mlpBlock(ps, layers.get(layer), h);
+          }
+        };
+    int first = 0;
+    if (lowerStack != null) {
+      x = lowerStack.decodeToken(ps, x, blocks);
+      first = lowerStack.depth();
+    }
+    for (LayerWeights layer : layers.subList(first, layers.size())) {
+      x = blocks.mlp(layer.index(), blocks.attention(layer.index(), x));
     }
     cache.advance(1);
     NDArray normed = RmsNorm.rmsNorm(x, norm, eps, minusHalf);
     return Precision.atLeastFloat32(Linear.linear(normed, head).head());
   }
 
-  /**
-   * One decoder layer on x [B, D]: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+
-   * A(norm(h))]}, k and v of this token written into the cache's next column.
-   */
-  private NDArray layer(
+  /** {@code x + Attn(norm(x))} of one layer on x [B, D]; k and v go in the cache's next column. */
+  private NDArray attentionBlock(
       ParameterStore ps,
       LayerWeights w,
       long b,
@@ -152,8 +162,11 @@ public final class TokenDecoder implements AutoCloseable {
     NDArray probabilities = Precision.cast(scores32.softmax(-1), type);
     NDArray attended = probabilities.matMul(cache.values(w.index())); // [B, Hkv, G, Dh]
     NDArray merged = attended.reshape(b, (long) config.nHeads() * dh);
-    NDArray h = project(ps, merged, w.o(), x, w.deltas().get("o"));
+    return project(ps, merged, w.o(), x, w.deltas().get("o"));
+  }
 
+  /** {@code h + FFN(norm(h)) [+ A(norm(h))]} of one layer on h [B, D]. */
+  private NDArray mlpBlock(ParameterStore ps, LayerWeights w, NDArray h) {
     NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps, minusHalf);
     NDArray gate = project(ps, hNorm, w.gate(), null, w.deltas().get("gate"));
     gate.muli(Activation.sigmoid(gate));

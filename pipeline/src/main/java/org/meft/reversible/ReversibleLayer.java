@@ -9,6 +9,7 @@ import org.meft.model.DecoderLayer;
 import org.meft.model.KvCache;
 import org.meft.model.Rope;
 import org.meft.model.Scalar;
+import org.meft.model.TokenBlocks;
 
 /**
  * One reversible layer (Liao et al., {@code RevBertLayer}): {@code y1 = lambda x1 + F(x2); y2 =
@@ -53,6 +54,30 @@ final class ReversibleLayer {
         x.second()
             .mul(Scalar.of(x.second(), beta))
             .add(g(ps, y1, rope, start, mask, cache, training));
+    return architecture.swapsHalves() ? new Halves(y2, y1) : new Halves(y1, y2);
+  }
+
+  /**
+   * {@link #forward} for one token per sequence, [B, D] halves, in inference: F and G from the
+   * blocks of {@link TokenDecoder}'s pass (the layer's attention runs once, writing the cache).
+   */
+  Halves decodeToken(ParameterStore ps, Halves x, TokenBlocks blocks) {
+    int i = layer.index();
+    NDArray x2 = x.second();
+    NDArray f =
+        switch (architecture) {
+          case MEFT1 -> blocks.mlp(i, blocks.attention(i, x2));
+          case MEFT2 -> blockAdapter.forward(ps, x2, false);
+          case MEFT3 -> blocks.attention(i, x2);
+        };
+    NDArray y1 = x.first().mul(Scalar.of(x.first(), lambda)).add(f);
+    NDArray g =
+        switch (architecture) {
+          case MEFT1 -> blockAdapter.forward(ps, y1, false);
+          case MEFT2 -> blocks.mlp(i, blocks.attention(i, y1));
+          case MEFT3 -> blocks.mlp(i, y1);
+        };
+    NDArray y2 = x2.mul(Scalar.of(x2, beta)).add(g);
     return architecture.swapsHalves() ? new Halves(y2, y1) : new Halves(y1, y2);
   }
 

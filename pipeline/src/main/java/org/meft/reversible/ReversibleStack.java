@@ -21,6 +21,7 @@ import org.meft.model.LayerStack;
 import org.meft.model.Llama;
 import org.meft.model.Rope;
 import org.meft.model.Scalar;
+import org.meft.model.TokenBlocks;
 
 /**
  * The lowest decoder layers of a model made reversible ({@code RevBertEncoder}): the embedding's
@@ -121,6 +122,15 @@ public final class ReversibleStack implements LayerStack, Adapters {
     Halves h = new Halves(x, x);
     for (ReversibleLayer layer : layers) {
       h = layer.forward(ps, h, rope, start, mask, cache, training);
+    }
+    return merge(h);
+  }
+
+  @Override
+  public NDArray decodeToken(ParameterStore ps, NDArray x, TokenBlocks blocks) {
+    Halves h = new Halves(x, x);
+    for (ReversibleLayer layer : layers) {
+      h = layer.decodeToken(ps, h, blocks);
     }
     return merge(h);
   }

@@ -21,31 +21,43 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
+import org.meft.reversible.Architecture;
+import org.meft.reversible.ReversibleConfig;
+import org.meft.reversible.ReversibleStack;
 import org.meft.testing.AdapterValues;
 
 /**
  * The one-token inference pass ({@link TokenDecoder}: in-place norms and rotations, fused residual
  * sums, attention over the whole cache buffer under a mask) gives the logits of recomputing each
  * whole sequence with the ordinary forward pass, for two sequences decoded together: on the base
- * model, with LoRA on every projection, and with meft beside the FFN.
+ * model, with LoRA on every projection, with meft beside the FFN, and with each reversible
+ * architecture on the two lowest layers (the stack composing the pass's blocks).
  */
 class TokenDecoderTest {
   private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 3, 4, 2, 64, 64);
   private static final int STEPS = 12;
 
   static Stream<Arguments> models() {
+    AdapterConfig lora =
+        new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL);
+    AdapterConfig meft = new MeftConfig(64, 4, 8, 2, 8, 0.5f, LayerSelection.ALL);
+    AdapterConfig parallel = new ParallelConfig(16, 0.5f, LayerSelection.ALL);
     return Stream.of(
-        Arguments.of("base", null),
+        Arguments.of("base", null, null),
+        Arguments.of("lora on every projection", lora, null),
+        Arguments.of("meft", meft, null),
+        Arguments.of("reversible meft1 (2 of 3 layers) over lora", lora, Architecture.MEFT1),
+        Arguments.of("reversible meft2 (2 of 3 layers) over meft", meft, Architecture.MEFT2),
         Arguments.of(
-            "lora on every projection",
-            new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL)),
-        Arguments.of("meft", new MeftConfig(64, 4, 8, 2, 8, 0.5f, LayerSelection.ALL)));
+            "reversible meft3 (2 of 3 layers) over parallel", parallel, Architecture.MEFT3));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("models")
-  void oneTokenPassesEqualFullRecomputation(String name, AdapterConfig adapter) {
+  void oneTokenPassesEqualFullRecomputation(
+      String name, AdapterConfig adapter, Architecture reversible) {
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = RandomLlama.create(SHAPE, 23, manager, DataType.FLOAT32);
@@ -53,6 +65,16 @@ class TokenDecoderTest {
           adapter == null
               ? null
               : InstalledAdapters.install(model, adapter, manager, allocator, 5)) {
+        if (reversible != null) {
+          ReversibleConfig config =
+              new ReversibleConfig(
+                  reversible,
+                  2,
+                  reversible.defaultLambda(),
+                  reversible.defaultBeta(),
+                  ReversibleConfig.NONE.adapterSize());
+          ReversibleStack.install(model, config, adapters, manager, 7);
+        }
         if (adapters != null) {
           AdapterValues.nonZero(adapters, 0.3f);
         }
