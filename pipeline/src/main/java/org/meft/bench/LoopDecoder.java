@@ -3,7 +3,8 @@ package org.meft.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import java.util.Arrays;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import org.meft.generate.StopTokens;
 import org.meft.model.Llama;
@@ -51,10 +52,10 @@ public final class LoopDecoder {
   /** A copy of {@code llama}'s base weights as they are now, in float32. */
   public LoopDecoder(Llama llama) {
     config = llama.config();
-    List<Llama.Weight> weights = llama.weights();
+    Map<String, Llama.Weight> weights = new HashMap<>();
+    llama.weights().forEach(w -> weights.put(w.name(), w));
     int n = config.nLayers();
-    int perLayer = 9;
-    embeddings = floats(weights.get(0));
+    embeddings = floats(weights.get("model.embed_tokens.weight"));
     attentionNorm = new float[n][];
     wq = new float[n][];
     wk = new float[n][];
@@ -65,19 +66,19 @@ public final class LoopDecoder {
     up = new float[n][];
     down = new float[n][];
     for (int l = 0; l < n; l++) {
-      int at = 1 + l * perLayer; // the order of Llama#weights
-      attentionNorm[l] = floats(weights.get(at));
-      wq[l] = floats(weights.get(at + 1));
-      wk[l] = floats(weights.get(at + 2));
-      wv[l] = floats(weights.get(at + 3));
-      wo[l] = floats(weights.get(at + 4));
-      ffnNorm[l] = floats(weights.get(at + 5));
-      gate[l] = floats(weights.get(at + 6));
-      up[l] = floats(weights.get(at + 7));
-      down[l] = floats(weights.get(at + 8));
+      String p = "model.layers." + l + ".";
+      attentionNorm[l] = floats(weights.get(p + "input_layernorm.weight"));
+      wq[l] = floats(weights.get(p + "self_attn.q_proj.weight"));
+      wk[l] = floats(weights.get(p + "self_attn.k_proj.weight"));
+      wv[l] = floats(weights.get(p + "self_attn.v_proj.weight"));
+      wo[l] = floats(weights.get(p + "self_attn.o_proj.weight"));
+      ffnNorm[l] = floats(weights.get(p + "post_attention_layernorm.weight"));
+      gate[l] = floats(weights.get(p + "mlp.gate_proj.weight"));
+      up[l] = floats(weights.get(p + "mlp.up_proj.weight"));
+      down[l] = floats(weights.get(p + "mlp.down_proj.weight"));
     }
-    finalNorm = floats(weights.get(1 + n * perLayer));
-    head = config.tiedEmbeddings() ? embeddings : floats(weights.get(2 + n * perLayer));
+    finalNorm = floats(weights.get("model.norm.weight"));
+    head = config.tiedEmbeddings() ? embeddings : floats(weights.get("lm_head.weight"));
     int half = config.headDim() / 2;
     inverseFrequency = new float[half];
     for (int i = 0; i < half; i++) {
