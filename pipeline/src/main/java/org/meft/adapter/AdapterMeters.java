@@ -1,5 +1,6 @@
 package org.meft.adapter;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -30,6 +31,7 @@ public final class AdapterMeters {
   private long choicesKept;
   private long distinctRows;
   private long retrievals;
+  private long[] expertProbes = new long[0];
   private long residentBytes;
   private long passBytes;
   private long deviceBytesPeak;
@@ -58,6 +60,16 @@ public final class AdapterMeters {
     choicesKept += kept;
     distinctRows += distinct;
     retrievals++;
+  }
+
+  /** One layer's routing: each token probed the experts {@code experts} (P per token). */
+  public void probes(int[] experts, int expertCount) {
+    if (expertProbes.length < expertCount) {
+      expertProbes = Arrays.copyOf(expertProbes, expertCount);
+    }
+    for (int e : experts) {
+      expertProbes[e]++;
+    }
   }
 
   /** Device bytes held for the whole run: parameters, their gradients and AdamW moments. */
@@ -157,6 +169,32 @@ public final class AdapterMeters {
   /** Mean distinct rows the tokens chose per layer per retrieval, before the row cap. */
   public double meanDistinctRowsPerLayer() {
     return retrievals == 0 ? 0 : (double) distinctRows / retrievals;
+  }
+
+  /**
+   * How evenly the router spread its probes over the experts, over every layer's routing: the
+   * entropy of the probe counts over the log of the number of experts (1: uniform, 0: one expert
+   * takes every probe); 1 with one expert, 0 when nothing was routed.
+   */
+  public double expertLoadEntropy() {
+    long total = 0;
+    for (long count : expertProbes) {
+      total += count;
+    }
+    if (total == 0) {
+      return 0;
+    }
+    if (expertProbes.length == 1) {
+      return 1;
+    }
+    double entropy = 0;
+    for (long count : expertProbes) {
+      if (count > 0) {
+        double share = (double) count / total;
+        entropy -= share * Math.log(share);
+      }
+    }
+    return entropy / Math.log(expertProbes.length);
   }
 
   public Map<String, Long> phaseNanos() {

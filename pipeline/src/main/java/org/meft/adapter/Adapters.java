@@ -4,6 +4,7 @@ import ai.djl.nn.Parameter;
 import java.util.Map;
 import java.util.Set;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 
 /**
  * One method's adapters inside one model, as {@link AdapterMethod#install} leaves them: what trains
@@ -24,6 +25,11 @@ public interface Adapters extends AutoCloseable {
   /** The host store of trainable rows, or null for methods without one. */
   default HostStore store() {
     return null;
+  }
+
+  /** The learning rate of the host store's rows (the run's by default). */
+  default RowRate rowRate() {
+    return RowRate.RUN;
   }
 
   /** After each backward pass: moves gradients that live outside autograd to where they update. */

@@ -11,6 +11,7 @@ import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 
 /**
  * The adapters of one run, inserted into a model by their {@link AdapterMethod}: what trains on the
@@ -133,6 +134,11 @@ public final class InstalledAdapters implements AutoCloseable {
   /** The host store, or null for methods without one. */
   public HostStore store() {
     return adapters.store();
+  }
+
+  /** The learning rate of the host store's rows. */
+  public RowRate rowRate() {
+    return adapters.rowRate();
   }
 
   public AdapterMeters meters() {

@@ -22,6 +22,7 @@ import org.meft.model.Llama;
 import org.meft.reversible.Architecture;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
+import org.meft.store.RowRate;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -137,6 +138,7 @@ public final class StepBench {
               config.probes(),
               Math.min(n, config.maxRows()),
               KEY_INIT,
+              RowRate.RUN,
               all));
     }
     for (int n : config.sizes()) {

@@ -182,12 +182,14 @@ final class StoreLayer implements AutoCloseable {
   }
 
   /**
-   * Advances the row's step t and applies {@link #adamWInPlace} to its key and value, then zeroes
-   * its gradients.
+   * Advances the row's step t and applies {@link #adamWInPlace} to its key and value at {@code
+   * rate}'s rate for optimizer step {@code step} ({@code baseLr} its base), then zeroes its
+   * gradients.
    */
-  void adamW(int row, AdamW hyper, AdamWScratch scratch) {
+  void adamW(int row, AdamW hyper, RowRate rate, double baseLr, int step, AdamWScratch scratch) {
     int t = steps(row) + 1;
     setSteps(row, t);
+    double lr = baseLr * rate.frequencyFactor(step, t);
     double bias1 = 1 - Math.pow(hyper.beta1(), t);
     double bias2 = 1 - Math.pow(hyper.beta2(), t);
     for (Param p : params) {
@@ -195,7 +197,7 @@ final class StoreLayer implements AutoCloseable {
       p.m.get(row, scratch.m, 0);
       p.v.get(row, scratch.v, 0);
       p.grad.get(row, scratch.g, 0);
-      adamWInPlace(scratch, hyper, bias1, bias2);
+      adamWInPlace(scratch, hyper, lr, bias1, bias2);
       p.weight.put(row, scratch.w, 0);
       p.m.put(row, scratch.m, 0);
       p.v.put(row, scratch.v, 0);
@@ -204,15 +206,15 @@ final class StoreLayer implements AutoCloseable {
   }
 
   /**
-   * One row of AdamW in place on {@code s.w, s.m, s.v} given {@code s.g}, in double, with the bias
-   * corrections {@code bias1 = 1 - b1^t}, {@code bias2 = 1 - b2^t}: {@code m = b1 m + (1 - b1) g; v
-   * = b2 v + (1 - b2) g^2; w = w (1 - lr wd) - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)},
-   * torch.optim.AdamW's arrangement. {@link VectorAdamW} when {@link VectorApi#AVAILABLE}, else
-   * {@link #scalarAdamW}: the same bits either way.
+   * One row of AdamW at rate {@code lr} in place on {@code s.w, s.m, s.v} given {@code s.g}, in
+   * double, with the bias corrections {@code bias1 = 1 - b1^t}, {@code bias2 = 1 - b2^t}: {@code m
+   * = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w = w (1 - lr wd) - (lr / bias1) m / (sqrt(v) /
+   * sqrt(bias2) + eps)}, torch.optim.AdamW's arrangement. {@link VectorAdamW} when {@link
+   * VectorApi#AVAILABLE}, else {@link #scalarAdamW}: the same bits either way.
    */
-  static void adamWInPlace(AdamWScratch s, AdamW hyper, double bias1, double bias2) {
-    double decay = 1 - (double) hyper.lr() * hyper.weightDecay();
-    double stepSize = hyper.lr() / bias1;
+  static void adamWInPlace(AdamWScratch s, AdamW hyper, double lr, double bias1, double bias2) {
+    double decay = 1 - lr * hyper.weightDecay();
+    double stepSize = lr / bias1;
     double bias2Sqrt = Math.sqrt(bias2);
     if (VectorApi.AVAILABLE) {
       VectorAdamW.update(

@@ -8,13 +8,15 @@ import org.meft.store.HostStore;
  * distinct rows the tokens of a pass chose per layer before the row cap, the fraction of the
  * tokens' top-K choices that survived the cap (and so reached the device and the loss), the
  * fraction of the store's rows that AdamW ever updated, and the mean number of updates of those
- * rows (their per-row AdamW step counts).
+ * rows (their per-row AdamW step counts), and how evenly the router spread its probes over the
+ * experts (entropy over its maximum, {@link AdapterMeters#expertLoadEntropy}).
  */
 public record RetrievalStats(
     double meanDistinctRowsPerLayer,
     double keptChoiceFraction,
     double rowsUpdatedFraction,
-    double meanUpdatesPerUpdatedRow) {
+    double meanUpdatesPerUpdatedRow,
+    double expertLoadEntropy) {
 
   /** The statistics of a run with a host store; null without one (no sparse adapter). */
   static RetrievalStats of(AdapterMeters meters, HostStore store) {
@@ -35,6 +37,7 @@ public record RetrievalStats(
         meters.meanDistinctRowsPerLayer(),
         meters.keptChoiceFraction(),
         rows == 0 ? 0 : (double) updated / rows,
-        updated == 0 ? 0 : (double) updates / updated);
+        updated == 0 ? 0 : (double) updates / updated,
+        meters.expertLoadEntropy());
   }
 }

@@ -103,6 +103,7 @@ public record TrainResult(
       json.addProperty("kept_choice_fraction", retrieval.keptChoiceFraction());
       json.addProperty("rows_updated_fraction", retrieval.rowsUpdatedFraction());
       json.addProperty("mean_updates_per_updated_row", retrieval.meanUpdatesPerUpdatedRow());
+      json.addProperty("expert_load_entropy", retrieval.expertLoadEntropy());
     }
     JsonObject phases = new JsonObject();
     phaseMs.forEach(phases::addProperty);

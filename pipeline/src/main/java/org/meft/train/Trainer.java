@@ -250,7 +250,7 @@ public final class Trainer {
     run.badInARow = 0;
     run.losses.add((float) loss);
     long updateStart = System.nanoTime();
-    update(parameters, store, Math.sqrt(squaredNorm), lr, optimizer);
+    update(parameters, store, Math.sqrt(squaredNorm), step, lr, optimizer);
     run.optimizerStep = optimizer.stepCount();
     run.updateNanos += System.nanoTime() - updateStart;
     return new StepOutcome(loss, lr, true);
@@ -355,10 +355,16 @@ public final class Trainer {
   /**
    * Clips the device and host gradients together to {@code clipNorm} (their joint norm is {@code
    * norm}), then updates: AdamW on the device parameters, the sparse AdamW on the store's touched
-   * rows; the device gradients are zeroed for the next step (the store zeroes its own).
+   * rows at the adapters' row rate; the device gradients are zeroed for the next step (the store
+   * zeroes its own).
    */
   private void update(
-      List<Parameter> parameters, HostStore store, double norm, float lr, DeviceAdamW optimizer) {
+      List<Parameter> parameters,
+      HostStore store,
+      double norm,
+      int step,
+      float lr,
+      DeviceAdamW optimizer) {
     if (config.clipNorm() > 0 && norm > config.clipNorm()) {
       float factor = (float) (config.clipNorm() / norm);
       scaleGradients(parameters, factor);
@@ -368,7 +374,15 @@ public final class Trainer {
     }
     optimizer.step(parameters, lr, config);
     if (store != null) {
-      store.applyAdamW(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay());
+      store.applyAdamW(
+          adapters.rowRate(),
+          lr,
+          config.learningRate(),
+          step + 1,
+          config.beta1(),
+          config.beta2(),
+          config.eps(),
+          config.weightDecay());
     }
     zeroGradients(parameters);
   }

@@ -20,6 +20,7 @@ import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.store.RowRate;
 import org.meft.testing.Overwrite;
 
 /**
@@ -39,7 +40,7 @@ class ActiveTokensTest {
 
   @Test
   void meftAdapterIgnoresPaddingOnlyAtPadding() {
-    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, LayerSelection.ALL));
+    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, RowRate.RUN, LayerSelection.ALL));
   }
 
   private static void check(AdapterConfig config) {

@@ -45,6 +45,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 import org.meft.testing.AdapterValues;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
@@ -70,7 +71,7 @@ class AdapterMethodTableTest {
   /** The table: a name and a configuration per case. */
   static Stream<Arguments> cases() {
     return Stream.of(
-        arguments("meft", new MeftConfig(N, 3, 4, 2, 8, 0.5f, LayerSelection.ALL)),
+        arguments("meft", new MeftConfig(N, 3, 4, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL)),
         arguments("parallel", new ParallelConfig(N, 0.5f, LayerSelection.ALL)),
         arguments("full last:1", new FullConfig(new LayerSelection("last:1"))),
         arguments("lora q", lora("q")),

@@ -22,6 +22,7 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 import org.meft.testing.Overwrite;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -45,7 +46,7 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, LayerSelection.ALL);
+      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, RowRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =
@@ -96,7 +97,7 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, LayerSelection.ALL);
+      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, RowRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 import org.meft.testing.Overwrite;
 
 /**
@@ -30,7 +31,7 @@ class MeftGradientCheckTest {
 
   @Test
   void routerAndSelectedRowGradientsMatchFiniteDifferences() {
-    MeftConfig config = new MeftConfig(N, 6, 5, 2, 24, 0.5f, LayerSelection.ALL);
+    MeftConfig config = new MeftConfig(N, 6, 5, 2, 24, 0.5f, RowRate.RUN, LayerSelection.ALL);
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(16L << 20);
         HostStore store = HostStore.allocate(allocator, 1, N, D, 0.5f, 3);

@@ -33,6 +33,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -59,7 +60,7 @@ class ExactResumeTest {
 
   static AdapterConfig config(String method) {
     return switch (method) {
-      case "meft" -> new MeftConfig(48, 4, 6, 2, 24, 0.02f, LayerSelection.ALL);
+      case "meft" -> new MeftConfig(48, 4, 6, 2, 24, 0.02f, RowRate.RUN, LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->
           new LoraConfig(

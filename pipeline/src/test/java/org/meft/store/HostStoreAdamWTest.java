@@ -206,7 +206,7 @@ class HostStoreAdamWTest {
     for (int t = 1; t <= 3; t++) {
       double bias1 = 1 - Math.pow(BETA1, t);
       double bias2 = 1 - Math.pow(BETA2, t);
-      StoreLayer.adamWInPlace(vector, hyper, bias1, bias2);
+      StoreLayer.adamWInPlace(vector, hyper, LR, bias1, bias2);
       StoreLayer.scalarAdamW(
           plain, BETA1, BETA2, EPS, 1 - (double) LR * WEIGHT_DECAY, LR / bias1, Math.sqrt(bias2));
     }

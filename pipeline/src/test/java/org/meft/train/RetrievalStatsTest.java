@@ -30,8 +30,24 @@ class RetrievalStatsTest {
       assertEquals(175.0, stats.meanDistinctRowsPerLayer(), 1e-12);
       assertEquals(3.0 / 16, stats.rowsUpdatedFraction(), 1e-12);
       assertEquals(9.0 / 3, stats.meanUpdatesPerUpdatedRow(), 1e-12);
+      assertEquals(0.0, stats.expertLoadEntropy(), "nothing routed");
     }
     assertNull(RetrievalStats.of(meters, null), "no host store: no sparse adapter to measure");
+  }
+
+  @Test
+  void expertLoadEntropyIsOneWhenUniformAndFallsAsOneExpertTakesMore() {
+    AdapterMeters uniform = new AdapterMeters();
+    uniform.probes(new int[] {0, 1, 2, 3}, 4);
+    uniform.probes(new int[] {3, 2, 1, 0}, 4);
+    assertEquals(1.0, uniform.expertLoadEntropy(), 1e-12);
+    AdapterMeters skewed = new AdapterMeters();
+    skewed.probes(new int[] {0, 0, 0, 1}, 4); // shares 3/4, 1/4 over 4 experts
+    double expected = -(0.75 * Math.log(0.75) + 0.25 * Math.log(0.25)) / Math.log(4);
+    assertEquals(expected, skewed.expertLoadEntropy(), 1e-12);
+    AdapterMeters single = new AdapterMeters();
+    single.probes(new int[] {0, 0}, 1);
+    assertEquals(1.0, single.expertLoadEntropy());
   }
 
   @Test

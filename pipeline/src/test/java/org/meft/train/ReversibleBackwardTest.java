@@ -41,6 +41,7 @@ import org.meft.reversible.Halves;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 import org.meft.testing.AdapterValues;
 
 /**
@@ -67,7 +68,9 @@ class ReversibleBackwardTest {
               new LoraConfig(2, 4f, 0f, Set.of("q", "v", "up"), LayerSelection.ALL)));
       cases.add(
           arguments(
-              architecture, "meft", new MeftConfig(16, 3, 4, 2, 8, 0.5f, LayerSelection.ALL)));
+              architecture,
+              "meft",
+              new MeftConfig(16, 3, 4, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL)));
     }
     return cases.stream();
   }

@@ -48,6 +48,7 @@ public final class RunMetrics {
     fields.put("kept_choice_fraction", DataTypes.DoubleType);
     fields.put("rows_updated_fraction", DataTypes.DoubleType);
     fields.put("mean_updates_per_updated_row", DataTypes.DoubleType);
+    fields.put("expert_load_entropy", DataTypes.DoubleType);
     fields.put("activation_bytes_kept", DataTypes.LongType);
     fields.put("recompute_share", DataTypes.DoubleType);
     return fields;

@@ -238,6 +238,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       meters.rows(choices.count());
       RowSelection selection = retrieval.selection();
       meters.choices(selection.made(), selection.kept(), selection.distinct());
+      meters.probes(route.experts(), config.experts());
       if (kind == LayerPass.Kind.RECORD) {
         recorded = choices;
       }

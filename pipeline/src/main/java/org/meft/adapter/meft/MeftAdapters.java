@@ -12,6 +12,7 @@ import org.meft.adapter.Adapters;
 import org.meft.adapter.InstallContext;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
+import org.meft.store.RowRate;
 
 /**
  * The meft adapters of one model: a {@link MeftAdapter} beside each chosen layer's FFN, their rows
@@ -24,18 +25,21 @@ public final class MeftAdapters implements Adapters {
   private final List<MeftAdapter> adapters;
   private final HostStore store;
   private final Map<String, Parameter> parameters;
+  private final RowRate rowRate;
 
   private MeftAdapters(
       Llama model,
       List<Integer> layers,
       List<MeftAdapter> adapters,
       HostStore store,
-      Map<String, Parameter> parameters) {
+      Map<String, Parameter> parameters,
+      RowRate rowRate) {
     this.model = model;
     this.layers = layers;
     this.adapters = adapters;
     this.store = store;
     this.parameters = parameters;
+    this.rowRate = rowRate;
   }
 
   static MeftAdapters install(
@@ -77,7 +81,7 @@ public final class MeftAdapters implements Adapters {
       throw e;
     }
     return new MeftAdapters(
-        model, layers, adapters, store, Collections.unmodifiableMap(parameters));
+        model, layers, adapters, store, Collections.unmodifiableMap(parameters), config.rowRate());
   }
 
   /** The adapter of the i-th chosen layer. */
@@ -101,6 +105,11 @@ public final class MeftAdapters implements Adapters {
   @Override
   public HostStore store() {
     return store;
+  }
+
+  @Override
+  public RowRate rowRate() {
+    return rowRate;
   }
 
   @Override

@@ -13,6 +13,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
+import org.meft.store.RowRate;
 
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
@@ -25,6 +26,7 @@ import org.meft.settings.SettingValues;
  * @param probes P, experts each token searches
  * @param maxRows S_max, the cap on rows per layer per step (the highest-scoring are kept)
  * @param keyInit standard deviation of the initial keys (values start at zero)
+ * @param rowRate the learning rate of the store's rows, relative to the run's
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -34,6 +36,7 @@ public record MeftConfig(
     int probes,
     int maxRows,
     float keyInit,
+    RowRate rowRate,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -61,8 +64,34 @@ public record MeftConfig(
           Range.closed(1, 1 << 24),
           "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
 
+  public static final Setting ROW_LR_SCALE =
+      Setting.number(
+          "row-lr-scale",
+          1f,
+          new Range(0, false, 1e6, true),
+          "the store rows' learning rate over the run's --lr");
+  public static final Setting ROW_LR_SCHEDULE =
+      Setting.text(
+          "row-lr-schedule",
+          RowRate.spelled(RowRate.Schedule.RUN),
+          "run (the run's warm-up and cosine decay) or constant (the peak rate throughout)");
+  public static final Setting ROW_LR_FREQUENCY =
+      Setting.text(
+          "row-lr-frequency",
+          RowRate.spelled(RowRate.Frequency.NONE),
+          "none, or sqrt: a row's rate times min(10, sqrt(step / the row's updates))");
+
   static final List<Setting> SETTINGS =
-      List.of(ADAPTER_SIZE, TOP_K, EXPERTS, PROBES, MAX_ROWS, KEY_INIT);
+      List.of(
+          ADAPTER_SIZE,
+          TOP_K,
+          EXPERTS,
+          PROBES,
+          MAX_ROWS,
+          KEY_INIT,
+          ROW_LR_SCALE,
+          ROW_LR_SCHEDULE,
+          ROW_LR_FREQUENCY);
 
   public MeftConfig {
     ADAPTER_SIZE.check(adapterSize);
@@ -80,6 +109,7 @@ public record MeftConfig(
               + maxRows);
     }
     KEY_INIT.check(keyInit);
+    ROW_LR_SCALE.check(rowRate.scale());
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -92,6 +122,12 @@ public record MeftConfig(
         values.integer(PROBES),
         values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
         values.number(KEY_INIT),
+        new RowRate(
+            values.number(ROW_LR_SCALE),
+            RowRate.parse(
+                RowRate.Schedule.class, ROW_LR_SCHEDULE.name(), values.text(ROW_LR_SCHEDULE)),
+            RowRate.parse(
+                RowRate.Frequency.class, ROW_LR_FREQUENCY.name(), values.text(ROW_LR_FREQUENCY))),
         layers);
   }
 
@@ -105,7 +141,7 @@ public record MeftConfig(
     int rows =
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
-    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, layers);
+    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, rowRate, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -132,6 +168,9 @@ public record MeftConfig(
     s.put(PROBES.name(), Integer.toString(probes));
     s.put(MAX_ROWS.name(), Integer.toString(maxRows));
     s.put(KEY_INIT.name(), Float.toString(keyInit));
+    s.put(ROW_LR_SCALE.name(), Float.toString(rowRate.scale()));
+    s.put(ROW_LR_SCHEDULE.name(), RowRate.spelled(rowRate.schedule()));
+    s.put(ROW_LR_FREQUENCY.name(), RowRate.spelled(rowRate.frequency()));
     return s;
   }
 

@@ -1,0 +1,84 @@
+package org.meft.store;
+
+import java.util.Locale;
+
+/**
+ * The learning rate of the store's rows, a parameter group of their own: product-key memories
+ * (Lample et al., 2019) train their values with a sparse Adam at their own rate, Memory Layers at
+ * Scale (Berges et al., 2024, {@code value_fixed_lr}) at a fixed rate ten times the model's. At
+ * optimizer step {@code s} (from 1), a row taking its {@code t}-th update moves at
+ *
+ * <pre>
+ *   lr_row = scale * (schedule == RUN ? lr(s) : peak lr) * (frequency == SQRT ? min(CAP, sqrt(s / t)) : 1)
+ * </pre>
+ *
+ * A sparse row learns only in the steps whose tokens choose it: a row chosen in one step of r takes
+ * r times fewer AdamW steps than a dense parameter, each of about the same size. {@code SQRT} makes
+ * up part of that: a row chosen every step moves at the base rate, one chosen once in 100 steps at
+ * ten times it.
+ *
+ * @param scale the rows' rate over the run's
+ * @param schedule whether the rows follow the run's warm-up and cosine decay or stay at the peak
+ * @param frequency whether a row's rate grows as it is chosen more rarely
+ */
+public record RowRate(float scale, Schedule schedule, Frequency frequency) {
+  /** The rows at the run's rate: every row as a dense parameter would move. */
+  public static final RowRate RUN = new RowRate(1f, Schedule.RUN, Frequency.NONE);
+
+  /**
+   * The most {@code SQRT} multiplies a row's rate by: the ratio of the memory values' rate to the
+   * model's in Memory Layers at Scale. Without it a row first chosen at step 2,000 would start 45
+   * times faster than the others.
+   */
+  public static final double FREQUENCY_CAP = 10;
+
+  public enum Schedule {
+    /** The run's warm-up and cosine decay. */
+    RUN,
+    /** The run's peak rate at every step. */
+    CONSTANT
+  }
+
+  public enum Frequency {
+    NONE,
+    /** min(CAP, sqrt(s / t)). */
+    SQRT
+  }
+
+  public RowRate {
+    if (!(scale > 0) || Float.isInfinite(scale)) {
+      throw new IllegalArgumentException("row rate scale must be finite and > 0, got " + scale);
+    }
+  }
+
+  /** The rows' rate before {@link #frequencyFactor}, at a step whose run rate is {@code lr}. */
+  public double base(float lr, float peakLr) {
+    return scale * (double) (schedule == Schedule.RUN ? lr : peakLr);
+  }
+
+  /** The frequency factor of a row taking its {@code t}-th update at step {@code s}. */
+  public double frequencyFactor(int s, int t) {
+    return frequency == Frequency.SQRT ? Math.min(FREQUENCY_CAP, Math.sqrt((double) s / t)) : 1;
+  }
+
+  /** The setting's spelling of {@code value}: lower case. */
+  public static String spelled(Enum<?> value) {
+    return value.name().toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * The constant of {@code type} spelled {@code text} (lower case).
+   *
+   * @throws IllegalArgumentException naming {@code setting} and the allowed spellings
+   */
+  public static <E extends Enum<E>> E parse(Class<E> type, String setting, String text) {
+    StringBuilder allowed = new StringBuilder();
+    for (E value : type.getEnumConstants()) {
+      if (spelled(value).equals(text)) {
+        return value;
+      }
+      allowed.append(allowed.length() == 0 ? "" : "|").append(spelled(value));
+    }
+    throw new IllegalArgumentException(setting + ": must be " + allowed + ", got '" + text + "'");
+  }
+}
