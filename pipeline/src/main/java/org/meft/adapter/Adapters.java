@@ -32,6 +32,13 @@ public interface Adapters extends AutoCloseable {
     return RowRate.RUN;
   }
 
+  /**
+   * Before the first step of a run (not a resumed one): adapters that start from the data (meft's
+   * {@code key-source tokens}) watch {@code forwardPasses} run the model over training tokens, then
+   * set themselves up from what they saw. Nothing by default.
+   */
+  default void initialiseFromTokens(Runnable forwardPasses) {}
+
   /** After each backward pass: moves gradients that live outside autograd to where they update. */
   default void collectGradients() {}
 

@@ -136,6 +136,11 @@ public final class InstalledAdapters implements AutoCloseable {
     return adapters.store();
   }
 
+  /** See {@link Adapters#initialiseFromTokens}. */
+  public void initialiseFromTokens(Runnable forwardPasses) {
+    adapters.initialiseFromTokens(forwardPasses);
+  }
+
   /** The learning rate of the host store's rows. */
   public RowRate rowRate() {
     return adapters.rowRate();

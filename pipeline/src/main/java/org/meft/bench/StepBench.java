@@ -15,6 +15,7 @@ import org.meft.adapter.AdapterSettings;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -138,6 +139,7 @@ public final class StepBench {
               config.probes(),
               Math.min(n, config.maxRows()),
               KEY_INIT,
+              KeySource.RANDOM,
               RowRate.RUN,
               all));
     }

@@ -49,6 +49,24 @@ public record Setting(
     return new Setting(name, Kind.BOOLEAN, "false", null, Range.ANY, help);
   }
 
+  /**
+   * One of {@code defaultValue}'s enum constants, written in lower case ({@link #spelled}); the
+   * help text lists them.
+   */
+  public static <E extends Enum<E>> Setting choice(String name, E defaultValue, String help) {
+    StringBuilder allowed = new StringBuilder();
+    for (Enum<?> value : defaultValue.getDeclaringClass().getEnumConstants()) {
+      allowed.append(allowed.length() == 0 ? "" : "|").append(spelled(value));
+    }
+    return new Setting(
+        name, Kind.TEXT, spelled(defaultValue), null, Range.ANY, allowed + ": " + help);
+  }
+
+  /** How {@link #choice} settings write an enum constant: its name in lower case. */
+  public static String spelled(Enum<?> value) {
+    return value.name().toLowerCase(Locale.ROOT);
+  }
+
   public static Setting text(String name, String defaultValue, String help) {
     return new Setting(name, Kind.TEXT, defaultValue, null, Range.ANY, help);
   }

@@ -64,6 +64,19 @@ public record SettingValues(Map<String, String> values) {
     }
   }
 
+  /** A {@link Setting#choice} setting: the constant of {@code type} spelled as written. */
+  public <E extends Enum<E>> E choice(Setting setting, Class<E> type) {
+    String value = text(setting);
+    StringBuilder allowed = new StringBuilder();
+    for (E constant : type.getEnumConstants()) {
+      if (Setting.spelled(constant).equals(value)) {
+        return constant;
+      }
+      allowed.append(allowed.length() == 0 ? "" : "|").append(Setting.spelled(constant));
+    }
+    throw malformed(setting, allowed.toString());
+  }
+
   /** A switch: true or false (a flag given without a value reads as true). */
   public boolean bool(Setting setting) {
     String value = text(setting);

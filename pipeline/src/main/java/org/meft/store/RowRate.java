@@ -1,7 +1,5 @@
 package org.meft.store;
 
-import java.util.Locale;
-
 /**
  * The learning rate of the store's rows, a parameter group of their own: product-key memories
  * (Lample et al., 2019) train their values with a sparse Adam at their own rate, Memory Layers at
@@ -59,26 +57,5 @@ public record RowRate(float scale, Schedule schedule, Frequency frequency) {
   /** The frequency factor of a row taking its {@code t}-th update at step {@code s}. */
   public double frequencyFactor(int s, int t) {
     return frequency == Frequency.SQRT ? Math.min(FREQUENCY_CAP, Math.sqrt((double) s / t)) : 1;
-  }
-
-  /** The setting's spelling of {@code value}: lower case. */
-  public static String spelled(Enum<?> value) {
-    return value.name().toLowerCase(Locale.ROOT);
-  }
-
-  /**
-   * The constant of {@code type} spelled {@code text} (lower case).
-   *
-   * @throws IllegalArgumentException naming {@code setting} and the allowed spellings
-   */
-  public static <E extends Enum<E>> E parse(Class<E> type, String setting, String text) {
-    StringBuilder allowed = new StringBuilder();
-    for (E value : type.getEnumConstants()) {
-      if (spelled(value).equals(text)) {
-        return value;
-      }
-      allowed.append(allowed.length() == 0 ? "" : "|").append(spelled(value));
-    }
-    throw new IllegalArgumentException(setting + ": must be " + allowed + ", got '" + text + "'");
   }
 }

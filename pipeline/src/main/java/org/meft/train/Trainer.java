@@ -108,6 +108,9 @@ public final class Trainer {
         adapters.meters().carry(start.meters());
       }
       ParameterStore ps = new ParameterStore(manager, false);
+      if (resume == null) {
+        adapters.initialiseFromTokens(() -> observeTokens(examples, ps, manager));
+      }
       for (int step = start.step(); ; step++) {
         boolean stop = StopSignals.requested(); // read once per boundary
         if (listener != null && step > start.step()) {
@@ -219,6 +222,12 @@ public final class Trainer {
   }
 
   /** What one step did: its loss and learning rate, and whether the update was applied. */
+  /**
+   * Examples whose tokens adapters that start from the data see, at most: tens of thousands of
+   * tokens, enough for every expert's cluster, in seconds of forward passes.
+   */
+  static final int INITIALISATION_EXAMPLES = 2048;
+
   private record StepOutcome(double loss, float lr, boolean applied) {}
 
   /**
@@ -337,6 +346,31 @@ public final class Trainer {
       }
     }
     return new Pass(loss, tokens);
+  }
+
+  /**
+   * Forward passes without gradient over up to {@link #INITIALISATION_EXAMPLES} training examples
+   * (in a seeded order of their own, so the run's order is untouched), for adapters that set
+   * themselves up from the tokens they see ({@link InstalledAdapters#initialiseFromTokens}).
+   */
+  private void observeTokens(List<TrainingExample> examples, ParameterStore ps, NDManager manager) {
+    DataOrder order = new DataOrder(examples, config.seed());
+    int count = Math.min(examples.size(), INITIALISATION_EXAMPLES);
+    for (int first = 0; first < count; first += config.batchSize()) {
+      List<TrainingExample> batch = new ArrayList<>();
+      for (int i = first; i < Math.min(count, first + config.batchSize()); i++) {
+        batch.add(order.next());
+      }
+      try (NDManager sub = manager.newSubManager()) {
+        Batch b = Batch.of(batch, sub);
+        adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
+        try {
+          model.forward(ps, b.inputs(), null, false).close();
+        } finally {
+          adapters.activeTokens().clear();
+        }
+      }
+    }
   }
 
   /**

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.meft.adapter.full.FullConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelAdapter;
@@ -84,7 +85,8 @@ class ActivationRecomputationTest {
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, false), without);
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, true), with);
 
-    AdapterConfig meft = new MeftConfig(16, 3, 4, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL);
+    AdapterConfig meft =
+        new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
     long meftWithout = train("meft", meft, SHAPE, false, FIXED_LENGTH).devicePeak();
     long meftWith = train("meft", meft, SHAPE, true, FIXED_LENGTH).devicePeak();
     long meftResident = 3 * 2L * Float.BYTES * 4 * SHAPE.dim();

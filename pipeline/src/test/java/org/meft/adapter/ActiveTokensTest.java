@@ -14,6 +14,7 @@ import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
@@ -40,7 +41,7 @@ class ActiveTokensTest {
 
   @Test
   void meftAdapterIgnoresPaddingOnlyAtPadding() {
-    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, RowRate.RUN, LayerSelection.ALL));
+    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL));
   }
 
   private static void check(AdapterConfig config) {

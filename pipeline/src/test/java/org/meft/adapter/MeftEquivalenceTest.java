@@ -14,6 +14,7 @@ import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.adapter.parallel.ParallelAdapters;
@@ -46,7 +47,8 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, RowRate.RUN, LayerSelection.ALL);
+      MeftConfig dense =
+          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =
@@ -97,7 +99,8 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, RowRate.RUN, LayerSelection.ALL);
+      MeftConfig dense =
+          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =

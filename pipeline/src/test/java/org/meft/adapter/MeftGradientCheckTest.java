@@ -13,6 +13,7 @@ import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.store.HostStore;
@@ -31,7 +32,8 @@ class MeftGradientCheckTest {
 
   @Test
   void routerAndSelectedRowGradientsMatchFiniteDifferences() {
-    MeftConfig config = new MeftConfig(N, 6, 5, 2, 24, 0.5f, RowRate.RUN, LayerSelection.ALL);
+    MeftConfig config =
+        new MeftConfig(N, 6, 5, 2, 24, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(16L << 20);
         HostStore store = HostStore.allocate(allocator, 1, N, D, 0.5f, 3);

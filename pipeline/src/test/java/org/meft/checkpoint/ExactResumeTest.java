@@ -26,6 +26,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -60,7 +61,8 @@ class ExactResumeTest {
 
   static AdapterConfig config(String method) {
     return switch (method) {
-      case "meft" -> new MeftConfig(48, 4, 6, 2, 24, 0.02f, RowRate.RUN, LayerSelection.ALL);
+      case "meft" ->
+          new MeftConfig(48, 4, 6, 2, 24, 0.02f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->
           new LoraConfig(

@@ -18,6 +18,7 @@ import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -64,7 +65,8 @@ class BatchedGenerationTest {
   void batchedGreedyEqualsOneAtATimeWithMeftInstalled() {
     // maxRows 8 = two tokens' top-4: the cap binds for any pass of three or more tokens.
     assertWithAdapter(
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL), "meft");
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL),
+        "meft");
   }
 
   @Test

@@ -20,6 +20,7 @@ import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -43,7 +44,8 @@ class TokenDecoderTest {
   static Stream<Arguments> models() {
     AdapterConfig lora =
         new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL);
-    AdapterConfig meft = new MeftConfig(64, 4, 8, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL);
+    AdapterConfig meft =
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
     AdapterConfig parallel = new ParallelConfig(16, 0.5f, LayerSelection.ALL);
     return Stream.of(
         Arguments.of("base", null, null),

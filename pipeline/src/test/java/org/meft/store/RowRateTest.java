@@ -1,7 +1,6 @@
 package org.meft.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.meft.store.StoreTesting.direct;
 
@@ -142,17 +141,5 @@ class RowRateTest {
     assertEquals(2.0, sqrt.frequencyFactor(400, 100), 1e-12);
     assertEquals(RowRate.FREQUENCY_CAP, sqrt.frequencyFactor(2000, 1));
     assertEquals(1.0, RowRate.RUN.frequencyFactor(2000, 1));
-  }
-
-  @Test
-  void aMisspelledChoiceNamesTheSettingAndTheAllowedValues() {
-    IllegalArgumentException e =
-        assertThrows(
-            IllegalArgumentException.class,
-            () -> RowRate.parse(RowRate.Schedule.class, "row-lr-schedule", "cosine"));
-    assertEquals("row-lr-schedule: must be run|constant, got 'cosine'", e.getMessage());
-    assertThrows(
-        IllegalArgumentException.class,
-        () -> new RowRate(0f, RowRate.Schedule.RUN, RowRate.Frequency.NONE));
   }
 }

@@ -31,6 +31,7 @@ import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -70,7 +71,8 @@ class ReversibleBackwardTest {
           arguments(
               architecture,
               "meft",
-              new MeftConfig(16, 3, 4, 2, 8, 0.5f, RowRate.RUN, LayerSelection.ALL)));
+              new MeftConfig(
+                  16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL)));
     }
     return cases.stream();
   }

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.lora.LoraConfig;
+import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.store.RowRate;
 
@@ -44,7 +45,8 @@ class RunSpecTest {
     }
     RunSpec meft = RunSpec.fromSettings(settings("meft"));
     assertEquals(
-        new MeftConfig(4096, 64, 64, 8, 1024, 0.02f, RowRate.RUN, meft.adapter().layers()),
+        new MeftConfig(
+            4096, 64, 64, 8, 1024, 0.02f, KeySource.RANDOM, RowRate.RUN, meft.adapter().layers()),
         meft.adapter());
     assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
     assertEquals(16384L << 20, meft.hostBudgetBytes());

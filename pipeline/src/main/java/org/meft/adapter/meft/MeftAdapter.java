@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -82,6 +83,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final List<Pending> pending = new ArrayList<>();
   private final LayerPass layerPass;
   private Choices recorded; // the choices of the last RECORD forward, until its REPLAY
+  private Consumer<float[]> tokenObserver; // see observeTokens
 
   /** K_S, V_S of one forward pass, waiting for their gradients. */
   private record Pending(int[] rows, int count, NDArray keys, NDArray values) {}
@@ -140,6 +142,22 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return router;
   }
 
+  /**
+   * While {@code observer} is not null, every forward hands it its tokens' h [M, D] (float32,
+   * row-major, pads left out) before adapting them.
+   */
+  void observeTokens(Consumer<float[]> observer) {
+    tokenObserver = observer;
+  }
+
+  /** The router starts again from the store's keys (after they were replaced). */
+  void resetRouter() {
+    NDArray weights = router.getArray();
+    try (NDArray sums = weights.getManager().create(expertKeySums(), weights.getShape())) {
+      weights.set(new NDIndex(":"), sums);
+    }
+  }
+
   public MeftConfig config() {
     return config;
   }
@@ -148,6 +166,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
     NDArray all = Precision.atLeastFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
+    if (tokenObserver != null) {
+      tokenObserver.accept(h.toType(DataType.FLOAT32, false).toFloatArray());
+    }
     NDArray a = training ? adapt(ps, h, true) : adaptEachTokenExactly(ps, h);
     // Added to the residual stream in its type.
     return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());

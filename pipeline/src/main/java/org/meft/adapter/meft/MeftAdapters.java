@@ -25,7 +25,8 @@ public final class MeftAdapters implements Adapters {
   private final List<MeftAdapter> adapters;
   private final HostStore store;
   private final Map<String, Parameter> parameters;
-  private final RowRate rowRate;
+  private final MeftConfig config;
+  private final long seed;
 
   private MeftAdapters(
       Llama model,
@@ -33,13 +34,15 @@ public final class MeftAdapters implements Adapters {
       List<MeftAdapter> adapters,
       HostStore store,
       Map<String, Parameter> parameters,
-      RowRate rowRate) {
+      MeftConfig config,
+      long seed) {
     this.model = model;
     this.layers = layers;
     this.adapters = adapters;
     this.store = store;
     this.parameters = parameters;
-    this.rowRate = rowRate;
+    this.config = config;
+    this.seed = seed;
   }
 
   static MeftAdapters install(
@@ -81,7 +84,13 @@ public final class MeftAdapters implements Adapters {
       throw e;
     }
     return new MeftAdapters(
-        model, layers, adapters, store, Collections.unmodifiableMap(parameters), config.rowRate());
+        model,
+        layers,
+        adapters,
+        store,
+        Collections.unmodifiableMap(parameters),
+        config,
+        context.seed());
   }
 
   /** The adapter of the i-th chosen layer. */
@@ -107,9 +116,72 @@ public final class MeftAdapters implements Adapters {
     return store;
   }
 
+  /**
+   * With {@code key-source tokens}: draws each layer's keys from the hidden states its adapter sees
+   * while {@code forwardPasses} runs the model over training tokens ({@link TokenKeys}), and starts
+   * the routers again from them. Values are still zero, so the adapters add nothing meanwhile.
+   */
+  @Override
+  public void initialiseFromTokens(Runnable forwardPasses) {
+    if (config.keySource() != KeySource.TOKENS) {
+      return;
+    }
+    List<FloatChunks> seen = new ArrayList<>();
+    for (MeftAdapter adapter : adapters) {
+      FloatChunks chunks = new FloatChunks();
+      seen.add(chunks);
+      adapter.observeTokens(chunks::add);
+    }
+    try {
+      forwardPasses.run();
+    } finally {
+      adapters.forEach(adapter -> adapter.observeTokens(null));
+    }
+    int dim = store.dim();
+    for (int i = 0; i < adapters.size(); i++) {
+      float[] h = seen.get(i).joined();
+      float[] keys =
+          TokenKeys.fit(
+              h,
+              h.length / dim,
+              dim,
+              config.adapterSize(),
+              config.experts(),
+              config.keyInit(),
+              seed + i);
+      float[] row = new float[dim];
+      for (int r = 0; r < config.adapterSize(); r++) {
+        System.arraycopy(keys, r * dim, row, 0, dim);
+        store.setKeyRow(i, r, row);
+      }
+      adapters.get(i).resetRouter();
+    }
+  }
+
+  /** Float arrays joined once at the end. */
+  private static final class FloatChunks {
+    private final List<float[]> chunks = new ArrayList<>();
+    private int length;
+
+    void add(float[] chunk) {
+      chunks.add(chunk);
+      length += chunk.length;
+    }
+
+    float[] joined() {
+      float[] all = new float[length];
+      int at = 0;
+      for (float[] chunk : chunks) {
+        System.arraycopy(chunk, 0, all, at, chunk.length);
+        at += chunk.length;
+      }
+      return all;
+    }
+  }
+
   @Override
   public RowRate rowRate() {
-    return rowRate;
+    return config.rowRate();
   }
 
   @Override

@@ -25,7 +25,9 @@ import org.meft.store.RowRate;
  * @param experts E, groups of ceil(N / E) consecutive rows the router scores (default ceil(sqrt N))
  * @param probes P, experts each token searches
  * @param maxRows S_max, the cap on rows per layer per step (the highest-scoring are kept)
- * @param keyInit standard deviation of the initial keys (values start at zero)
+ * @param keyInit standard deviation of the initial keys (values start at zero); with {@code
+ *     keySource} TOKENS, their norm is that of such a random key
+ * @param keySource where the initial keys come from
  * @param rowRate the learning rate of the store's rows, relative to the run's
  * @param layers the layers that get an adapter
  */
@@ -36,6 +38,7 @@ public record MeftConfig(
     int probes,
     int maxRows,
     float keyInit,
+    KeySource keySource,
     RowRate rowRate,
     LayerSelection layers)
     implements AdapterConfig {
@@ -64,6 +67,12 @@ public record MeftConfig(
           Range.closed(1, 1 << 24),
           "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
 
+  public static final Setting KEY_SOURCE =
+      Setting.choice(
+          "key-source",
+          KeySource.RANDOM,
+          "the initial keys: random, or the hidden states of training tokens, clustered into the"
+              + " experts");
   public static final Setting ROW_LR_SCALE =
       Setting.number(
           "row-lr-scale",
@@ -71,15 +80,15 @@ public record MeftConfig(
           new Range(0, false, 1e6, true),
           "the store rows' learning rate over the run's --lr");
   public static final Setting ROW_LR_SCHEDULE =
-      Setting.text(
+      Setting.choice(
           "row-lr-schedule",
-          RowRate.spelled(RowRate.Schedule.RUN),
-          "run (the run's warm-up and cosine decay) or constant (the peak rate throughout)");
+          RowRate.Schedule.RUN,
+          "the run's warm-up and cosine decay, or its peak rate throughout");
   public static final Setting ROW_LR_FREQUENCY =
-      Setting.text(
+      Setting.choice(
           "row-lr-frequency",
-          RowRate.spelled(RowRate.Frequency.NONE),
-          "none, or sqrt: a row's rate times min(10, sqrt(step / the row's updates))");
+          RowRate.Frequency.NONE,
+          "sqrt: a row's rate times min(10, sqrt(step / the row's updates))");
 
   static final List<Setting> SETTINGS =
       List.of(
@@ -89,6 +98,7 @@ public record MeftConfig(
           PROBES,
           MAX_ROWS,
           KEY_INIT,
+          KEY_SOURCE,
           ROW_LR_SCALE,
           ROW_LR_SCHEDULE,
           ROW_LR_FREQUENCY);
@@ -122,12 +132,11 @@ public record MeftConfig(
         values.integer(PROBES),
         values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
         values.number(KEY_INIT),
+        values.choice(KEY_SOURCE, KeySource.class),
         new RowRate(
             values.number(ROW_LR_SCALE),
-            RowRate.parse(
-                RowRate.Schedule.class, ROW_LR_SCHEDULE.name(), values.text(ROW_LR_SCHEDULE)),
-            RowRate.parse(
-                RowRate.Frequency.class, ROW_LR_FREQUENCY.name(), values.text(ROW_LR_FREQUENCY))),
+            values.choice(ROW_LR_SCHEDULE, RowRate.Schedule.class),
+            values.choice(ROW_LR_FREQUENCY, RowRate.Frequency.class)),
         layers);
   }
 
@@ -141,7 +150,8 @@ public record MeftConfig(
     int rows =
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
-    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, rowRate, layers);
+    return new MeftConfig(
+        size, k, e, Math.min(probes, e), rows, keyInit, keySource, rowRate, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -168,9 +178,10 @@ public record MeftConfig(
     s.put(PROBES.name(), Integer.toString(probes));
     s.put(MAX_ROWS.name(), Integer.toString(maxRows));
     s.put(KEY_INIT.name(), Float.toString(keyInit));
+    s.put(KEY_SOURCE.name(), Setting.spelled(keySource));
     s.put(ROW_LR_SCALE.name(), Float.toString(rowRate.scale()));
-    s.put(ROW_LR_SCHEDULE.name(), RowRate.spelled(rowRate.schedule()));
-    s.put(ROW_LR_FREQUENCY.name(), RowRate.spelled(rowRate.frequency()));
+    s.put(ROW_LR_SCHEDULE.name(), Setting.spelled(rowRate.schedule()));
+    s.put(ROW_LR_FREQUENCY.name(), Setting.spelled(rowRate.frequency()));
     return s;
   }
 
