@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
+import org.meft.adapter.ComposedMethod;
 import org.meft.model.LlamaConfig;
 import org.meft.plan.ModelShape;
 import org.meft.run.TrainingRun;
@@ -58,6 +59,18 @@ public final class TrainCommand implements Command {
         usage.append(" --method ").append(method.name()).append(": ");
         usage.append(method.description()).append('\n');
         method.settings().forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
+      }
+    }
+    usage.append(" --method A" + ComposedMethod.JOIN + "B (e.g. meft" + ComposedMethod.JOIN);
+    usage.append("lora): two methods in one run, both methods' settings; a setting both take is");
+    usage.append(" A's, --B.SETTING B's; the plan sizes A; full composes with none\n");
+    Set<String> registered = new HashSet<>();
+    AdapterMethods.all().forEach(m -> m.settings().forEach(s -> registered.add(s.name())));
+    for (AdapterMethod composition : AdapterMethods.compositions()) {
+      for (Setting s : composition.settings()) {
+        if (registered.add(s.name())) {
+          Flags.option(usage, s.usage(), s.helpText());
+        }
       }
     }
     return usage.toString().stripTrailing();

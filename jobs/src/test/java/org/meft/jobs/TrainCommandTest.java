@@ -82,6 +82,33 @@ class TrainCommandTest {
     }
   }
 
+  /** A composition from flags, the second method's clashing settings after its name. */
+  @Test
+  void aComposedMethodTrainsAndItsSettingsAreInTheHelp() {
+    MainTest.Result result =
+        train(
+            "--method",
+            "meft+parallel",
+            "--adapter-size",
+            "64",
+            "--top-k",
+            "8",
+            "--probes",
+            "2",
+            "--max-rows",
+            "32",
+            "--parallel.adapter-size",
+            "8");
+    assertEquals(0, result.code(), result.err());
+    String[] lines = result.out().strip().split("\n");
+    JsonObject json = JsonParser.parseString(lines[lines.length - 1]).getAsJsonObject();
+    assertEquals("meft+parallel", json.get("method").getAsString());
+    assertTrue(json.get("host_store_bytes").getAsLong() > 0, json.toString());
+    String help = MainTest.meft("train", "--help").out();
+    assertTrue(help.contains("--method A+B"), help);
+    assertTrue(help.contains("--parallel.adapter-size 4096"), help);
+  }
+
   @Test
   void badConfigurationsAreRefusedBeforeTrainingNamingTheField() throws Exception {
     assertRefused(

@@ -1,5 +1,6 @@
 package org.meft.adapter;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,4 +20,9 @@ public interface AdapterConfig {
    * {@link AdapterMethod#configure} reads them back.
    */
   Map<String, String> settings();
+
+  /** The one-method configurations this is made of: itself, or a composition's two. */
+  default List<AdapterConfig> parts() {
+    return List.of(this);
+  }
 }

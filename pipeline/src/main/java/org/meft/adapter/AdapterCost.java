@@ -32,6 +32,25 @@ public record AdapterCost(
     long hostMomentElementsPerLayer,
     long trainedBaseElements) {
 
+  /**
+   * This method's adapters and {@code other}'s in one model ({@link ComposedMethod}): everything
+   * adds up but the short-lived buffer, of which the larger one bounds the peak (each lives only
+   * inside its own adapter's forward, so the two never coexist).
+   */
+  public AdapterCost plus(AdapterCost other) {
+    return new AdapterCost(
+        resident.plus(other.resident),
+        passPerLayer.plus(other.passPerLayer),
+        Math.max(transientBytes, other.transientBytes),
+        hostToDevicePerPass + other.hostToDevicePerPass,
+        deviceToHostPerPass + other.deviceToHostPerPass,
+        hostToDeviceReplayPerPass + other.hostToDeviceReplayPerPass,
+        hostStore + other.hostStore,
+        staging + other.staging,
+        hostMomentElementsPerLayer + other.hostMomentElementsPerLayer,
+        trainedBaseElements + other.trainedBaseElements);
+  }
+
   /** A method whose adapters live on the device only. */
   public static AdapterCost onDevice(
       DeviceBytes resident, DeviceBytes passPerLayer, long transientBytes) {

@@ -25,6 +25,16 @@ public interface AdapterMethod {
   String description();
 
   /**
+   * Whether the method may share a run with another one ({@code --method A+B}, {@link
+   * ComposedMethod}): true for an adapter that installs through the model's hooks and names its
+   * parameters by its own name; false for one that cannot share a model (full fine-tuning trains
+   * the base weights themselves).
+   */
+  default boolean composable() {
+    return true;
+  }
+
+  /**
    * The method's own settings, besides {@link AdapterSettings#LAYERS}, which every method takes.
    */
   List<Setting> settings();

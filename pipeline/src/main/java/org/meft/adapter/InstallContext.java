@@ -23,4 +23,11 @@ public record InstallContext(
     boolean initialise,
     AdapterMeters meters,
     ActiveTokens activeTokens,
-    LayerPass layerPass) {}
+    LayerPass layerPass) {
+
+  /** This context with another initialisation seed. */
+  public InstallContext withSeed(long other) {
+    return new InstallContext(
+        manager, allocator, other, initialise, meters, activeTokens, layerPass);
+  }
+}

@@ -81,13 +81,20 @@ public final class InstalledAdapters implements AutoCloseable {
     return config;
   }
 
-  /** The method's adapters, as the type its folder defines (tests and benches reach inside). */
+  /**
+   * The method's adapters, as the type its folder defines, or a composed method's part of that type
+   * (tests and benches reach inside).
+   */
   public <T extends Adapters> T adapters(Class<T> type) {
-    if (!type.isInstance(adapters)) {
-      throw new IllegalStateException(
-          "the installed method is " + config.method().name() + ", not " + type.getSimpleName());
+    List<Adapters> parts =
+        adapters instanceof ComposedAdapters composed ? composed.parts() : List.of(adapters);
+    for (Adapters part : parts) {
+      if (type.isInstance(part)) {
+        return type.cast(part);
+      }
     }
-    return type.cast(adapters);
+    throw new IllegalStateException(
+        "the installed method is " + config.method().name() + ", not " + type.getSimpleName());
   }
 
   /** The parameters the device optimizer trains. */

@@ -7,10 +7,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+ A(norm(h))]},
- * the last term when a parallel FFN adapter is installed.
+ * One pre-norm decoder layer: {@code h = x + Attn(norm(x)); y = h + FFN(norm(h)) [+ A(norm(h))
+ * ...]}, one term per FFN adapter installed (a composed run's two methods may each add one).
  */
 public final class DecoderLayer extends AbstractBlock {
   final RmsNorm attentionNorm; // input_layernorm
@@ -19,7 +21,7 @@ public final class DecoderLayer extends AbstractBlock {
   final FeedForward feedForward; // mlp
   private final LlamaConfig config;
   private final int index;
-  private FfnAdapter ffnAdapter; // null: the frozen layer alone
+  private final List<FfnAdapter> ffnAdapters = new ArrayList<>(); // none: the frozen layer alone
 
   public DecoderLayer(LlamaConfig config, int index) {
     this.config = config;
@@ -65,12 +67,16 @@ public final class DecoderLayer extends AbstractBlock {
   }
 
   /**
-   * The MLP block with its residual and FFN adapter, {@code y = h + FFN(norm(h)) [+ A(norm(h))]}.
+   * The MLP block with its residual and FFN adapters, {@code y = h + FFN(norm(h)) [+ A(norm(h))
+   * ...]}, the adapters added in the order they were installed.
    */
   public NDArray mlpBlock(ParameterStore ps, NDArray h, boolean training) {
     NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
     NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
-    return ffnAdapter == null ? y : y.add(ffnAdapter.forward(ps, hNorm, training));
+    for (FfnAdapter adapter : ffnAdapters) {
+      y = y.add(adapter.forward(ps, hNorm, training));
+    }
+    return y;
   }
 
   /**
@@ -81,21 +87,38 @@ public final class DecoderLayer extends AbstractBlock {
     return batch * length * dim * type.getNumOfBytes();
   }
 
-  /** The adapter beside this layer's FFN; null when none is installed. */
-  FfnAdapter ffnAdapter() {
-    return ffnAdapter;
+  /** The adapters beside this layer's FFN, in the order they were installed. */
+  List<FfnAdapter> ffnAdapters() {
+    return List.copyOf(ffnAdapters);
   }
 
-  /** Installs (or, with null, removes) the adapter beside this layer's FFN. */
-  public void setFfnAdapter(FfnAdapter adapter) {
-    this.ffnAdapter = adapter;
+  /** Installs an adapter beside this layer's FFN, after any installed before. */
+  public void addFfnAdapter(FfnAdapter adapter) {
+    ffnAdapters.add(adapter);
+  }
+
+  /** Removes {@code adapter} (this very one) from beside this layer's FFN, if it is there. */
+  public void removeFfnAdapter(FfnAdapter adapter) {
+    ffnAdapters.removeIf(installed -> installed == adapter);
   }
 
   /**
    * Installs (or, with null, removes) a delta on one of the layer's projections: q, k, v, o of the
-   * attention, gate, up, down of the FFN.
+   * attention, gate, up, down of the FFN. A projection holds one delta at a time.
+   *
+   * @throws IllegalStateException if {@code projection} holds a delta already
    */
   public void setDelta(String projection, LinearDelta delta) {
+    if (delta != null
+        && (attention.deltas().containsKey(projection)
+            || feedForward.deltas().containsKey(projection))) {
+      throw new IllegalStateException(
+          "projection "
+              + projection
+              + " of layer "
+              + index
+              + " holds a delta already: two adapters cannot share a projection");
+    }
     switch (projection) {
       case "q", "k", "v", "o" -> attention.setDelta(projection, delta);
       case "gate", "up", "down" -> feedForward.setDelta(projection, delta);

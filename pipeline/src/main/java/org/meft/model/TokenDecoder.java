@@ -44,7 +44,7 @@ public final class TokenDecoder implements AutoCloseable {
 
   /**
    * One layer's arrays, read once; the deltas on its projections (by name: q, k, v, o, gate, up,
-   * down) and the adapter beside its FFN, if any.
+   * down) and the adapters beside its FFN, if any.
    */
   private record LayerWeights(
       int index,
@@ -58,7 +58,7 @@ public final class TokenDecoder implements AutoCloseable {
       NDArray up,
       NDArray down,
       Map<String, LinearDelta> deltas,
-      FfnAdapter adapter) {}
+      List<FfnAdapter> adapters) {}
 
   /**
    * Constants and weights for {@code llama} as it is now (weights and adapters installed later are
@@ -89,7 +89,7 @@ public final class TokenDecoder implements AutoCloseable {
               array(ffn.w3),
               array(ffn.w2),
               deltas(attention, ffn),
-              layer.ffnAdapter()));
+              layer.ffnAdapters()));
     }
     norm = array(llama.norm.weight);
     head = array(llama.headWeight());
@@ -165,18 +165,20 @@ public final class TokenDecoder implements AutoCloseable {
     return project(ps, merged, w.o(), x, w.deltas().get("o"));
   }
 
-  /** {@code h + FFN(norm(h)) [+ A(norm(h))]} of one layer on h [B, D]. */
+  /**
+   * {@code h + FFN(norm(h))}, plus each FFN adapter's {@code A(norm(h))}, of one layer on h [B, D].
+   */
   private NDArray mlpBlock(ParameterStore ps, LayerWeights w, NDArray h) {
     NDArray hNorm = RmsNorm.rmsNorm(h, w.ffnNorm(), eps, minusHalf);
     NDArray gate = project(ps, hNorm, w.gate(), null, w.deltas().get("gate"));
     gate.muli(Activation.sigmoid(gate));
     gate.muli(project(ps, hNorm, w.up(), null, w.deltas().get("up")));
     NDArray y = project(ps, gate, w.down(), h, w.deltas().get("down"));
-    if (w.adapter() == null) {
-      return y;
+    for (FfnAdapter adapter : w.adapters()) {
+      NDArray a = adapter.forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
+      y = a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
     }
-    NDArray a = w.adapter().forward(ps, hNorm.expandDims(1), false).reshape(y.getShape());
-    return a.getDataType() == y.getDataType() ? y.addi(a) : y.add(a);
+    return y;
   }
 
   /**

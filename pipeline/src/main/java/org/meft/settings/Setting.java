@@ -81,6 +81,11 @@ public record Setting(
     return new Setting(name, kind, null, rule, range, help);
   }
 
+  /** This setting under another name (a composed method's second method's, {@code B.name}). */
+  public Setting named(String other) {
+    return new Setting(other, kind, defaultValue, defaultRule, range, help);
+  }
+
   public boolean required() {
     return defaultValue == null && defaultRule == null;
   }

@@ -17,6 +17,7 @@ import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
 import org.meft.adapter.AdapterSettings;
+import org.meft.adapter.ComposedMethod;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.full.FullConfig;
 import org.meft.model.BaseDtype;
@@ -77,7 +78,13 @@ public record RunSpec(
           "method",
           Setting.Kind.TEXT,
           Range.ANY,
-          "the adapter method: " + String.join("|", AdapterMethods.names()));
+          "the adapter method: "
+              + String.join("|", AdapterMethods.names())
+              + ", or two joined by "
+              + ComposedMethod.JOIN
+              + " (e.g. meft"
+              + ComposedMethod.JOIN
+              + "lora)");
   public static final Setting BASE_DTYPE =
       Setting.text(
           "base-dtype",
@@ -218,19 +225,25 @@ public record RunSpec(
   }
 
   /**
-   * Refuses an adapter size (adapter-size, lora-rank) whose tensors, size x the widest dimension of
-   * the base model of shape {@code config}, would pass one tensor's 2^31 elements.
+   * Refuses an adapter size (adapter-size, lora-rank; each method's of a composition) whose
+   * tensors, size x the widest dimension of the base model of shape {@code config}, would pass one
+   * tensor's 2^31 elements.
    *
-   * @throws IllegalArgumentException naming the setting, the largest size allowed and the value
+   * @throws IllegalArgumentException naming the setting (after its method, in a composition), the
+   *     largest size allowed and the value
    */
   public void checkModel(LlamaConfig config) {
-    Optional<Setting> size = adapter.method().sizeSetting();
-    if (size.isPresent()) {
-      long n = Long.parseLong(adapter.settings().get(size.get().name()));
+    for (AdapterConfig part : adapter.parts()) {
+      Optional<Setting> size = part.method().sizeSetting();
+      if (size.isEmpty()) {
+        continue;
+      }
+      long n = Long.parseLong(part.settings().get(size.get().name()));
       long width = Math.max(config.dim(), config.hiddenDim());
       if (n * width > ShapeLimit.MAX_TENSOR_ELEMENTS) {
         throw new IllegalArgumentException(
-            size.get().name()
+            (part == adapter ? "" : part.method().name() + ": ")
+                + size.get().name()
                 + " must be at most "
                 + ShapeLimit.MAX_TENSOR_ELEMENTS / width
                 + " for this model (its tensors are "
@@ -332,18 +345,18 @@ public record RunSpec(
   private static Set<String> allSettings() {
     Set<String> all = new LinkedHashSet<>();
     COMMON.forEach(s -> all.add(s.name()));
-    AdapterMethods.all().forEach(m -> m.settings().forEach(s -> all.add(s.name())));
+    AdapterMethods.withCompositions().forEach(m -> m.settings().forEach(s -> all.add(s.name())));
     return Set.copyOf(all);
   }
 
-  /** The setting called {@code name}, common or any method's. */
+  /** The setting called {@code name}, common or any method's (a composition's included). */
   public static Setting setting(String name) {
     for (Setting s : COMMON) {
       if (s.name().equals(name)) {
         return s;
       }
     }
-    for (AdapterMethod method : AdapterMethods.all()) {
+    for (AdapterMethod method : AdapterMethods.withCompositions()) {
       for (Setting s : method.settings()) {
         if (s.name().equals(name)) {
           return s;

@@ -58,7 +58,8 @@ import org.meft.train.TrainingExample;
  * {@code tests/test_custom_models.py}): installing and closing changes nothing; a non-zero adapter
  * changes the logits; every trainable parameter, and no frozen base weight, gets a gradient; a
  * checkpoint loads back to the same logits; the trainable-parameter meter counts exactly what gets
- * gradients. Adding a method or a variant is one line in {@link #cases()}.
+ * gradients. Adding a method or a variant is one line in {@link #cases()}; compositions ({@code
+ * A+B}) are held to the same contract.
  */
 class AdapterMethodTableTest {
   static final LlamaConfig SHAPE = LlamaConfig.of(16, 32, 2, 4, 2, 48, 16);
@@ -71,11 +72,12 @@ class AdapterMethodTableTest {
 
   /** The table: a name and a configuration per case. */
   static Stream<Arguments> cases() {
+    MeftConfig meft =
+        new MeftConfig(N, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
+    ParallelConfig parallel = new ParallelConfig(N, 0.5f, LayerSelection.ALL);
     return Stream.of(
-        arguments(
-            "meft",
-            new MeftConfig(N, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL)),
-        arguments("parallel", new ParallelConfig(N, 0.5f, LayerSelection.ALL)),
+        arguments("meft", meft),
+        arguments("parallel", parallel),
         arguments("full last:1", new FullConfig(new LayerSelection("last:1"))),
         arguments("lora q", lora("q")),
         arguments("lora k", lora("k")),
@@ -84,10 +86,16 @@ class AdapterMethodTableTest {
         arguments("lora gate", lora("gate")),
         arguments("lora up", lora("up")),
         arguments("lora down", lora("down")),
-        arguments("lora all", lora("q", "k", "v", "o", "gate", "up", "down")));
+        arguments("lora all", lora("q", "k", "v", "o", "gate", "up", "down")),
+        arguments("meft+lora", new ComposedConfig(meft, lora("q", "v", "up", "down"))),
+        arguments(
+            "meft+parallel",
+            new ComposedConfig(meft, new ParallelConfig(4, 0.5f, LayerSelection.ALL))));
   }
 
-  /** A registered method without a line in the table fails here. */
+  /**
+   * A registered method without a line in the table fails here; so does a table of no composition.
+   */
   @Test
   void everyRegisteredMethodAndEveryLoraTargetIsInTheTable() {
     Set<String> methods = new TreeSet<>();
@@ -101,7 +109,10 @@ class AdapterMethodTableTest {
                 loraTargets.addAll(lora.projections());
               }
             });
+    Set<String> composed = new TreeSet<>();
+    methods.removeIf(m -> m.contains(ComposedMethod.JOIN) && composed.add(m));
     assertEquals(new TreeSet<>(AdapterMethods.names()), methods);
+    assertEquals(Set.of("meft+lora", "meft+parallel"), composed);
     assertEquals(new TreeSet<>(LoraConfig.ALL_PROJECTIONS), loraTargets);
   }
 
@@ -185,7 +196,8 @@ class AdapterMethodTableTest {
 
   /** The methods trained over a half-precision base (full fine-tuning refuses one). */
   static Stream<Arguments> halfBaseCases() {
-    return cases().filter(c -> Set.of("meft", "parallel", "lora q").contains(c.get()[0]));
+    return cases()
+        .filter(c -> Set.of("meft", "parallel", "lora q", "meft+lora").contains(c.get()[0]));
   }
 
   /**

@@ -22,6 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.ComposedConfig;
+import org.meft.adapter.ComposedMethod;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.full.FullConfig;
@@ -45,7 +47,8 @@ import org.meft.train.TrainingExample;
 /**
  * Six steps in one go equal three steps, a checkpoint, a fresh model, adapter and allocator loaded
  * from it, and three more steps: the same loss at every step and the same final weights, host store
- * and optimizer state included.
+ * and optimizer state included; for every method and for compositions, which the checkpoint's
+ * manifest rebuilds.
  */
 class ExactResumeTest {
   static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 2, 4, 2, 64, 32);
@@ -59,7 +62,13 @@ class ExactResumeTest {
     private static final long serialVersionUID = 1L;
   }
 
+  /** A method's configuration here; {@code A+B} composes A's and B's. */
   static AdapterConfig config(String method) {
+    int join = method.indexOf(ComposedMethod.JOIN);
+    if (join >= 0) {
+      return new ComposedConfig(
+          config(method.substring(0, join)), config(method.substring(join + 1)));
+    }
     return switch (method) {
       case "meft" ->
           new MeftConfig(48, 4, 6, 2, 24, 0.02f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL);
@@ -108,14 +117,14 @@ class ExactResumeTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"meft", "parallel", "lora", "full"})
+  @ValueSource(strings = {"meft", "parallel", "lora", "full", "meft+lora", "meft+parallel"})
   void resumedRunEqualsUninterruptedRun(String method) throws Exception {
     assertResumedRunEqualsUninterruptedRun(method, train());
   }
 
   /** The same with activation recomputation, whose meft rows and LoRA dropout replay per layer. */
   @ParameterizedTest
-  @ValueSource(strings = {"meft", "lora", "full"})
+  @ValueSource(strings = {"meft", "lora", "full", "meft+lora"})
   void resumedRecomputedRunEqualsUninterruptedRun(String method) throws Exception {
     assertResumedRunEqualsUninterruptedRun(method, train().withRecomputeActivations(true));
   }

@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.meft.adapter.AdapterConfig;
+import org.meft.adapter.ComposedConfig;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
@@ -34,8 +35,8 @@ import org.meft.testing.AdapterValues;
  * The one-token inference pass ({@link TokenDecoder}: in-place norms and rotations, fused residual
  * sums, attention over the whole cache buffer under a mask) gives the logits of recomputing each
  * whole sequence with the ordinary forward pass, for two sequences decoded together: on the base
- * model, with LoRA on every projection, with meft beside the FFN, and with each reversible
- * architecture on the two lowest layers (the stack composing the pass's blocks).
+ * model, with LoRA on every projection, with meft beside the FFN (and parallel too), and with each
+ * reversible architecture on the two lowest layers (the stack composing the pass's blocks).
  */
 class TokenDecoderTest {
   private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 3, 4, 2, 64, 64);
@@ -51,6 +52,8 @@ class TokenDecoderTest {
         Arguments.of("base", null, null),
         Arguments.of("lora on every projection", lora, null),
         Arguments.of("meft", meft, null),
+        Arguments.of(
+            "meft+parallel: two adapters beside the FFN", new ComposedConfig(meft, parallel), null),
         Arguments.of("reversible meft1 (2 of 3 layers) over lora", lora, Architecture.MEFT1),
         Arguments.of("reversible meft2 (2 of 3 layers) over meft", meft, Architecture.MEFT2),
         Arguments.of(

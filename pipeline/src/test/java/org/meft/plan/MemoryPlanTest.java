@@ -15,7 +15,11 @@ import java.util.Random;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.meft.adapter.AdapterConfig;
 import org.meft.adapter.InstalledAdapters;
+import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.bench.BenchConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Attention;
@@ -137,6 +141,38 @@ class MemoryPlanTest {
                 "batch-size",
                 "2"),
             new Case(SMALL, 12, "method", "lora", "lora-rank", "8", "batch-size", "4"),
+            new Case(
+                SMALL,
+                16,
+                "method",
+                "meft+lora",
+                "adapter-size",
+                "128",
+                "top-k",
+                "4",
+                "max-rows",
+                "16",
+                "lora-rank",
+                "4",
+                "lora-targets",
+                "q,v,up",
+                "batch-size",
+                "2"),
+            new Case(
+                SMALL,
+                16,
+                "method",
+                "meft+parallel",
+                "adapter-size",
+                "128",
+                "top-k",
+                "4",
+                "max-rows",
+                "16",
+                "parallel.adapter-size",
+                "32",
+                "batch-size",
+                "2"),
             new Case(
                 SMALL,
                 16,
@@ -277,9 +313,11 @@ class MemoryPlanTest {
     assertEquals(DecodeBatch.MAX, DecodeBatch.of(plan, Long.MAX_VALUE / 2));
   }
 
-  @Test
-  void largestSizeIsTheLastThatFits() {
-    RunSpec spec = spec("method", "parallel", "adapter-size", "4096", "batch-size", "2");
+  /** The size search of a composition sizes its first method and leaves the second as it is. */
+  @ParameterizedTest
+  @ValueSource(strings = {"parallel", "parallel+lora"})
+  void largestSizeIsTheLastThatFits(String method) {
+    RunSpec spec = spec("method", method, "adapter-size", "4096", "batch-size", "2");
     PlanInputs in =
         new PlanInputs(
             SMALL, spec.adapter(), 2, 16, 1, false, BaseDtype.F32, ReversibleConfig.NONE);
@@ -298,6 +336,10 @@ class MemoryPlanTest {
     assertTrue(
         refused.getMessage().contains("the largest adapter-size that fits is " + n),
         refused.getMessage());
+    AdapterConfig resized = AdapterSize.resized(in.adapter(), n);
+    assertEquals(n, ((ParallelConfig) resized.parts().get(0)).adapterSize());
+    List<AdapterConfig> before = in.adapter().parts();
+    assertEquals(before.subList(1, before.size()), resized.parts().subList(1, before.size()));
   }
 
   private record Measured(MemoryPlan plan, TrainResult result, long deviceBaseBytes) {}

@@ -12,10 +12,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.meft.adapter.ComposedConfig;
+import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.store.RowRate;
 
 /** Settings -> RunSpec -> settings and JSON round trips, defaults, and errors naming the field. */
@@ -36,7 +40,8 @@ class RunSpecTest {
 
   @Test
   void defaultsAreWrittenOutAndRoundTrip() {
-    for (String method : List.of("meft", "parallel", "lora", "full")) {
+    for (String method :
+        List.of("meft", "parallel", "lora", "full", "meft+lora", "meft+parallel")) {
       RunSpec spec = RunSpec.fromSettings(settings(method));
       assertEquals(spec, RunSpec.fromSettings(spec.toSettings()), method);
       JsonObject json = JsonParser.parseString(spec.toJson().toString()).getAsJsonObject();
@@ -85,13 +90,76 @@ class RunSpecTest {
     refused(settings("lora", "lora-targets", "q,x"), "lora-targets must be a non-empty subset");
     refused(settings("parallel", "top-k", "8"), "top-k: does not apply to method parallel");
     refused(settings("meft", "topk", "8"), "unknown setting 'topk'");
-    refused(settings("sparse"), "method: must be meft, parallel, lora or full, got 'sparse'");
+    refused(
+        settings("sparse"),
+        "method: must be meft, parallel, lora or full, or two of them joined by +, got 'sparse'");
     refused(
         settings("meft", "checkpoint-every", "-1"), "checkpoint-every must be in [0, 2147483647]");
     refused(settings("meft", "host-budget-mb", "lots"), "host-budget-mb: expected a number");
     Map<String, String> noData = settings("meft");
     noData.remove("data");
     refused(noData, "missing setting 'data'");
+  }
+
+  /**
+   * A composition takes both methods' settings; a name both declare is the first's as written and
+   * the second's after its method's name.
+   */
+  @Test
+  void aCompositionTakesBothMethodsSettingsTheSecondsClashesPrefixed() {
+    RunSpec meftLora =
+        RunSpec.fromSettings(settings("meft+lora", "adapter-size", "256", "lora-rank", "4"));
+    ComposedConfig both = (ComposedConfig) meftLora.adapter();
+    assertEquals(256, ((MeftConfig) both.first()).adapterSize());
+    assertEquals(4, ((LoraConfig) both.second()).rank());
+    assertEquals("adapter-size", meftLora.adapter().method().sizeSetting().orElseThrow().name());
+    assertEquals(Set.of(), prefixed(meftLora));
+
+    RunSpec meftParallel =
+        RunSpec.fromSettings(
+            settings(
+                "meft+parallel",
+                "adapter-size",
+                "256",
+                "parallel.adapter-size",
+                "8",
+                "parallel.key-init",
+                "0.5"));
+    ComposedConfig fused = (ComposedConfig) meftParallel.adapter();
+    assertEquals(
+        new MeftConfig(
+            256, 64, 16, 8, 256, 0.02f, KeySource.RANDOM, RowRate.RUN, LayerSelection.ALL),
+        fused.first());
+    assertEquals(new ParallelConfig(8, 0.5f, LayerSelection.ALL), fused.second());
+    assertEquals(Set.of("parallel.adapter-size", "parallel.key-init"), prefixed(meftParallel));
+    assertEquals("8", meftParallel.toJson().get("parallel.adapter-size").getAsString());
+
+    RunSpec parallelMeft =
+        RunSpec.fromSettings(settings("parallel+meft", "meft.adapter-size", "128"));
+    assertEquals(
+        128, ((MeftConfig) ((ComposedConfig) parallelMeft.adapter()).second()).adapterSize());
+  }
+
+  private static Set<String> prefixed(RunSpec spec) {
+    Set<String> names = new TreeSet<>(spec.toSettings().keySet());
+    names.removeIf(name -> !name.contains("."));
+    return names;
+  }
+
+  @Test
+  void compositionsAreRefusedNamingWhy() {
+    refused(settings("meft+full"), "method meft+full: full composes with no other method");
+    refused(settings("meft+meft"), "a method composes with another method, not with itself");
+    refused(settings("meft+lora+parallel"), "at most two methods compose");
+    refused(settings("meft+sparse"), "got 'sparse'");
+    refused(
+        settings("meft+lora", "parallel.adapter-size", "8"),
+        "parallel.adapter-size: does not apply to method meft+lora");
+    refused(
+        settings("meft+parallel", "parallel.adapter-size", "0"),
+        "parallel of meft+parallel: adapter-size must be");
+    refused(settings("meft+lora", "lora-rank", "0"), "lora of meft+lora: lora-rank must be");
+    refused(settings("meft+lora", "top-k", "5000"), "top-k must be in [1, adapter-size=4096]");
   }
 
   private static void refused(Map<String, String> settings, String expected) {

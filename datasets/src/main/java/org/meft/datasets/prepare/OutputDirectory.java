@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * never deletes unrelated data.
  */
 public final class OutputDirectory {
-  static final String MANIFEST = "_manifest.json";
+  public static final String MANIFEST = "_manifest.json";
 
   private OutputDirectory() {}
 

@@ -14,6 +14,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructField;
+import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
@@ -161,7 +162,9 @@ public final class ReportJob {
                 + " ORDER BY "
                 + order("m.dataset", Datasets.names())
                 + ", "
-                + order("m.method", AdapterMethods.names())
+                + order(
+                    "m.method",
+                    AdapterMethods.withCompositions().stream().map(AdapterMethod::name).toList())
                 + ", m.run_id, q.split");
     results.coalesce(1).write().parquet(output.resolve(RESULTS).toString());
     List<Row> rows = spark.read().parquet(output.resolve(RESULTS).toString()).collectAsList();

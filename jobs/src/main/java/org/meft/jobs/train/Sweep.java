@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.meft.adapter.ComposedMethod;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
 import org.meft.datasets.prepare.PreparedShards;
@@ -37,9 +38,10 @@ import org.meft.train.RunSpec;
  * <p>A run's members override the defaults. Besides the settings of {@code bin/meft train} (its
  * flag names: {@code model, tokenizer, method, steps, batch-size, lr, adapter-size, ...,
  * checkpoint-every}), a run takes {@code dataset} (required), {@code id} (default {@code
- * dataset-method}, numbered when repeated) and {@code max-examples} (train on the first N examples,
- * default all). {@code data} is not given: it is the dataset's prepared train split. Relative paths
- * are relative to the sweep file's folder. Every run is checked before anything starts.
+ * dataset-method}, a composed method's {@code +} as {@code -}, numbered when repeated) and {@code
+ * max-examples} (train on the first N examples, default all). {@code data} is not given: it is the
+ * dataset's prepared train split. Relative paths are relative to the sweep file's folder. Every run
+ * is checked before anything starts.
  */
 public final class Sweep {
   private Sweep() {}
@@ -96,7 +98,9 @@ public final class Sweep {
               "data: not a sweep setting (a run trains on its dataset's prepared train split)");
         }
         if (id == null) {
-          String stem = dataset + "-" + settings.getOrDefault("method", "run");
+          // A composition's join is no folder-name character: meft+lora's runs are nq-meft-lora.
+          String method = settings.getOrDefault("method", "run").replace(ComposedMethod.JOIN, "-");
+          String stem = dataset + "-" + method;
           int n = counters.merge(stem, 1, Integer::sum);
           id = n == 1 ? stem : stem + "-" + n;
         }

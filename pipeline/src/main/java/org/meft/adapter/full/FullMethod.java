@@ -29,6 +29,12 @@ public final class FullMethod implements AdapterMethod {
     return "full fine-tuning of the base weights (small models only)";
   }
 
+  /** Full fine-tuning trains the base weights themselves: a companion adapter adds nothing. */
+  @Override
+  public boolean composable() {
+    return false;
+  }
+
   @Override
   public List<Setting> settings() {
     return FullConfig.SETTINGS;

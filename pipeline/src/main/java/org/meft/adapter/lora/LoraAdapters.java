@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.meft.adapter.Adapters;
 import org.meft.adapter.DeviceBytes;
 import org.meft.adapter.InstallContext;
@@ -21,11 +22,17 @@ import org.meft.model.LlamaConfig;
 public final class LoraAdapters implements Adapters {
   private final Llama model;
   private final List<Integer> layers;
+  private final Set<String> projections;
   private final Map<String, Parameter> parameters;
 
-  private LoraAdapters(Llama model, List<Integer> layers, Map<String, Parameter> parameters) {
+  private LoraAdapters(
+      Llama model,
+      List<Integer> layers,
+      Set<String> projections,
+      Map<String, Parameter> parameters) {
     this.model = model;
     this.layers = layers;
+    this.projections = projections;
     this.parameters = parameters;
   }
 
@@ -56,7 +63,8 @@ public final class LoraAdapters implements Adapters {
         parameters.put(delta.b.getName(), delta.b);
       }
     }
-    return new LoraAdapters(model, layers, Collections.unmodifiableMap(parameters));
+    return new LoraAdapters(
+        model, layers, config.projections(), Collections.unmodifiableMap(parameters));
   }
 
   /** A, B [r, in], [out, r] with their gradients and AdamW moments, on the device. */
@@ -90,7 +98,7 @@ public final class LoraAdapters implements Adapters {
   @Override
   public void close() {
     for (int index : layers) {
-      LoraConfig.ALL_PROJECTIONS.forEach(p -> model.layers().get(index).setDelta(p, null));
+      projections.forEach(p -> model.layers().get(index).setDelta(p, null));
     }
   }
 }

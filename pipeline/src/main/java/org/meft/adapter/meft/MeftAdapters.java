@@ -74,11 +74,11 @@ public final class MeftAdapters implements Adapters {
                 context.activeTokens(),
                 context.layerPass());
         adapters.add(adapter);
-        model.layers().get(layers.get(i)).setFfnAdapter(adapter);
+        model.layers().get(layers.get(i)).addFfnAdapter(adapter);
         parameters.put("layers." + layers.get(i) + ".meft.router", adapter.router());
       }
     } catch (RuntimeException e) {
-      layers.forEach(layer -> model.layers().get(layer).setFfnAdapter(null));
+      removeFromModel(model, layers, adapters);
       adapters.forEach(MeftAdapter::close);
       store.close();
       throw e;
@@ -197,8 +197,16 @@ public final class MeftAdapters implements Adapters {
 
   @Override
   public void close() {
-    layers.forEach(layer -> model.layers().get(layer).setFfnAdapter(null));
+    removeFromModel(model, layers, adapters);
     adapters.forEach(MeftAdapter::close);
     store.close();
+  }
+
+  /** Takes adapter i from beside the FFN of model layer {@code layers.get(i)}. */
+  private static void removeFromModel(
+      Llama model, List<Integer> layers, List<MeftAdapter> adapters) {
+    for (int i = 0; i < adapters.size(); i++) {
+      model.layers().get(layers.get(i)).removeFfnAdapter(adapters.get(i));
+    }
   }
 }

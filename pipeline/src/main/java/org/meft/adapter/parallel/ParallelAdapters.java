@@ -45,7 +45,7 @@ public final class ParallelAdapters implements Adapters {
               context.meters(),
               context.activeTokens(),
               context.layerPass());
-      model.layers().get(layer).setFfnAdapter(adapter);
+      model.layers().get(layer).addFfnAdapter(adapter);
       adapters.add(adapter);
       parameters.put("layers." + layer + ".parallel.keys", adapter.keys());
       parameters.put("layers." + layer + ".parallel.values", adapter.values());
@@ -65,6 +65,8 @@ public final class ParallelAdapters implements Adapters {
 
   @Override
   public void close() {
-    layers.forEach(layer -> model.layers().get(layer).setFfnAdapter(null));
+    for (int i = 0; i < adapters.size(); i++) {
+      model.layers().get(layers.get(i)).removeFfnAdapter(adapters.get(i));
+    }
   }
 }
