@@ -4,7 +4,7 @@ import ai.djl.nn.Parameter;
 import java.util.Map;
 import java.util.Set;
 import org.meft.store.HostStore;
-import org.meft.store.RowRate;
+import org.meft.store.ValueRate;
 
 /**
  * One method's adapters inside one model, as {@link AdapterMethod#install} leaves them: what trains
@@ -27,9 +27,9 @@ public interface Adapters extends AutoCloseable {
     return null;
   }
 
-  /** The learning rate of the host store's rows (the run's by default). */
-  default RowRate rowRate() {
-    return RowRate.RUN;
+  /** The learning rate of the host store's values (the run's by default). */
+  default ValueRate valueRate() {
+    return ValueRate.RUN;
   }
 
   /**

@@ -11,7 +11,7 @@ import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
-import org.meft.store.RowRate;
+import org.meft.store.ValueRate;
 
 /**
  * The adapters of one run, inserted into a model by their {@link AdapterMethod}: what trains on the
@@ -148,9 +148,9 @@ public final class InstalledAdapters implements AutoCloseable {
     adapters.initialiseFromTokens(forwardPasses);
   }
 
-  /** The learning rate of the host store's rows. */
-  public RowRate rowRate() {
-    return adapters.rowRate();
+  /** The learning rate of the host store's values. */
+  public ValueRate valueRate() {
+    return adapters.valueRate();
   }
 
   public AdapterMeters meters() {

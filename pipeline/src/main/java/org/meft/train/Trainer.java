@@ -389,8 +389,8 @@ public final class Trainer {
   /**
    * Clips the device and host gradients together to {@code clipNorm} (their joint norm is {@code
    * norm}), then updates: AdamW on the device parameters, the sparse AdamW on the store's touched
-   * rows at the adapters' row rate; the device gradients are zeroed for the next step (the store
-   * zeroes its own).
+   * rows (values at the adapters' value rate); the device gradients are zeroed for the next step
+   * (the store zeroes its own).
    */
   private void update(
       List<Parameter> parameters,
@@ -409,7 +409,7 @@ public final class Trainer {
     optimizer.step(parameters, lr, config);
     if (store != null) {
       store.applyAdamW(
-          adapters.rowRate(),
+          adapters.valueRate(),
           lr,
           config.learningRate(),
           step + 1,

@@ -12,7 +12,7 @@ import org.meft.adapter.Adapters;
 import org.meft.adapter.InstallContext;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
-import org.meft.store.RowRate;
+import org.meft.store.ValueRate;
 
 /**
  * The meft adapters of one model: a {@link MeftAdapter} beside each chosen layer's FFN, their rows
@@ -180,8 +180,8 @@ public final class MeftAdapters implements Adapters {
   }
 
   @Override
-  public RowRate rowRate() {
-    return config.rowRate();
+  public ValueRate valueRate() {
+    return config.valueRate();
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
-import org.meft.store.RowRate;
+import org.meft.store.ValueRate;
 
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
@@ -28,7 +28,7 @@ import org.meft.store.RowRate;
  * @param keyInit standard deviation of the initial keys (values start at zero); with {@code
  *     keySource} TOKENS, their norm is that of such a random key
  * @param keySource where the initial keys come from
- * @param rowRate the learning rate of the store's rows, relative to the run's
+ * @param valueRate the learning rate of the store's values, relative to the run's
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -39,7 +39,7 @@ public record MeftConfig(
     int maxRows,
     float keyInit,
     KeySource keySource,
-    RowRate rowRate,
+    ValueRate valueRate,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -73,22 +73,22 @@ public record MeftConfig(
           KeySource.RANDOM,
           "the initial keys: random, or the hidden states of training tokens, clustered into the"
               + " experts");
-  public static final Setting ROW_LR_SCALE =
+  public static final Setting VALUE_LR_SCALE =
       Setting.number(
-          "row-lr-scale",
+          "value-lr-scale",
           1f,
           new Range(0, false, 1e6, true),
-          "the store rows' learning rate over the run's --lr");
-  public static final Setting ROW_LR_SCHEDULE =
+          "the store values' learning rate over the run's --lr (keys keep the run's)");
+  public static final Setting VALUE_LR_SCHEDULE =
       Setting.choice(
-          "row-lr-schedule",
-          RowRate.Schedule.RUN,
+          "value-lr-schedule",
+          ValueRate.Schedule.RUN,
           "the run's warm-up and cosine decay, or its peak rate throughout");
-  public static final Setting ROW_LR_FREQUENCY =
+  public static final Setting VALUE_LR_FREQUENCY =
       Setting.choice(
-          "row-lr-frequency",
-          RowRate.Frequency.NONE,
-          "sqrt: a row's rate times min(10, sqrt(step / the row's updates))");
+          "value-lr-frequency",
+          ValueRate.Frequency.NONE,
+          "sqrt: a value's rate times min(10, sqrt(step / its row's updates))");
 
   static final List<Setting> SETTINGS =
       List.of(
@@ -99,9 +99,9 @@ public record MeftConfig(
           MAX_ROWS,
           KEY_INIT,
           KEY_SOURCE,
-          ROW_LR_SCALE,
-          ROW_LR_SCHEDULE,
-          ROW_LR_FREQUENCY);
+          VALUE_LR_SCALE,
+          VALUE_LR_SCHEDULE,
+          VALUE_LR_FREQUENCY);
 
   public MeftConfig {
     ADAPTER_SIZE.check(adapterSize);
@@ -119,7 +119,7 @@ public record MeftConfig(
               + maxRows);
     }
     KEY_INIT.check(keyInit);
-    ROW_LR_SCALE.check(rowRate.scale());
+    VALUE_LR_SCALE.check(valueRate.scale());
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -133,10 +133,10 @@ public record MeftConfig(
         values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
         values.number(KEY_INIT),
         values.choice(KEY_SOURCE, KeySource.class),
-        new RowRate(
-            values.number(ROW_LR_SCALE),
-            values.choice(ROW_LR_SCHEDULE, RowRate.Schedule.class),
-            values.choice(ROW_LR_FREQUENCY, RowRate.Frequency.class)),
+        new ValueRate(
+            values.number(VALUE_LR_SCALE),
+            values.choice(VALUE_LR_SCHEDULE, ValueRate.Schedule.class),
+            values.choice(VALUE_LR_FREQUENCY, ValueRate.Frequency.class)),
         layers);
   }
 
@@ -151,7 +151,7 @@ public record MeftConfig(
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
     return new MeftConfig(
-        size, k, e, Math.min(probes, e), rows, keyInit, keySource, rowRate, layers);
+        size, k, e, Math.min(probes, e), rows, keyInit, keySource, valueRate, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -179,9 +179,9 @@ public record MeftConfig(
     s.put(MAX_ROWS.name(), Integer.toString(maxRows));
     s.put(KEY_INIT.name(), Float.toString(keyInit));
     s.put(KEY_SOURCE.name(), Setting.spelled(keySource));
-    s.put(ROW_LR_SCALE.name(), Float.toString(rowRate.scale()));
-    s.put(ROW_LR_SCHEDULE.name(), Setting.spelled(rowRate.schedule()));
-    s.put(ROW_LR_FREQUENCY.name(), Setting.spelled(rowRate.frequency()));
+    s.put(VALUE_LR_SCALE.name(), Float.toString(valueRate.scale()));
+    s.put(VALUE_LR_SCHEDULE.name(), Setting.spelled(valueRate.schedule()));
+    s.put(VALUE_LR_FREQUENCY.name(), Setting.spelled(valueRate.frequency()));
     return s;
   }
 

@@ -7,7 +7,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.LayerSelection;
 import org.meft.settings.SettingValues;
-import org.meft.store.RowRate;
+import org.meft.store.ValueRate;
 
 /** meft's settings for the rows' rate and the keys' source, read as a user writes them. */
 class MeftConfigTest {
@@ -18,11 +18,11 @@ class MeftConfigTest {
             IllegalArgumentException.class,
             () ->
                 MeftConfig.read(
-                    new SettingValues(Map.of("row-lr-schedule", "cosine")), LayerSelection.ALL));
-    assertEquals("row-lr-schedule: expected run|constant, got 'cosine'", e.getMessage());
+                    new SettingValues(Map.of("value-lr-schedule", "cosine")), LayerSelection.ALL));
+    assertEquals("value-lr-schedule: expected run|constant, got 'cosine'", e.getMessage());
     assertThrows(
         IllegalArgumentException.class,
-        () -> new RowRate(0f, RowRate.Schedule.RUN, RowRate.Frequency.NONE));
+        () -> new ValueRate(0f, ValueRate.Schedule.RUN, ValueRate.Frequency.NONE));
   }
 
   @Test
@@ -31,13 +31,14 @@ class MeftConfigTest {
         MeftConfig.read(
             new SettingValues(
                 Map.of(
-                    "row-lr-scale", "4",
-                    "row-lr-schedule", "constant",
-                    "row-lr-frequency", "sqrt",
+                    "value-lr-scale", "4",
+                    "value-lr-schedule", "constant",
+                    "value-lr-frequency", "sqrt",
                     "key-source", "tokens")),
             LayerSelection.ALL);
     assertEquals(
-        new RowRate(4f, RowRate.Schedule.CONSTANT, RowRate.Frequency.SQRT), config.rowRate());
+        new ValueRate(4f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.SQRT),
+        config.valueRate());
     assertEquals(KeySource.TOKENS, config.keySource());
     assertEquals(config, MeftConfig.read(new SettingValues(config.settings()), LayerSelection.ALL));
   }

@@ -13,11 +13,12 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The rows' own learning rate against AdamW written here in double precision, with each row's rate
- * worked out from {@link RowRate}'s formula: row r is chosen every (r + 1)-th step, so the rows
- * take different numbers of updates and the frequency factor differs between them.
+ * The values' own learning rate against AdamW written here in double precision, with each row's
+ * rate worked out from {@link ValueRate}'s formula (keys at the run's rate): row r is chosen every
+ * (r + 1)-th step, so the rows take different numbers of updates and the frequency factor differs
+ * between them.
  */
-class RowRateTest {
+class ValueRateTest {
   private static final int ROWS = 8;
   private static final int DIM = 4;
   private static final int STEPS = 40;
@@ -29,10 +30,10 @@ class RowRateTest {
 
   static Stream<Arguments> rates() {
     return Stream.of(
-        Arguments.of(RowRate.RUN),
-        Arguments.of(new RowRate(3f, RowRate.Schedule.CONSTANT, RowRate.Frequency.NONE)),
-        Arguments.of(new RowRate(0.5f, RowRate.Schedule.RUN, RowRate.Frequency.SQRT)),
-        Arguments.of(new RowRate(2f, RowRate.Schedule.CONSTANT, RowRate.Frequency.SQRT)));
+        Arguments.of(ValueRate.RUN),
+        Arguments.of(new ValueRate(3f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.NONE)),
+        Arguments.of(new ValueRate(0.5f, ValueRate.Schedule.RUN, ValueRate.Frequency.SQRT)),
+        Arguments.of(new ValueRate(2f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.SQRT)));
   }
 
   /** A run's rate at step s (from 1): a made-up decay, so that RUN and CONSTANT differ. */
@@ -46,7 +47,7 @@ class RowRateTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("rates")
-  void eachRowMovesAtItsRateAsAPlainAdamWComputesIt(RowRate rate) {
+  void eachRowMovesAtItsRateAsAPlainAdamWComputesIt(ValueRate rate) {
     double[][][] p = new double[2][ROWS][DIM];
     double[][][] m = new double[2][ROWS][DIM];
     double[][][] v = new double[2][ROWS][DIM];
@@ -72,13 +73,14 @@ class RowRateTest {
           }
           store.accumulateGradients(0, new int[] {r}, 1, direct(kg), direct(vg));
           t[r]++;
-          double base = rate.scale() * (rate.schedule() == RowRate.Schedule.RUN ? runLr(s) : PEAK);
+          double base =
+              rate.scale() * (rate.schedule() == ValueRate.Schedule.RUN ? runLr(s) : PEAK);
           double factor =
-              rate.frequency() == RowRate.Frequency.SQRT
+              rate.frequency() == ValueRate.Frequency.SQRT
                   ? Math.min(10, Math.sqrt((double) s / t[r]))
                   : 1;
-          double lr = base * factor;
           for (int which = 0; which < 2; which++) {
+            double lr = which == 1 ? base * factor : runLr(s); // keys at the run's rate
             for (int i = 0; i < DIM; i++) {
               double g = which == 0 ? kg[i] : vg[i];
               p[which][r][i] = (float) (p[which][r][i] * (1 - lr * DECAY));
@@ -106,7 +108,7 @@ class RowRateTest {
     }
   }
 
-  /** RowRate.RUN is the plain update: the run's rate for every row, bit for bit. */
+  /** ValueRate.RUN is the plain update: the run's rate for every row, bit for bit. */
   @Test
   void theRunRateIsThePlainUpdateBitForBit() {
     try (BufferAllocator root = new RootAllocator(1 << 20);
@@ -122,7 +124,7 @@ class RowRateTest {
           store.accumulateGradients(0, all, ROWS, direct(g), direct(g));
         }
         plain.applyAdamW(runLr(s), BETA1, BETA2, EPS, DECAY);
-        ruled.applyAdamW(RowRate.RUN, runLr(s), PEAK, s, BETA1, BETA2, EPS, DECAY);
+        ruled.applyAdamW(ValueRate.RUN, runLr(s), PEAK, s, BETA1, BETA2, EPS, DECAY);
       }
       for (int r = 0; r < ROWS; r++) {
         float[] a = plain.valueRow(0, r);
@@ -136,10 +138,10 @@ class RowRateTest {
 
   @Test
   void theFrequencyFactorIsCappedAndOneForARowChosenEveryStep() {
-    RowRate sqrt = new RowRate(1f, RowRate.Schedule.RUN, RowRate.Frequency.SQRT);
+    ValueRate sqrt = new ValueRate(1f, ValueRate.Schedule.RUN, ValueRate.Frequency.SQRT);
     assertEquals(1.0, sqrt.frequencyFactor(50, 50));
     assertEquals(2.0, sqrt.frequencyFactor(400, 100), 1e-12);
-    assertEquals(RowRate.FREQUENCY_CAP, sqrt.frequencyFactor(2000, 1));
-    assertEquals(1.0, RowRate.RUN.frequencyFactor(2000, 1));
+    assertEquals(ValueRate.FREQUENCY_CAP, sqrt.frequencyFactor(2000, 1));
+    assertEquals(1.0, ValueRate.RUN.frequencyFactor(2000, 1));
   }
 }
