@@ -4,7 +4,7 @@ import ai.djl.nn.Parameter;
 import java.util.Map;
 import java.util.Set;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /**
  * One method's adapters inside one model, as {@link AdapterMethod#install} leaves them: what trains
@@ -28,8 +28,8 @@ public interface Adapters extends AutoCloseable {
   }
 
   /** The learning rate of the host store's values (the run's by default). */
-  default ValueRate valueRate() {
-    return ValueRate.RUN;
+  default StoreRate storeRate() {
+    return StoreRate.RUN;
   }
 
   /**

@@ -10,7 +10,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /**
  * The adapters of a {@link ComposedMethod} inside one model: the first method's and the second's,
@@ -79,8 +79,8 @@ final class ComposedAdapters implements Adapters {
 
   /** The rate of the store's rows: the method's that holds the store. */
   @Override
-  public ValueRate valueRate() {
-    return first.store() != null ? first.valueRate() : second.valueRate();
+  public StoreRate storeRate() {
+    return first.store() != null ? first.storeRate() : second.storeRate();
   }
 
   @Override

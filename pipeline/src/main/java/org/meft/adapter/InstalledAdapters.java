@@ -11,7 +11,7 @@ import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /**
  * The adapters of one run, inserted into a model by their {@link AdapterMethod}: what trains on the
@@ -149,8 +149,8 @@ public final class InstalledAdapters implements AutoCloseable {
   }
 
   /** The learning rate of the host store's values. */
-  public ValueRate valueRate() {
-    return adapters.valueRate();
+  public StoreRate storeRate() {
+    return adapters.storeRate();
   }
 
   public AdapterMeters meters() {

@@ -23,7 +23,7 @@ import org.meft.model.Llama;
 import org.meft.reversible.Architecture;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
 import org.meft.train.Trainer;
@@ -140,7 +140,7 @@ public final class StepBench {
               Math.min(n, config.maxRows()),
               KEY_INIT,
               KeySource.RANDOM,
-              ValueRate.RUN,
+              StoreRate.RUN,
               all));
     }
     for (int n : config.sizes()) {

@@ -284,28 +284,27 @@ public final class HostStore implements AutoCloseable {
 
   /**
    * Sparse AdamW (torch.optim.AdamW, decoupled weight decay) on exactly the touched rows of every
-   * layer, keys and values, every row at {@code lr}; see {@link #applyAdamW(ValueRate, float,
+   * layer, keys and values, every row at {@code lr}; see {@link #applyAdamW(StoreRate, float,
    * float, int, float, float, float, float)}.
    *
    * @return the number of rows updated, over all layers
    */
   public int applyAdamW(float lr, float beta1, float beta2, float eps, float weightDecay) {
-    return applyAdamW(ValueRate.RUN, lr, lr, 1, beta1, beta2, eps, weightDecay);
+    return applyAdamW(StoreRate.RUN, lr, lr, 1, beta1, beta2, eps, weightDecay);
   }
 
   /**
    * Sparse AdamW (torch.optim.AdamW, decoupled weight decay) on exactly the touched rows of every
-   * layer, keys and values; each row advances its own step t (incremented before use); its key
-   * moves at the run's rate {@code lr}, its value at {@code rate}'s rate for optimizer step {@code
-   * step} (from 1) of a run at {@code lr} (peak {@code peakLr}): {@code p -= lr wd p; m = b1 m + (1
-   * - b1) g; v = b2 v + (1 - b2) g^2; p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)},
-   * computed in double and stored as float32. Then zeroes those rows' gradients and clears the
-   * touched rows.
+   * layer, keys and values; each row advances its own step t (incremented before use); its key and
+   * value move at {@code rate}'s rates for optimizer step {@code step} (from 1) of a run at {@code
+   * lr} (peak {@code peakLr}): {@code p -= lr wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+   * p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)}, computed in double and stored as
+   * float32. Then zeroes those rows' gradients and clears the touched rows.
    *
    * @return the number of rows updated, over all layers
    */
   public int applyAdamW(
-      ValueRate rate,
+      StoreRate rate,
       float lr,
       float peakLr,
       int step,
@@ -315,7 +314,8 @@ public final class HostStore implements AutoCloseable {
       float weightDecay) {
     checkOpen();
     AdamW hyper = new AdamW(lr, beta1, beta2, eps, weightDecay);
-    double valueLr = rate.base(lr, peakLr);
+    double keyLr = rate.key(lr);
+    double valueLr = rate.value(lr, peakLr);
     int updated = 0;
     for (StoreLayer l : state) {
       updated += l.touched.size();
@@ -327,7 +327,7 @@ public final class HostStore implements AutoCloseable {
           (from, to) -> {
             StoreLayer.AdamWScratch scratch = new StoreLayer.AdamWScratch(dim);
             for (int i = from; i < to; i++) {
-              l.adamW(l.touched.get(i), hyper, rate, valueLr, step, scratch);
+              l.adamW(l.touched.get(i), hyper, rate, keyLr, valueLr, step, scratch);
             }
           });
       l.touched.clear();

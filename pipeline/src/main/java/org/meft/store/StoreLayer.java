@@ -182,17 +182,24 @@ final class StoreLayer implements AutoCloseable {
   }
 
   /**
-   * Advances the row's step t and applies {@link #adamWInPlace} to its key, at the run's rate
-   * {@code hyper.lr()}, and to its value, at {@code rate}'s rate for optimizer step {@code step}
-   * ({@code valueLr} its base), then zeroes its gradients.
+   * Advances the row's step t and applies {@link #adamWInPlace} to its key at {@code keyLr} and to
+   * its value at {@code rate}'s rate for optimizer step {@code step} ({@code valueLr} its base),
+   * then zeroes its gradients.
    */
-  void adamW(int row, AdamW hyper, ValueRate rate, double valueLr, int step, AdamWScratch scratch) {
+  void adamW(
+      int row,
+      AdamW hyper,
+      StoreRate rate,
+      double keyLr,
+      double valueLr,
+      int step,
+      AdamWScratch scratch) {
     int t = steps(row) + 1;
     setSteps(row, t);
     double bias1 = 1 - Math.pow(hyper.beta1(), t);
     double bias2 = 1 - Math.pow(hyper.beta2(), t);
     for (Param p : params) {
-      double lr = p == values ? valueLr * rate.frequencyFactor(step, t) : hyper.lr();
+      double lr = p == values ? valueLr * rate.frequencyFactor(step, t) : keyLr;
       p.weight.get(row, scratch.w, 0);
       p.m.get(row, scratch.m, 0);
       p.v.get(row, scratch.v, 0);

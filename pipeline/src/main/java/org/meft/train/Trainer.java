@@ -409,7 +409,7 @@ public final class Trainer {
     optimizer.step(parameters, lr, config);
     if (store != null) {
       store.applyAdamW(
-          adapters.valueRate(),
+          adapters.storeRate(),
           lr,
           config.learningRate(),
           step + 1,

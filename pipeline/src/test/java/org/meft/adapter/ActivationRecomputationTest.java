@@ -29,7 +29,7 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -86,7 +86,7 @@ class ActivationRecomputationTest {
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, true), with);
 
     AdapterConfig meft =
-        new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+        new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
     long meftWithout = train("meft", meft, SHAPE, false, FIXED_LENGTH).devicePeak();
     long meftWith = train("meft", meft, SHAPE, true, FIXED_LENGTH).devicePeak();
     long meftResident = 3 * 2L * Float.BYTES * 4 * SHAPE.dim();

@@ -21,7 +21,7 @@ import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
 
 /**
@@ -41,7 +41,7 @@ class ActiveTokensTest {
 
   @Test
   void meftAdapterIgnoresPaddingOnlyAtPadding() {
-    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL));
+    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL));
   }
 
   private static void check(AdapterConfig config) {

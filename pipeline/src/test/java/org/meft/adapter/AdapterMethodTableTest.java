@@ -46,7 +46,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
@@ -73,7 +73,7 @@ class AdapterMethodTableTest {
   /** The table: a name and a configuration per case. */
   static Stream<Arguments> cases() {
     MeftConfig meft =
-        new MeftConfig(N, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+        new MeftConfig(N, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
     ParallelConfig parallel = new ParallelConfig(N, 0.5f, LayerSelection.ALL);
     return Stream.of(
         arguments("meft", meft),

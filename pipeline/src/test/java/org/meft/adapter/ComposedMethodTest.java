@@ -29,7 +29,7 @@ import org.meft.model.DecoderLayer;
 import org.meft.model.Llama;
 import org.meft.model.Rope;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.testing.Overwrite;
 
@@ -41,7 +41,7 @@ import org.meft.testing.Overwrite;
  */
 class ComposedMethodTest {
   private static final MeftConfig MEFT =
-      new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+      new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
   private static final int TOKENS = 6;
 
   static Stream<Arguments> compositions() {

@@ -23,7 +23,7 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -48,7 +48,7 @@ class MeftEquivalenceTest {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       MeftConfig dense =
-          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =
@@ -100,7 +100,7 @@ class MeftEquivalenceTest {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       MeftConfig dense =
-          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =

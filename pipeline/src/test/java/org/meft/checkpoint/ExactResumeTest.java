@@ -36,7 +36,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -72,7 +72,7 @@ class ExactResumeTest {
     return switch (method) {
       case "meft" ->
           new MeftConfig(
-              48, 4, 6, 2, 24, 0.02f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+              48, 4, 6, 2, 24, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->
           new LoraConfig(

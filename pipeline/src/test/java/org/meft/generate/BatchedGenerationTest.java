@@ -23,7 +23,7 @@ import org.meft.adapter.meft.MeftConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
 /**
@@ -65,7 +65,7 @@ class BatchedGenerationTest {
   void batchedGreedyEqualsOneAtATimeWithMeftInstalled() {
     // maxRows 8 = two tokens' top-4: the cap binds for any pass of three or more tokens.
     assertWithAdapter(
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL),
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL),
         "meft");
   }
 

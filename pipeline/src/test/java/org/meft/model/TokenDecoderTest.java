@@ -28,7 +28,7 @@ import org.meft.load.RandomLlama;
 import org.meft.reversible.Architecture;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
 /**
@@ -46,7 +46,7 @@ class TokenDecoderTest {
     AdapterConfig lora =
         new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL);
     AdapterConfig meft =
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
     AdapterConfig parallel = new ParallelConfig(16, 0.5f, LayerSelection.ALL);
     return Stream.of(
         Arguments.of("base", null, null),

@@ -42,7 +42,7 @@ import org.meft.reversible.Halves;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
 /**
@@ -72,7 +72,7 @@ class ReversibleBackwardTest {
               architecture,
               "meft",
               new MeftConfig(
-                  16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL)));
+                  16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL)));
     }
     return cases.stream();
   }

@@ -12,7 +12,7 @@ import org.meft.adapter.Adapters;
 import org.meft.adapter.InstallContext;
 import org.meft.model.Llama;
 import org.meft.store.HostStore;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /**
  * The meft adapters of one model: a {@link MeftAdapter} beside each chosen layer's FFN, their rows
@@ -180,8 +180,8 @@ public final class MeftAdapters implements Adapters {
   }
 
   @Override
-  public ValueRate valueRate() {
-    return config.valueRate();
+  public StoreRate storeRate() {
+    return config.storeRate();
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
@@ -28,7 +28,7 @@ import org.meft.store.ValueRate;
  * @param keyInit standard deviation of the initial keys (values start at zero); with {@code
  *     keySource} TOKENS, their norm is that of such a random key
  * @param keySource where the initial keys come from
- * @param valueRate the learning rate of the store's values, relative to the run's
+ * @param storeRate the learning rates of the store's keys and values, relative to the run's
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -39,7 +39,7 @@ public record MeftConfig(
     int maxRows,
     float keyInit,
     KeySource keySource,
-    ValueRate valueRate,
+    StoreRate storeRate,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -73,6 +73,12 @@ public record MeftConfig(
           KeySource.RANDOM,
           "the initial keys: random, or the hidden states of training tokens, clustered into the"
               + " experts");
+  public static final Setting KEY_LR_SCALE =
+      Setting.number(
+          "key-lr-scale",
+          1f,
+          Range.closed(0, 1e6),
+          "the store keys' learning rate over the run's --lr (0 freezes them)");
   public static final Setting VALUE_LR_SCALE =
       Setting.number(
           "value-lr-scale",
@@ -82,12 +88,12 @@ public record MeftConfig(
   public static final Setting VALUE_LR_SCHEDULE =
       Setting.choice(
           "value-lr-schedule",
-          ValueRate.Schedule.RUN,
+          StoreRate.Schedule.RUN,
           "the run's warm-up and cosine decay, or its peak rate throughout");
   public static final Setting VALUE_LR_FREQUENCY =
       Setting.choice(
           "value-lr-frequency",
-          ValueRate.Frequency.NONE,
+          StoreRate.Frequency.NONE,
           "sqrt: a value's rate times min(10, sqrt(step / its row's updates))");
 
   static final List<Setting> SETTINGS =
@@ -99,6 +105,7 @@ public record MeftConfig(
           MAX_ROWS,
           KEY_INIT,
           KEY_SOURCE,
+          KEY_LR_SCALE,
           VALUE_LR_SCALE,
           VALUE_LR_SCHEDULE,
           VALUE_LR_FREQUENCY);
@@ -119,7 +126,8 @@ public record MeftConfig(
               + maxRows);
     }
     KEY_INIT.check(keyInit);
-    VALUE_LR_SCALE.check(valueRate.scale());
+    KEY_LR_SCALE.check(storeRate.keyScale());
+    VALUE_LR_SCALE.check(storeRate.valueScale());
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -133,10 +141,11 @@ public record MeftConfig(
         values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
         values.number(KEY_INIT),
         values.choice(KEY_SOURCE, KeySource.class),
-        new ValueRate(
+        new StoreRate(
+            values.number(KEY_LR_SCALE),
             values.number(VALUE_LR_SCALE),
-            values.choice(VALUE_LR_SCHEDULE, ValueRate.Schedule.class),
-            values.choice(VALUE_LR_FREQUENCY, ValueRate.Frequency.class)),
+            values.choice(VALUE_LR_SCHEDULE, StoreRate.Schedule.class),
+            values.choice(VALUE_LR_FREQUENCY, StoreRate.Frequency.class)),
         layers);
   }
 
@@ -151,7 +160,7 @@ public record MeftConfig(
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
     return new MeftConfig(
-        size, k, e, Math.min(probes, e), rows, keyInit, keySource, valueRate, layers);
+        size, k, e, Math.min(probes, e), rows, keyInit, keySource, storeRate, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -179,9 +188,10 @@ public record MeftConfig(
     s.put(MAX_ROWS.name(), Integer.toString(maxRows));
     s.put(KEY_INIT.name(), Float.toString(keyInit));
     s.put(KEY_SOURCE.name(), Setting.spelled(keySource));
-    s.put(VALUE_LR_SCALE.name(), Float.toString(valueRate.scale()));
-    s.put(VALUE_LR_SCHEDULE.name(), Setting.spelled(valueRate.schedule()));
-    s.put(VALUE_LR_FREQUENCY.name(), Setting.spelled(valueRate.frequency()));
+    s.put(KEY_LR_SCALE.name(), Float.toString(storeRate.keyScale()));
+    s.put(VALUE_LR_SCALE.name(), Float.toString(storeRate.valueScale()));
+    s.put(VALUE_LR_SCHEDULE.name(), Setting.spelled(storeRate.schedule()));
+    s.put(VALUE_LR_FREQUENCY.name(), Setting.spelled(storeRate.frequency()));
     return s;
   }
 

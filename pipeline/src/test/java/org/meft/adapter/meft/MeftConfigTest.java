@@ -7,7 +7,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.LayerSelection;
 import org.meft.settings.SettingValues;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 
 /** meft's settings for the rows' rate and the keys' source, read as a user writes them. */
 class MeftConfigTest {
@@ -22,7 +22,7 @@ class MeftConfigTest {
     assertEquals("value-lr-schedule: expected run|constant, got 'cosine'", e.getMessage());
     assertThrows(
         IllegalArgumentException.class,
-        () -> new ValueRate(0f, ValueRate.Schedule.RUN, ValueRate.Frequency.NONE));
+        () -> new StoreRate(1f, 0f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE));
   }
 
   @Test
@@ -31,14 +31,15 @@ class MeftConfigTest {
         MeftConfig.read(
             new SettingValues(
                 Map.of(
+                    "key-lr-scale", "0.1",
                     "value-lr-scale", "4",
                     "value-lr-schedule", "constant",
                     "value-lr-frequency", "sqrt",
                     "key-source", "tokens")),
             LayerSelection.ALL);
     assertEquals(
-        new ValueRate(4f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.SQRT),
-        config.valueRate());
+        new StoreRate(0.1f, 4f, StoreRate.Schedule.CONSTANT, StoreRate.Frequency.SQRT),
+        config.storeRate());
     assertEquals(KeySource.TOKENS, config.keySource());
     assertEquals(config, MeftConfig.read(new SettingValues(config.settings()), LayerSelection.ALL));
   }

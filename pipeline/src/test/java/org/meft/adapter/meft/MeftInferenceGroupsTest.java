@@ -17,7 +17,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
-import org.meft.store.ValueRate;
+import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
 /**
@@ -34,7 +34,7 @@ class MeftInferenceGroupsTest {
     LlamaConfig shape = LlamaConfig.of(DIM, 64, 1, 4, 2, 64, 32);
     // K = 4 and maxRows = 8: groups of two tokens; 64 rows in 8 experts, 2 probed.
     MeftConfig config =
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, ValueRate.RUN, LayerSelection.ALL);
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
     int tokens = MeftAdapter.RETRIEVAL_TOKENS + 5;
     int group = config.maxRows() / config.topK();
     try (NDManager manager = NDManager.newBaseManager();

@@ -14,11 +14,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The values' own learning rate against AdamW written here in double precision, with each row's
- * rate worked out from {@link ValueRate}'s formula (keys at the run's rate): row r is chosen every
- * (r + 1)-th step, so the rows take different numbers of updates and the frequency factor differs
- * between them.
+ * rate worked out from {@link StoreRate}'s formula (keys at a multiple of the run's rate, frozen at
+ * 0): row r is chosen every (r + 1)-th step, so the rows take different numbers of updates and the
+ * frequency factor differs between them.
  */
-class ValueRateTest {
+class StoreRateTest {
   private static final int ROWS = 8;
   private static final int DIM = 4;
   private static final int STEPS = 40;
@@ -30,10 +30,10 @@ class ValueRateTest {
 
   static Stream<Arguments> rates() {
     return Stream.of(
-        Arguments.of(ValueRate.RUN),
-        Arguments.of(new ValueRate(3f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.NONE)),
-        Arguments.of(new ValueRate(0.5f, ValueRate.Schedule.RUN, ValueRate.Frequency.SQRT)),
-        Arguments.of(new ValueRate(2f, ValueRate.Schedule.CONSTANT, ValueRate.Frequency.SQRT)));
+        Arguments.of(StoreRate.RUN),
+        Arguments.of(new StoreRate(1f, 3f, StoreRate.Schedule.CONSTANT, StoreRate.Frequency.NONE)),
+        Arguments.of(new StoreRate(0.25f, 0.5f, StoreRate.Schedule.RUN, StoreRate.Frequency.SQRT)),
+        Arguments.of(new StoreRate(0f, 2f, StoreRate.Schedule.CONSTANT, StoreRate.Frequency.SQRT)));
   }
 
   /** A run's rate at step s (from 1): a made-up decay, so that RUN and CONSTANT differ. */
@@ -47,7 +47,7 @@ class ValueRateTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("rates")
-  void eachRowMovesAtItsRateAsAPlainAdamWComputesIt(ValueRate rate) {
+  void eachRowMovesAtItsRateAsAPlainAdamWComputesIt(StoreRate rate) {
     double[][][] p = new double[2][ROWS][DIM];
     double[][][] m = new double[2][ROWS][DIM];
     double[][][] v = new double[2][ROWS][DIM];
@@ -74,13 +74,13 @@ class ValueRateTest {
           store.accumulateGradients(0, new int[] {r}, 1, direct(kg), direct(vg));
           t[r]++;
           double base =
-              rate.scale() * (rate.schedule() == ValueRate.Schedule.RUN ? runLr(s) : PEAK);
+              rate.valueScale() * (rate.schedule() == StoreRate.Schedule.RUN ? runLr(s) : PEAK);
           double factor =
-              rate.frequency() == ValueRate.Frequency.SQRT
+              rate.frequency() == StoreRate.Frequency.SQRT
                   ? Math.min(10, Math.sqrt((double) s / t[r]))
                   : 1;
           for (int which = 0; which < 2; which++) {
-            double lr = which == 1 ? base * factor : runLr(s); // keys at the run's rate
+            double lr = which == 1 ? base * factor : rate.keyScale() * (double) runLr(s);
             for (int i = 0; i < DIM; i++) {
               double g = which == 0 ? kg[i] : vg[i];
               p[which][r][i] = (float) (p[which][r][i] * (1 - lr * DECAY));
@@ -108,7 +108,7 @@ class ValueRateTest {
     }
   }
 
-  /** ValueRate.RUN is the plain update: the run's rate for every row, bit for bit. */
+  /** StoreRate.RUN is the plain update: the run's rate for every row, bit for bit. */
   @Test
   void theRunRateIsThePlainUpdateBitForBit() {
     try (BufferAllocator root = new RootAllocator(1 << 20);
@@ -124,7 +124,7 @@ class ValueRateTest {
           store.accumulateGradients(0, all, ROWS, direct(g), direct(g));
         }
         plain.applyAdamW(runLr(s), BETA1, BETA2, EPS, DECAY);
-        ruled.applyAdamW(ValueRate.RUN, runLr(s), PEAK, s, BETA1, BETA2, EPS, DECAY);
+        ruled.applyAdamW(StoreRate.RUN, runLr(s), PEAK, s, BETA1, BETA2, EPS, DECAY);
       }
       for (int r = 0; r < ROWS; r++) {
         float[] a = plain.valueRow(0, r);
@@ -138,10 +138,10 @@ class ValueRateTest {
 
   @Test
   void theFrequencyFactorIsCappedAndOneForARowChosenEveryStep() {
-    ValueRate sqrt = new ValueRate(1f, ValueRate.Schedule.RUN, ValueRate.Frequency.SQRT);
+    StoreRate sqrt = new StoreRate(1f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.SQRT);
     assertEquals(1.0, sqrt.frequencyFactor(50, 50));
     assertEquals(2.0, sqrt.frequencyFactor(400, 100), 1e-12);
-    assertEquals(ValueRate.FREQUENCY_CAP, sqrt.frequencyFactor(2000, 1));
-    assertEquals(1.0, ValueRate.RUN.frequencyFactor(2000, 1));
+    assertEquals(StoreRate.FREQUENCY_CAP, sqrt.frequencyFactor(2000, 1));
+    assertEquals(1.0, StoreRate.RUN.frequencyFactor(2000, 1));
   }
 }
