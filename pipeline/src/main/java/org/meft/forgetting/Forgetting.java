@@ -24,11 +24,14 @@ import org.slf4j.LoggerFactory;
  * @param positions the continuation positions both are averaged over; NaN values when 0
  */
 public record Forgetting(double meanKl, double changedShare, int positions) {
+  /** The story prompts measured unless told otherwise: all of them. */
+  public static final int DEFAULT_PROMPTS = StoryPrompts.all().size();
+
   /** How many {@link StoryPrompts} {@code bin/meft evaluate} measures forgetting on. */
   public static final Setting PROMPTS =
       Setting.integer(
           "forgetting-prompts",
-          StoryPrompts.all().size(),
+          DEFAULT_PROMPTS,
           Range.closed(0, StoryPrompts.all().size()),
           "story prompts the base continues to measure forgetting (0: not measured)");
 

@@ -66,11 +66,6 @@ public final class ModelCache<M extends AutoCloseable, A extends AutoCloseable>
     }
   }
 
-  /** A cache of at most {@code bound} models with the {@link #languageModelLoader}. */
-  public static ModelCache<LanguageModel, LoadedAdapter> languageModels(int bound) {
-    return new ModelCache<>(bound, languageModelLoader());
-  }
-
   /** The real loader: {@link LanguageModel#load} and {@link AdapterCheckpoint#load}. */
   public static Loader<LanguageModel, LoadedAdapter> languageModelLoader() {
     return new Loader<>() {
