@@ -11,6 +11,8 @@ import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.stop.NativeGate;
 import org.meft.tokenizer.SequenceLayout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What {@link Forgetting#measure} compares a fine-tuned model with, computed once from the base
@@ -29,6 +31,8 @@ public record ForgettingReference(
     long[][] prompts, int continuationTokens, long[][] continuations, float[] logProbs, int vocab) {
   /** G: the base's continuation of each prompt, at most (and half the model's positions). */
   public static final int CONTINUATION_TOKENS = 64;
+
+  private static final Logger LOG = LoggerFactory.getLogger(ForgettingReference.class);
 
   public ForgettingReference {
     if (prompts.length != continuations.length) {
@@ -70,13 +74,21 @@ public record ForgettingReference(
    */
   public static ForgettingReference of(
       Llama base, NDManager manager, List<long[]> prompts, int continuationTokens) {
+    long start = System.nanoTime();
     long[][] promptIds = prompts.toArray(long[][]::new);
     long[][] continuations = greedyContinuations(base, manager, promptIds, continuationTokens);
     try (NDManager scope = manager.newSubManager()) {
       float[] logProbs =
           ContinuationLogProbs.of(base, scope, promptIds, continuations).toFloatArray();
-      return new ForgettingReference(
-          promptIds, continuationTokens, continuations, logProbs, base.config().vocabSize());
+      ForgettingReference reference =
+          new ForgettingReference(
+              promptIds, continuationTokens, continuations, logProbs, base.config().vocabSize());
+      LOG.info(
+          "forgetting reference: {} prompts, {} positions, in {} s",
+          promptIds.length,
+          reference.positions(),
+          String.format("%.3f", (System.nanoTime() - start) / 1e9));
+      return reference;
     }
   }
 

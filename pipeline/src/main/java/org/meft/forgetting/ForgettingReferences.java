@@ -2,6 +2,8 @@ package org.meft.forgetting;
 
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import org.meft.load.LanguageModel;
 import org.meft.load.ModelCache;
@@ -11,13 +13,15 @@ import org.meft.load.ModelCache;
  * loads the base, before any adapter goes into it: installing an adapter changes the model (full
  * fine-tuning its weights, for good), so the base alone is only ever seen there. A reference holds
  * host arrays only and outlives the model's eviction from the cache, so a base key's reference is
- * computed once.
+ * computed once: when two slots load the same base at once, the second does not compute it again,
+ * and {@link #reference} waits for the first.
  */
 public final class ForgettingReferences
     implements ModelCache.Loader<LanguageModel, ModelCache.LoadedAdapter> {
   private final ModelCache.Loader<LanguageModel, ModelCache.LoadedAdapter> loader;
   private final int prompts;
-  private final Map<ModelCache.BaseKey, ForgettingReference> references = new ConcurrentHashMap<>();
+  private final Map<ModelCache.BaseKey, CompletableFuture<ForgettingReference>> references =
+      new ConcurrentHashMap<>();
 
   /** Loads with {@code loader}; references of the first {@code prompts} story prompts (0: none). */
   public ForgettingReferences(
@@ -32,27 +36,37 @@ public final class ForgettingReferences
     return prompts;
   }
 
-  /** The reference of a base model this loader loaded. */
+  /** The reference of a base model this loader loaded, once it is computed. */
   public ForgettingReference reference(ModelCache.BaseKey base) {
-    ForgettingReference reference = references.get(base);
+    CompletableFuture<ForgettingReference> reference = references.get(base);
     if (reference == null) {
       throw new IllegalStateException(
           prompts == 0
               ? "forgetting is not measured (0 story prompts)"
               : "no forgetting reference for a base model this cache did not load: " + base);
     }
-    return reference;
+    try {
+      return reference.join();
+    } catch (CompletionException e) {
+      throw new IllegalStateException(
+          "the forgetting reference of " + base.model() + " failed: " + e.getCause(), e);
+    }
   }
 
   @Override
   public LanguageModel loadBase(ModelCache.BaseKey key) {
     LanguageModel model = loader.loadBase(key);
-    if (prompts > 0 && !references.containsKey(key)) {
-      try {
-        references.put(key, ForgettingReference.of(model, prompts));
-      } catch (RuntimeException e) {
-        model.close();
-        throw e;
+    if (prompts > 0) {
+      CompletableFuture<ForgettingReference> mine = new CompletableFuture<>();
+      if (references.putIfAbsent(key, mine) == null) {
+        try {
+          mine.complete(ForgettingReference.of(model, prompts));
+        } catch (RuntimeException e) {
+          references.remove(key, mine); // the next load of this base tries again
+          mine.completeExceptionally(e);
+          model.close();
+          throw e;
+        }
       }
     }
     return model;
