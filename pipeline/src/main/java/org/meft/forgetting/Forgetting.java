@@ -2,6 +2,7 @@ package org.meft.forgetting;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import org.meft.model.Llama;
@@ -19,8 +20,9 @@ import org.slf4j.LoggerFactory;
  *     p_tuned) = sum_v p_base(v) (log p_base(v) - log p_tuned(v)), in nats, both distributions
  *     teacher-forced on the same prompt and base continuation (float32 log-softmax)
  * @param changedShare the share of the base's greedy continuation tokens that the fine-tuned model,
- *     decoding greedily from the same prompt, does not reproduce: over all prompts, the tokens
- *     after the longest common prefix of the two continuations, over the base continuations' tokens
+ *     decoding greedily from the same prompt, does not reproduce: over all prompts, the base's
+ *     tokens from the first position where the tuned model's greedy choice differs from the base's
+ *     ({@link #changedShare}), over all the base's continuation tokens
  * @param positions the continuation positions both are averaged over; NaN values when 0
  */
 public record Forgetting(double meanKl, double changedShare, int positions) {
@@ -39,16 +41,15 @@ public record Forgetting(double meanKl, double changedShare, int positions) {
 
   /**
    * The forgetting of {@code tuned} (the reference's base model with a run's adapter installed)
-   * against {@code reference}; arrays live in a sub-manager of {@code manager} while this runs.
+   * against {@code reference}: one teacher-forced pass of {@code tuned} over the prompts and the
+   * base's continuations gives both numbers. Arrays live in a sub-manager of {@code manager} while
+   * this runs.
    */
   public static Forgetting measure(ForgettingReference reference, Llama tuned, NDManager manager) {
     long start = System.nanoTime();
-    long[][] greedy =
-        ForgettingReference.greedyContinuations(
-            tuned, manager, reference.prompts(), reference.continuationTokens());
-    double changed = changedShare(reference.continuations(), greedy);
     int positions = reference.positions();
     double kl = Double.NaN;
+    double changed = Double.NaN;
     if (positions > 0) {
       try (NDManager scope = manager.newSubManager()) {
         NDArray tunedLogProbs =
@@ -67,6 +68,8 @@ public record Forgetting(double meanKl, double changedShare, int positions) {
         }
         // KL is never negative; float32 rounding of two nearly equal distributions can be.
         kl = Math.max(0, sum / positions);
+        changed =
+            changedShare(reference.continuations(), choices(baseLogProbs), choices(tunedLogProbs));
       }
     }
     Forgetting forgetting = new Forgetting(kl, changed, positions);
@@ -80,24 +83,39 @@ public record Forgetting(double meanKl, double changedShare, int positions) {
     return forgetting;
   }
 
+  /** The greedy choice (argmax) at each position of log-probabilities [M, V]. */
+  private static long[] choices(NDArray logProbs) {
+    return logProbs.argMax(1).toType(DataType.INT64, false).toLongArray();
+  }
+
   /**
-   * Over all prompts, the base continuation tokens after the common prefix of {@code base[i]} and
-   * {@code tuned[i]}, over all base continuation tokens; NaN when the base continued no prompt.
+   * Over all prompts, the base continuation tokens from the first position where the tuned model's
+   * greedy choice differs from the base's, over all base continuation tokens; NaN when the base
+   * continued no prompt. {@code baseChoices} and {@code tunedChoices} are each model's argmax at
+   * every continuation position (teacher-forced on the base's text), prompt after prompt.
    *
-   * <p>A common prefix rather than a position-by-position comparison: greedy decoding conditions
-   * each token on the ones before, so after the first token that differs the two texts continue
-   * different prefixes, and a later position where they agree is a coincidence of two unaligned
-   * texts, not a piece of the base's text the tuned model kept. A tuned model that continues past
-   * where the base stopped reproduces the base's whole text (its stop token is not counted).
+   * <p>This is what greedy decoding with the tuned model would change of the base's text: as long
+   * as the tuned model's choices agree with the base's, its greedy text is the base's text, so the
+   * teacher-forced pass reads exactly its prefix; at the first position where they differ (a stop
+   * token included) the texts part. One pass instead of G decoding steps, and exact for the base
+   * itself, whose choices are compared with themselves (its decoded continuation might differ from
+   * its teacher-forced choices where two tokens tie to rounding). A common prefix rather than a
+   * position-by-position comparison: after the first token that differs, the two greedy texts
+   * continue different prefixes, and a later position where they agree would be a coincidence of
+   * unaligned texts, not base text the run kept.
    */
-  static double changedShare(long[][] base, long[][] tuned) {
+  static double changedShare(long[][] continuations, long[] baseChoices, long[] tunedChoices) {
     long total = 0;
     long changed = 0;
-    for (int i = 0; i < base.length; i++) {
-      int mismatch = Arrays.mismatch(base[i], tuned[i]);
-      int prefix = mismatch < 0 ? base[i].length : Math.min(mismatch, base[i].length);
-      changed += base[i].length - prefix;
-      total += base[i].length;
+    int offset = 0;
+    for (long[] continuation : continuations) {
+      int length = continuation.length;
+      int mismatch =
+          Arrays.mismatch(
+              baseChoices, offset, offset + length, tunedChoices, offset, offset + length);
+      changed += mismatch < 0 ? 0 : length - mismatch;
+      total += length;
+      offset += length;
     }
     return total == 0 ? Double.NaN : (double) changed / total;
   }

@@ -20,7 +20,6 @@ import org.slf4j.LoggerFactory;
  * log-probabilities along those continuations ({@link ContinuationLogProbs}).
  *
  * @param prompts each prompt's ids, BOS first
- * @param continuationTokens the most tokens a continuation holds (G)
  * @param continuations the base's greedy continuation of each prompt: G tokens, fewer where the
  *     base emitted a stop token (EOS or BOS, not included) or reached the model's length
  * @param logProbs the base's float32 log-softmax at every continuation position, [positions, vocab]
@@ -28,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * @param vocab the model's vocabulary size
  */
 public record ForgettingReference(
-    long[][] prompts, int continuationTokens, long[][] continuations, float[] logProbs, int vocab) {
+    long[][] prompts, long[][] continuations, float[] logProbs, int vocab) {
   /** G: the base's continuation of each prompt, at most (and half the model's positions). */
   public static final int CONTINUATION_TOKENS = 64;
 
@@ -81,8 +80,7 @@ public record ForgettingReference(
       float[] logProbs =
           ContinuationLogProbs.of(base, scope, promptIds, continuations).toFloatArray();
       ForgettingReference reference =
-          new ForgettingReference(
-              promptIds, continuationTokens, continuations, logProbs, base.config().vocabSize());
+          new ForgettingReference(promptIds, continuations, logProbs, base.config().vocabSize());
       LOG.info(
           "forgetting reference: {} prompts, {} positions, in {} s",
           promptIds.length,
@@ -98,7 +96,7 @@ public record ForgettingReference(
   }
 
   /** Each prompt's greedy continuation by {@code model}, at most {@code tokens} tokens. */
-  static long[][] greedyContinuations(
+  private static long[][] greedyContinuations(
       Llama model, NDManager manager, long[][] prompts, int tokens) {
     List<Generator.Generation> generations =
         Generator.generateBatch(

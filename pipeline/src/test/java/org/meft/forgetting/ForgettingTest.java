@@ -1,5 +1,6 @@
 package org.meft.forgetting;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -45,10 +47,11 @@ class ForgettingTest {
   private static final int CONTINUATION = 12;
   private static final LoraConfig LORA =
       new LoraConfig(2, 4f, 0f, Set.of("q", "v", "up", "down"), LayerSelection.ALL);
+  private static final float LORA_STD = 0.1f;
   private static final double TOLERANCE = 1e-5;
 
   @Test
-  void klMatchesADenseReferenceWithLoraInstalled() {
+  void klAndChangedShareMatchADenseReferenceWithLoraInstalled() {
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama model = peakedModel(manager);
@@ -56,9 +59,13 @@ class ForgettingTest {
           ForgettingReference.of(model, manager, prompts(), CONTINUATION);
       assertTrue(reference.positions() > PROMPTS, "the base continued too little");
       double[][] baseLogits = denseLogits(model, manager, reference);
+      // The column before each continuation token predicts it: the base's choices there are its
+      // greedy continuation.
+      assertArrayEquals(
+          concatenated(reference.continuations()), denseChoices(reference, baseLogits));
       try (InstalledAdapters adapters =
           InstalledAdapters.install(model, LORA, manager, allocator, 5)) {
-        AdapterValues.nonZero(adapters, 0.3f);
+        AdapterValues.nonZero(adapters, LORA_STD);
         int arrays = manager.getManagedArrays().size();
         Forgetting measured = Forgetting.measure(reference, model, manager);
         assertEquals(arrays, manager.getManagedArrays().size(), "arrays left behind");
@@ -73,13 +80,24 @@ class ForgettingTest {
         assertTrue(Math.abs(reversed - expected) > 1000 * TOLERANCE, expected + " vs " + reversed);
         assertTrue(Math.abs(shifted - expected) > 1000 * TOLERANCE, expected + " vs " + shifted);
 
+        double changed =
+            Forgetting.changedShare(
+                reference.continuations(),
+                denseChoices(reference, baseLogits),
+                denseChoices(reference, tunedLogits));
+        assertEquals(changed, measured.changedShare());
+        assertTrue(changed > 0 && changed < 1, "changed " + changed);
+        // It is what greedy decoding with the tuned model changes: the base's tokens after the
+        // common prefix of the two greedy continuations.
         long[][] tunedGreedy =
-            ForgettingReference.greedyContinuations(
-                model, manager, reference.prompts(), CONTINUATION);
-        assertEquals(
-            Forgetting.changedShare(reference.continuations(), tunedGreedy),
-            measured.changedShare());
-        assertTrue(measured.changedShare() > 0, "a strong LoRA changes nothing");
+            ForgettingReference.of(model, manager, prompts(), CONTINUATION).continuations();
+        long prefixes = 0;
+        for (int i = 0; i < PROMPTS; i++) {
+          long[] base = reference.continuations()[i];
+          int mismatch = Arrays.mismatch(base, tunedGreedy[i]);
+          prefixes += mismatch < 0 ? base.length : Math.min(mismatch, base.length);
+        }
+        assertEquals(1 - (double) prefixes / reference.positions(), changed, 1e-12);
       }
     }
   }
@@ -105,14 +123,15 @@ class ForgettingTest {
   }
 
   @Test
-  void changedShareCountsTheBaseTokensAfterTheCommonPrefix() {
-    long[][] base = {{5, 6, 7, 8}, {5, 6}, {9, 9, 9}, {}};
-    // 2 of the first changed (the 8 after the change is a coincidence), none of the second (the
-    // tuned model continues past the base's stop), all 3 of the third (it stops at once).
-    long[][] tuned = {{5, 6, 1, 8}, {5, 6, 4, 4}, {}, {3}};
-    assertEquals(5.0 / 9, Forgetting.changedShare(base, tuned), 1e-15);
-    assertEquals(0.0, Forgetting.changedShare(base, base));
-    assertTrue(Double.isNaN(Forgetting.changedShare(new long[][] {{}}, new long[][] {{1}})));
+  void changedShareCountsTheBaseTokensFromTheFirstDifferentChoice() {
+    long[][] continuations = {{5, 6, 7, 8}, {5, 6}, {9, 9, 9}, {}};
+    long[] base = {5, 6, 7, 8, 5, 6, 9, 9, 9};
+    // 2 of the first prompt's 4 changed (the 8 after the change is a coincidence), none of the
+    // second's, all 3 of the third's (its first choice is another token, or a stop token).
+    long[] tuned = {5, 6, 1, 8, 5, 6, 2, 9, 9};
+    assertEquals(5.0 / 9, Forgetting.changedShare(continuations, base, tuned), 1e-15);
+    assertEquals(0.0, Forgetting.changedShare(continuations, base, base));
+    assertTrue(Double.isNaN(Forgetting.changedShare(new long[][] {{}}, new long[0], new long[0])));
   }
 
   @Test
@@ -132,7 +151,9 @@ class ForgettingTest {
       long start = System.nanoTime();
       ForgettingReference reference = ForgettingReference.of(base, StoryPrompts.all().size());
       double referenceSeconds = (System.nanoTime() - start) / 1e9;
-      assertEquals(ForgettingReference.CONTINUATION_TOKENS, reference.continuationTokens());
+      assertEquals(
+          ForgettingReference.CONTINUATION_TOKENS,
+          Arrays.stream(reference.continuations()).mapToInt(c -> c.length).max().orElseThrow());
       String first = base.tokenizer().decode(reference.continuations()[0]);
       LOG.info("stories260K continues prompt 0 with: {}", first);
       try (InstalledAdapters adapters =
@@ -231,6 +252,30 @@ class ForgettingTest {
       }
     }
     return sum / positions;
+  }
+
+  /** The argmax of each continuation position's logits (the column before its token). */
+  private static long[] denseChoices(ForgettingReference reference, double[][] logits) {
+    int vocab = SHAPE.vocabSize();
+    List<Long> choices = new ArrayList<>();
+    for (int i = 0; i < PROMPTS; i++) {
+      int first = reference.prompts()[i].length;
+      for (int j = 0; j < reference.continuations()[i].length; j++) {
+        int offset = (first + j - 1) * vocab;
+        int best = 0;
+        for (int v = 1; v < vocab; v++) {
+          if (logits[i][offset + v] > logits[i][offset + best]) {
+            best = v;
+          }
+        }
+        choices.add((long) best);
+      }
+    }
+    return choices.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  private static long[] concatenated(long[][] arrays) {
+    return Arrays.stream(arrays).flatMapToLong(Arrays::stream).toArray();
   }
 
   private static double[] logSoftmax(double[] logits, int offset, int vocab) {
