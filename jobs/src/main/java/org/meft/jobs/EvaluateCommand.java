@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.SparkSession;
+import org.meft.forgetting.Forgetting;
 import org.meft.generate.Sampler;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
@@ -19,7 +20,8 @@ import org.meft.settings.Setting;
  * with {@code --split train}, the examples it trained on), spread over the executors ({@link
  * EvaluateJob}), {@code --decode-batch} records per decoder call, greedy unless {@code
  * --temperature} is given (each example then draws from a seed of {@code --seed} and its id, so
- * batching and slicing never change a sample); predictions are written as Parquet.
+ * batching and slicing never change a sample); predictions are written as Parquet. Each run's
+ * forgetting ({@link Forgetting}) is measured on {@code --forgetting-prompts} story prompts.
  */
 public final class EvaluateCommand implements Command {
   static final int DEFAULT_MAX_NEW_TOKENS = 64;
@@ -67,7 +69,8 @@ public final class EvaluateCommand implements Command {
           DECODE_BATCH,
           Sampler.TEMPERATURE,
           Sampler.TOP_P,
-          SEED);
+          SEED,
+          Forgetting.PROMPTS);
 
   @Override
   public String summary() {
@@ -98,6 +101,7 @@ public final class EvaluateCommand implements Command {
                 "temperature",
                 "top-p",
                 "seed",
+                Forgetting.PROMPTS.name(),
                 "split",
                 "master"),
             Set.of());
@@ -116,7 +120,8 @@ public final class EvaluateCommand implements Command {
                   flags.number(Sampler.TEMPERATURE),
                   flags.number(Sampler.TOP_P),
                   flags.integer(SEED)),
-              flags.split());
+              flags.split(),
+              (int) flags.integer(Forgetting.PROMPTS));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

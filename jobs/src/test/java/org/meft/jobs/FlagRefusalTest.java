@@ -166,6 +166,7 @@ class FlagRefusalTest {
         command(evaluate + "--max-new-tokens -1", 2, "--max-new-tokens"),
         command(evaluate + "--decode-batch 0", 2, "--decode-batch"),
         command(evaluate + "--top-p 2", 2, "--top-p"),
+        command(evaluate + "--forgetting-prompts 33", 2, "--forgetting-prompts", "32"),
         command(prepare + "--max-length 1", 2, "--max-length"),
         command(prepare + "--shards 0", 2, "--shards"),
         command("plan --model MODEL --method lora --batch-size 1 --seq-len 0", 2, "--seq-len"),

@@ -72,6 +72,8 @@ class SparkJobsTest {
           "iou_lenient",
           "examples_evaluated",
           "unparsed",
+          "forgetting_kl",
+          "forgetting_changed",
           "trainable_params",
           "device_adapter_bytes_peak",
           "host_store_bytes",
@@ -255,8 +257,40 @@ class SparkJobsTest {
     assertTrue(Double.parseDouble(reversible[recompute]) > 0, reversible[recompute]);
     assertEquals(0.0, Double.parseDouble(ordinary[recompute]), ordinary[recompute]);
 
-    // A sweep trained by an earlier build, without those columns, still reports (mode "none").
+    // Every run's forgetting, measured once: on the rows of its first slice (3 examples).
+    int forgettingKl = RESULT_COLUMNS.indexOf("forgetting_kl");
+    int forgettingChanged = RESULT_COLUMNS.indexOf("forgetting_changed");
+    double largestKl = 0;
+    for (String[] cells : byRun.values()) {
+      double kl = Double.parseDouble(cells[forgettingKl]);
+      double changed = Double.parseDouble(cells[forgettingChanged]);
+      assertTrue(Double.isFinite(kl) && kl >= 0, cells[0] + ": KL " + kl);
+      assertTrue(changed >= 0 && changed <= 1, cells[0] + ": changed " + changed);
+      largestKl = Math.max(largestKl, kl);
+    }
+    assertTrue(largestKl > 0, "no trained adapter moved the base's distributions");
+    try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
+      List<Row> measured =
+          spark
+              .read()
+              .parquet(predictions.toString())
+              .where("forgetting_kl IS NOT NULL")
+              .groupBy("run_id")
+              .agg(
+                  org.apache.spark.sql.functions.count("*"),
+                  org.apache.spark.sql.functions.countDistinct("forgetting_kl"))
+              .collectAsList();
+      assertEquals(3, measured.size(), measured.toString());
+      for (Row row : measured) {
+        assertEquals(3L, row.getLong(1), row.toString());
+        assertEquals(1L, row.getLong(2), row.toString());
+      }
+    }
+
+    // A sweep trained and evaluated by an earlier build, without those columns, still reports
+    // (mode "none", the rest empty).
     Path earlier = dir.resolve("earlier-build");
+    Path earlierPredictions = dir.resolve("earlier-predictions");
     try (SparkSession spark = SparkSessions.open("test", "local[1]")) {
       spark
           .read()
@@ -264,6 +298,12 @@ class SparkJobsTest {
           .drop("reversible", "activation_bytes_kept", "recompute_share")
           .write()
           .parquet(earlier.resolve("metrics").toString());
+      spark
+          .read()
+          .parquet(predictions.toString())
+          .drop("forgetting_kl", "forgetting_changed")
+          .write()
+          .parquet(earlierPredictions.toString());
     }
     Result old =
         MainTest.meft(
@@ -271,7 +311,7 @@ class SparkJobsTest {
             "--runs",
             earlier.toString(),
             "--predictions",
-            predictions.toString(),
+            earlierPredictions.toString(),
             "--output",
             dir.resolve("report-earlier").toString());
     assertEquals(0, old.code(), old.err());
@@ -283,6 +323,8 @@ class SparkJobsTest {
       String[] cells = csvCells(line);
       assertEquals("none", cells[RESULT_COLUMNS.indexOf("reversible")], line);
       assertEquals("", cells[kept], line);
+      assertEquals("", cells[forgettingKl], line);
+      assertEquals("", cells[forgettingChanged], line);
     }
 
     // Predictions of runs the sweep does not list are refused, naming them.
@@ -392,14 +434,16 @@ class SparkJobsTest {
 
     Map<String, String> batched;
     try (SparkSession spark = SparkSessions.open("test", "local[2]")) {
-      batched =
-          predictions(
-              EvaluateJob.run(
-                  spark,
-                  prepared,
-                  runs,
-                  dir.resolve("sampled-2"),
-                  new EvaluateJob.Config(6, 0, 4, new Decoding(3, 0.8f, 0.9f, 7))));
+      // No forgetting measured this time: it changes no prediction.
+      org.apache.spark.sql.Dataset<Row> unmeasured =
+          EvaluateJob.run(
+              spark,
+              prepared,
+              runs,
+              dir.resolve("sampled-2"),
+              new EvaluateJob.Config(6, 0, 4, new Decoding(3, 0.8f, 0.9f, 7), Split.TEST, 0));
+      batched = predictions(unmeasured);
+      assertEquals(0, unmeasured.where("forgetting_kl IS NOT NULL").count());
     }
     assertEquals(bySlice, batched);
 

@@ -67,34 +67,32 @@ public final class ModelCache<M extends AutoCloseable, A extends AutoCloseable>
   }
 
   /** The real loader: {@link LanguageModel#load} and {@link AdapterCheckpoint#load}. */
-  public static ModelCache<LanguageModel, LoadedAdapter> languageModels(int bound) {
-    return new ModelCache<>(
-        bound,
-        new Loader<>() {
-          @Override
-          public LanguageModel loadBase(BaseKey key) {
-            return LanguageModel.load(key.model(), key.tokenizer(), key.dtype(), key.device());
-          }
+  public static Loader<LanguageModel, LoadedAdapter> languageModelLoader() {
+    return new Loader<>() {
+      @Override
+      public LanguageModel loadBase(BaseKey key) {
+        return LanguageModel.load(key.model(), key.tokenizer(), key.dtype(), key.device());
+      }
 
-          @Override
-          public Path checkpointOf(Path path) {
-            return AdapterCheckpoint.resolve(path);
-          }
+      @Override
+      public Path checkpointOf(Path path) {
+        return AdapterCheckpoint.resolve(path);
+      }
 
-          @Override
-          public LoadedAdapter installAdapter(LanguageModel model, Path checkpoint) {
-            long budget = AdapterCheckpoint.readManifest(checkpoint).run().hostBudgetBytes();
-            BufferAllocator allocator = new RootAllocator(budget);
-            try {
-              return new LoadedAdapter(
-                  AdapterCheckpoint.load(checkpoint, model.llama(), model.manager(), allocator),
-                  allocator);
-            } catch (RuntimeException e) {
-              allocator.close();
-              throw e;
-            }
-          }
-        });
+      @Override
+      public LoadedAdapter installAdapter(LanguageModel model, Path checkpoint) {
+        long budget = AdapterCheckpoint.readManifest(checkpoint).run().hostBudgetBytes();
+        BufferAllocator allocator = new RootAllocator(budget);
+        try {
+          return new LoadedAdapter(
+              AdapterCheckpoint.load(checkpoint, model.llama(), model.manager(), allocator),
+              allocator);
+        } catch (RuntimeException e) {
+          allocator.close();
+          throw e;
+        }
+      }
+    };
   }
 
   private final class Slot {

@@ -15,6 +15,7 @@ import org.apache.spark.sql.SparkSession;
 import org.meft.datasets.Split;
 import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PreparedShards;
+import org.meft.forgetting.Forgetting;
 import org.meft.jobs.task.TaskFailures;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -23,7 +24,8 @@ import org.meft.jobs.train.TrainSweepJob;
  * recall, the training examples it was trained on: {@link Config#split}). The shards are cut into
  * slices of at most {@code sliceSize} rows; each (run, slice) is one task, so the work spreads over
  * the executors; the tasks of one executor share its loaded base model and each run's adapter
- * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}).
+ * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}). Each
+ * run's first slice also measures the run's {@link Forgetting}, once per run.
  */
 public final class EvaluateJob {
   /**
@@ -34,10 +36,18 @@ public final class EvaluateJob {
    * @param split the split decoded: {@code TEST}, or {@code TRAIN} to measure what a run recalls of
    *     the examples it trained on (at most the run's own training examples, the first of the
    *     split)
+   * @param forgettingPrompts the story prompts each run's forgetting is measured on ({@link
+   *     Forgetting}; 0: not measured)
    */
   public record Config(
-      int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding, Split split) {
+      int maxNewTokens,
+      int maxExamples,
+      int sliceSize,
+      Decoding decoding,
+      Split split,
+      int forgettingPrompts) {
     public Config {
+      Forgetting.PROMPTS.check(forgettingPrompts);
       if (maxNewTokens < 1 || maxExamples < 0 || sliceSize < 1) {
         throw new IllegalArgumentException(
             "max-new-tokens >= 1, max-examples >= 0 and slice-size >= 1 expected, got "
@@ -51,9 +61,9 @@ public final class EvaluateJob {
       java.util.Objects.requireNonNull(split, "split");
     }
 
-    /** The test split. */
+    /** The test split, forgetting measured on every story prompt. */
     public Config(int maxNewTokens, int maxExamples, int sliceSize, Decoding decoding) {
-      this(maxNewTokens, maxExamples, sliceSize, decoding, Split.TEST);
+      this(maxNewTokens, maxExamples, sliceSize, decoding, Split.TEST, Forgetting.DEFAULT_PROMPTS);
     }
 
     /** Greedy decoding, the batch from each run's memory plan. */
@@ -85,6 +95,7 @@ public final class EvaluateJob {
         // The run trained on the first `examples` records of the train split, in shard order.
         left = Math.min(left, run.getInt(5));
       }
+      boolean firstSlice = true;
       for (Path shard : PreparedShards.files(prepared, dataset, config.split())) {
         long rows = Math.min(left, PreparedShards.rowCount(shard));
         for (long offset = 0; offset < rows; offset += config.sliceSize()) {
@@ -100,7 +111,10 @@ public final class EvaluateJob {
                   offset,
                   (int) Math.min(config.sliceSize(), rows - offset),
                   config.maxNewTokens(),
-                  config.decoding()));
+                  config.decoding(),
+                  config.forgettingPrompts(),
+                  firstSlice && config.forgettingPrompts() > 0));
+          firstSlice = false;
         }
         left -= rows;
       }

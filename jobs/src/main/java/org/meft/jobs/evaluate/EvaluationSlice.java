@@ -14,6 +14,9 @@ import java.io.Serializable;
  * @param split the split's label, {@code train} or {@code test}
  * @param maxNewTokens the decoding budget per example
  * @param decoding how the examples are decoded
+ * @param forgettingPrompts the story prompts of the executor's forgetting references (0: none)
+ * @param measuresForgetting whether this task measures the run's forgetting (the run's first slice
+ *     does, once per run)
  */
 public record EvaluationSlice(
     String runId,
@@ -26,10 +29,15 @@ public record EvaluationSlice(
     long offset,
     int count,
     int maxNewTokens,
-    Decoding decoding)
+    Decoding decoding,
+    int forgettingPrompts,
+    boolean measuresForgetting)
     implements Serializable {
   public EvaluationSlice {
     java.util.Objects.requireNonNull(decoding, "decoding");
+    if (measuresForgetting && forgettingPrompts == 0) {
+      throw new IllegalArgumentException("forgetting measured on 0 story prompts");
+    }
     if (offset < 0 || count < 1 || maxNewTokens < 1) {
       throw new IllegalArgumentException(
           "offset >= 0, count >= 1 and maxNewTokens >= 1 expected, got "

@@ -4,6 +4,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
+import org.meft.forgetting.ForgettingReference;
+import org.meft.forgetting.ForgettingReferences;
 import org.meft.load.LanguageModel;
 import org.meft.load.ModelCache;
 import org.slf4j.Logger;
@@ -20,6 +22,9 @@ import org.slf4j.LoggerFactory;
  * cluster executors by a JVM shutdown hook: an executor lives as long as its application and no
  * Spark callback runs on every executor at a job's end (a task completion listener would close it
  * after every task, which is what the cache is for avoiding).
+ *
+ * <p>Its loader computes each base model's {@link ForgettingReference} when it loads the base
+ * ({@link ForgettingReferences}), for the story prompts the cache was opened with.
  */
 public final class ExecutorModels {
   /** The most models one executor holds for the evaluation. */
@@ -28,17 +33,27 @@ public final class ExecutorModels {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorModels.class);
   private static final Pattern LOCAL = Pattern.compile("local\\[(\\*|\\d+)(,\\d+)?]");
   private static ModelCache<LanguageModel, ModelCache.LoadedAdapter> cache;
+  private static ForgettingReferences references;
   private static boolean hooked;
   private static int baseLoads;
   private static int adapterLoads;
 
   private ExecutorModels() {}
 
-  /** This JVM's cache, opened on first use. */
-  public static synchronized ModelCache<LanguageModel, ModelCache.LoadedAdapter> get() {
+  /**
+   * This JVM's cache, opened on first use, with the forgetting references of {@code
+   * forgettingPrompts} story prompts (0: none); one open for another number is closed first (a job
+   * asks for one number, so this happens only between jobs).
+   */
+  public static synchronized ModelCache<LanguageModel, ModelCache.LoadedAdapter> get(
+      int forgettingPrompts) {
+    if (cache != null && references.prompts() != forgettingPrompts) {
+      close();
+    }
     if (cache == null) {
       SparkEnv env = SparkEnv.get();
-      cache = ModelCache.languageModels(bound(env == null ? null : env.conf()));
+      references = new ForgettingReferences(ModelCache.languageModelLoader(), forgettingPrompts);
+      cache = new ModelCache<>(bound(env == null ? null : env.conf()), references);
       LOG.info("evaluation model cache: at most {} models in this JVM", cache.bound());
       if (!hooked) {
         hooked = true;
@@ -47,6 +62,14 @@ public final class ExecutorModels {
       }
     }
     return cache;
+  }
+
+  /** The forgetting reference of a base model that this JVM's open cache loaded. */
+  public static synchronized ForgettingReference forgettingReference(ModelCache.BaseKey base) {
+    if (references == null) {
+      throw new IllegalStateException("the evaluation model cache is not open");
+    }
+    return references.reference(base);
   }
 
   /** Frees this JVM's models (the next {@link #get} opens a new cache). */
@@ -60,6 +83,7 @@ public final class ExecutorModels {
         LOG.warn("closing the evaluation model cache: {}", e.getMessage());
       }
       cache = null;
+      references = null;
     }
   }
 

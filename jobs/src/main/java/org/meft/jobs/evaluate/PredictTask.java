@@ -11,6 +11,7 @@ import org.apache.spark.sql.RowFactory;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.datasets.prepare.PreparedRecord;
 import org.meft.datasets.prepare.PreparedShards;
+import org.meft.forgetting.Forgetting;
 import org.meft.generate.Generator;
 import org.meft.generate.Sampler;
 import org.meft.jobs.task.TaskFailures;
@@ -35,7 +36,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * its slice with the KV cache, {@link Decoding#batch} at a time (by default the run's {@link
  * DecodeBatch}; prompts grouped by length, {@link Generator#generateBatch}), from BOS and the
  * prompt ({@link SequenceLayout#prompt}, front-truncated so that the prompt and the new tokens fit
- * the model).
+ * the model). A run's first slice measures the run's {@link Forgetting} first, against the
+ * reference the executor computed when it loaded the base model, and its rows carry it.
  */
 public final class PredictTask {
   private PredictTask() {}
@@ -77,8 +79,16 @@ public final class PredictTask {
     Decoding decoding = slice.decoding();
     List<Row> rows = new ArrayList<>(records.size());
     try (ModelCache<LanguageModel, ModelCache.LoadedAdapter>.Lease lease =
-        ExecutorModels.get().acquire(base, runDir)) {
+        ExecutorModels.get(slice.forgettingPrompts()).acquire(base, runDir)) {
       LanguageModel model = lease.model();
+      Forgetting forgetting = null;
+      if (slice.measuresForgetting()) {
+        try (NativeGate.Section section = NativeGate.enter()) {
+          forgetting =
+              Forgetting.measure(
+                  ExecutorModels.forgettingReference(base), model.llama(), model.manager());
+        }
+      }
       SequenceLayout layout = SequenceLayout.of(model.config());
       int promptBudget =
           SequenceLayout.promptBudget(model.config().maxSeqLen(), slice.maxNewTokens());
@@ -118,7 +128,7 @@ public final class PredictTask {
         double shareMs = (System.nanoTime() - start) / 1e6 / chunk.size();
         for (int j = 0; j < chunk.size(); j++) {
           int i = chunk.get(j);
-          byRecord[i] = row(slice, records.get(i), generations.get(j), shareMs, model);
+          byRecord[i] = row(slice, records.get(i), generations.get(j), shareMs, forgetting, model);
         }
       }
       rows.addAll(Arrays.asList(byRecord));
@@ -139,6 +149,7 @@ public final class PredictTask {
       PreparedRecord record,
       Generator.Generation generation,
       double decodeShareMs,
+      Forgetting forgetting,
       LanguageModel model) {
     return RowFactory.create(
         slice.runId(),
@@ -152,6 +163,13 @@ public final class PredictTask {
         generation.newIds().length,
         generation.stopReason().name().toLowerCase(java.util.Locale.ROOT),
         generation.seconds() * 1000,
-        decodeShareMs);
+        decodeShareMs,
+        forgetting == null ? null : measured(forgetting.meanKl()),
+        forgetting == null ? null : measured(forgetting.changedShare()));
+  }
+
+  /** A value, or null when nothing was measured (NaN: the base continued no story prompt). */
+  private static Double measured(double value) {
+    return Double.isNaN(value) ? null : value;
   }
 }

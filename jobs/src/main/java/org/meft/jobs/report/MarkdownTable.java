@@ -16,6 +16,7 @@ public final class MarkdownTable {
     "score",
     "examples",
     "unparsed",
+    "forgetting KL / changed",
     "trainable params",
     "device adapter",
     "host store",
@@ -42,6 +43,7 @@ public final class MarkdownTable {
                 : String.format(Locale.ROOT, "%.3f", row.<Double>getAs("quality")),
             cell(row, "examples_evaluated", "%d"),
             cell(row, "unparsed", "%d"),
+            forgetting(row),
             cell(row, "trainable_params", "%,d"),
             bytes(row.getAs("device_adapter_bytes_peak")),
             bytes(row.getAs("host_store_bytes")),
@@ -80,6 +82,16 @@ public final class MarkdownTable {
     String initial = cell(row, "initial_loss", "%.3f");
     String last = cell(row, "final_loss", "%.3f");
     return initial.isEmpty() && last.isEmpty() ? "" : initial + " -> " + last;
+  }
+
+  /** "0.0123 / 45.6%": the mean KL and the share of the base's story text changed. */
+  private static String forgetting(Row row) {
+    String kl = cell(row, "forgetting_kl", "%.4f");
+    String changed =
+        row.isNullAt(row.fieldIndex("forgetting_changed"))
+            ? ""
+            : String.format(Locale.ROOT, "%.1f%%", 100 * row.<Double>getAs("forgetting_changed"));
+    return kl.isEmpty() && changed.isEmpty() ? "" : kl + " / " + changed;
   }
 
   private static void line(StringBuilder table, String[] cells, int[] widths) {

@@ -13,11 +13,13 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
+import org.meft.jobs.evaluate.Predictions;
 import org.meft.jobs.train.RunMetrics;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -77,8 +79,15 @@ public final class ReportJob {
     Dataset<Row> all = null;
     for (Path predictions : predictionFolders) {
       Dataset<Row> read = spark.read().parquet(predictions.toString());
-      if (!Arrays.asList(read.columns()).contains("split")) {
+      List<String> columns = Arrays.asList(read.columns());
+      if (!columns.contains("split")) {
         read = read.withColumn("split", functions.lit(Split.TEST.label()));
+      }
+      // Predictions written before forgetting was measured report it as not measured.
+      for (String forgetting : List.of(Predictions.FORGETTING_KL, Predictions.FORGETTING_CHANGED)) {
+        if (!columns.contains(forgetting)) {
+          read = read.withColumn(forgetting, functions.lit(null).cast(DataTypes.DoubleType));
+        }
       }
       read =
           read.select(
@@ -90,7 +99,9 @@ public final class ReportJob {
               "references",
               "latency_ms",
               "decode_ms",
-              "generated_tokens");
+              "generated_tokens",
+              Predictions.FORGETTING_KL,
+              Predictions.FORGETTING_CHANGED);
       all = all == null ? read : all.unionByName(read);
     }
     all.createOrReplaceTempView("predictions");
@@ -135,6 +146,13 @@ public final class ReportJob {
                 + " AS decode_tokens_per_second"
                 + " FROM scores GROUP BY run_id, dataset, split")
         .createOrReplaceTempView("quality");
+    // A run's forgetting is on the rows of its first slice only.
+    spark
+        .sql(
+            "SELECT run_id, split, max(forgetting_kl) AS forgetting_kl,"
+                + " max(forgetting_changed) AS forgetting_changed"
+                + " FROM predictions GROUP BY run_id, split")
+        .createOrReplaceTempView("forgetting");
     String scoreColumns =
         Scores.NAMES.stream().map(name -> "q." + name).collect(Collectors.joining(", "));
     Dataset<Row> results =
@@ -147,7 +165,7 @@ public final class ReportJob {
                 + " AS quality, "
                 + scoreColumns
                 + ", coalesce(q.examples_evaluated, 0) AS examples_evaluated,"
-                + " coalesce(q.unparsed, 0) AS unparsed,"
+                + " coalesce(q.unparsed, 0) AS unparsed, f.forgetting_kl, f.forgetting_changed,"
                 + " m.trainable_params, m.device_adapter_bytes_peak, m.host_store_bytes,"
                 + " m.tokens_per_second AS train_tokens_per_second, m.h2d_bytes_per_step,"
                 + " m.d2h_bytes_per_step, m.mean_rows_per_layer, m.mean_distinct_rows_per_layer,"
@@ -159,6 +177,7 @@ public final class ReportJob {
                 + " m.wall_seconds AS train_seconds, q.decode_tokens_per_second,"
                 + " q.latency_ms_mean"
                 + " FROM metrics m LEFT JOIN quality q ON m.run_id = q.run_id"
+                + " LEFT JOIN forgetting f ON q.run_id = f.run_id AND q.split = f.split"
                 + " ORDER BY "
                 + order("m.dataset", Datasets.names())
                 + ", "

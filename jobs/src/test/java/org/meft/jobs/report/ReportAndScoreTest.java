@@ -29,6 +29,8 @@ import org.meft.jobs.train.TrainSweepJob;
  * own references.
  */
 class ReportAndScoreTest {
+  private static final Double FORGETTING_KL = 0.125;
+  private static final Double FORGETTING_CHANGED = 0.5;
   @TempDir static Path dir;
   static SparkSession spark;
 
@@ -48,7 +50,7 @@ class ReportAndScoreTest {
     writeMetrics(runs);
     String[] texts = {"İİİİ The answer is 72", "#### 72", "#### 5", "İİİİ The answer is 72 and 5"};
     Path predicted = dir.resolve("predictions");
-    writePredictions(predicted, "test", texts);
+    writePredictions(predicted, "test", texts, true);
 
     Path output = dir.resolve("report");
     List<Row> rows = ReportJob.run(spark, runs, predicted, output);
@@ -61,8 +63,11 @@ class ReportAndScoreTest {
     assertEquals(2L, row.<Long>getAs("unparsed"));
     assertTrue(row.isNullAt(row.fieldIndex("decode_tokens_per_second")));
     assertTrue(row.isNullAt(row.fieldIndex("latency_ms_mean")));
+    assertEquals(FORGETTING_KL, row.<Double>getAs("forgetting_kl"));
+    assertEquals(FORGETTING_CHANGED, row.<Double>getAs("forgetting_changed"));
 
     String table = MarkdownTable.of(rows);
+    assertTrue(table.contains("| 0.1250 / 50.0% "), table);
     assertFalse(table.contains("null"), table);
     assertFalse(table.contains("nul"), table);
 
@@ -82,17 +87,22 @@ class ReportAndScoreTest {
     Path runs = dir.resolve("split-runs");
     writeMetrics(runs);
     Path test = dir.resolve("split-test");
-    writePredictions(test, "test", new String[] {"#### 5", "#### 5", "#### 72", "#### 5"});
+    writePredictions(test, "test", new String[] {"#### 5", "#### 5", "#### 72", "#### 5"}, true);
     Path train = dir.resolve("split-train");
-    writePredictions(train, "train", new String[] {"#### 72", "#### 72", "#### 72", "#### 5"});
+    writePredictions(
+        train, "train", new String[] {"#### 72", "#### 72", "#### 72", "#### 5"}, false);
     List<Row> rows = ReportJob.run(spark, runs, List.of(test, train), dir.resolve("split-report"));
     assertEquals(2, rows.size());
     Map<String, Double> quality = new java.util.TreeMap<>();
+    Map<String, Boolean> forgettingMeasured = new java.util.TreeMap<>();
     for (Row row : rows) {
       quality.put(row.getAs("split"), row.<Double>getAs("quality"));
+      forgettingMeasured.put(row.getAs("split"), !row.isNullAt(row.fieldIndex("forgetting_kl")));
       assertEquals(4L, row.<Long>getAs("examples_evaluated"));
     }
     assertEquals(Map.of("test", 0.25, "train", 0.75), quality);
+    // Each split's row has what its own evaluation measured.
+    assertEquals(Map.of("test", true, "train", false), forgettingMeasured);
     assertTrue(MarkdownTable.of(rows).contains("| train "), MarkdownTable.of(rows));
   }
 
@@ -126,8 +136,12 @@ class ReportAndScoreTest {
         .parquet(runs.resolve(TrainSweepJob.METRICS).toString());
   }
 
-  /** Predictions of gsm8k-lora for examples g0, g1, ... of {@code split}, all referencing 72. */
-  private static void writePredictions(Path folder, String split, String[] texts) {
+  /**
+   * Predictions of gsm8k-lora for examples g0, g1, ... of {@code split}, all referencing 72; when
+   * {@code forgetting}, the first carries the run's forgetting, as a run's first slice does.
+   */
+  private static void writePredictions(
+      Path folder, String split, String[] texts, boolean forgetting) {
     List<Row> predictions = new ArrayList<>();
     for (int i = 0; i < texts.length; i++) {
       predictions.add(
@@ -142,7 +156,9 @@ class ReportAndScoreTest {
               5,
               "eos",
               0.0,
-              0.0));
+              0.0,
+              forgetting && i == 0 ? FORGETTING_KL : null,
+              forgetting && i == 0 ? FORGETTING_CHANGED : null));
     }
     spark.createDataFrame(predictions, Predictions.SCHEMA).write().parquet(folder.toString());
   }
