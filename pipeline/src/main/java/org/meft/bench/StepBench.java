@@ -16,6 +16,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -137,6 +138,7 @@ public final class StepBench {
               config.probes(),
               Math.min(n, config.maxRows()),
               KEY_INIT,
+              TrainRows.ALL,
               all));
     }
     for (int n : config.sizes()) {

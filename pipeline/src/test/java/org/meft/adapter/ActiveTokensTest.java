@@ -15,6 +15,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -39,7 +40,7 @@ class ActiveTokensTest {
 
   @Test
   void meftAdapterIgnoresPaddingOnlyAtPadding() {
-    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, LayerSelection.ALL));
+    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, TrainRows.ALL, LayerSelection.ALL));
   }
 
   private static void check(AdapterConfig config) {

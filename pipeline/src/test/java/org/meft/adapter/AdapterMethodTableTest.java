@@ -37,6 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.ModelFingerprint;
@@ -70,7 +71,7 @@ class AdapterMethodTableTest {
   /** The table: a name and a configuration per case. */
   static Stream<Arguments> cases() {
     return Stream.of(
-        arguments("meft", new MeftConfig(N, 3, 4, 2, 8, 0.5f, LayerSelection.ALL)),
+        arguments("meft", new MeftConfig(N, 3, 4, 2, 8, 0.5f, TrainRows.ALL, LayerSelection.ALL)),
         arguments("parallel", new ParallelConfig(N, 0.5f, LayerSelection.ALL)),
         arguments("full last:1", new FullConfig(new LayerSelection("last:1"))),
         arguments("lora q", lora("q")),

@@ -15,6 +15,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
@@ -45,7 +46,7 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, LayerSelection.ALL);
+      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, TrainRows.ALL, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =
@@ -96,7 +97,7 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
-      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, LayerSelection.ALL);
+      MeftConfig dense = new MeftConfig(N, N, 1, 1, N, 0.02f, TrainRows.ALL, LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =

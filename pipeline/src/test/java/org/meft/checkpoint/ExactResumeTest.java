@@ -27,6 +27,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.BaseDtype;
@@ -59,7 +60,7 @@ class ExactResumeTest {
 
   static AdapterConfig config(String method) {
     return switch (method) {
-      case "meft" -> new MeftConfig(48, 4, 6, 2, 24, 0.02f, LayerSelection.ALL);
+      case "meft" -> new MeftConfig(48, 4, 6, 2, 24, 0.02f, TrainRows.ALL, LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->
           new LoraConfig(

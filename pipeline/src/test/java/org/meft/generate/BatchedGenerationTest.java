@@ -19,6 +19,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
@@ -62,7 +63,8 @@ class BatchedGenerationTest {
   @Test
   void batchedGreedyEqualsOneAtATimeWithMeftInstalled() {
     // maxRows 8 = two tokens' top-4: the cap binds for any pass of three or more tokens.
-    assertWithAdapter(new MeftConfig(64, 4, 8, 2, 8, 0.5f, LayerSelection.ALL), "meft");
+    assertWithAdapter(
+        new MeftConfig(64, 4, 8, 2, 8, 0.5f, TrainRows.ALL, LayerSelection.ALL), "meft");
   }
 
   @Test

@@ -32,6 +32,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -67,7 +68,9 @@ class ReversibleBackwardTest {
               new LoraConfig(2, 4f, 0f, Set.of("q", "v", "up"), LayerSelection.ALL)));
       cases.add(
           arguments(
-              architecture, "meft", new MeftConfig(16, 3, 4, 2, 8, 0.5f, LayerSelection.ALL)));
+              architecture,
+              "meft",
+              new MeftConfig(16, 3, 4, 2, 8, 0.5f, TrainRows.ALL, LayerSelection.ALL)));
     }
     return cases.stream();
   }

@@ -15,6 +15,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 
 /** Settings -> RunSpec -> settings and JSON round trips, defaults, and errors naming the field. */
 class RunSpecTest {
@@ -43,7 +44,8 @@ class RunSpecTest {
     }
     RunSpec meft = RunSpec.fromSettings(settings("meft"));
     assertEquals(
-        new MeftConfig(4096, 64, 64, 8, 1024, 0.02f, meft.adapter().layers()), meft.adapter());
+        new MeftConfig(4096, 64, 64, 8, 1024, 0.02f, TrainRows.ALL, meft.adapter().layers()),
+        meft.adapter());
     assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
     assertEquals(16384L << 20, meft.hostBudgetBytes());
     assertEquals(0, meft.checkpointEvery());

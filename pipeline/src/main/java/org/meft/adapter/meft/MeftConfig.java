@@ -17,14 +17,16 @@ import org.meft.settings.SettingValues;
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
  * token keeps its top-K rows found through a Key-Experts router, and only the union of those rows
- * (at most maxRows per layer) goes to the device.
+ * goes to the device, at most maxRows per layer and group of tokens ({@link TrainRows}).
  *
  * @param adapterSize N, neurons per layer
  * @param topK K, rows kept per token
  * @param experts E, groups of ceil(N / E) consecutive rows the router scores (default ceil(sqrt N))
  * @param probes P, experts each token searches
- * @param maxRows S_max, the cap on rows per layer per step (the highest-scoring are kept)
+ * @param maxRows S_max, the rows one group of tokens brings to the device per layer
  * @param keyInit standard deviation of the initial keys (values start at zero)
+ * @param trainRows in training, every token's K rows in groups whose union fits maxRows, or one
+ *     group capped at maxRows
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -34,6 +36,7 @@ public record MeftConfig(
     int probes,
     int maxRows,
     float keyInit,
+    TrainRows trainRows,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -59,10 +62,17 @@ public record MeftConfig(
           Setting.Kind.INTEGER,
           "min(N, " + MAX_ROWS_CAP + ")",
           Range.closed(1, 1 << 24),
-          "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
+          "S_max, rows a group of tokens brings to the device per layer (in [top-k, adapter-size])");
+  public static final Setting TRAIN_ROWS =
+      Setting.text(
+          "train-rows",
+          TrainRows.ALL.flagName(),
+          "all: every token trains with its top-k rows, a micro-batch's tokens in groups whose"
+              + " union fits max-rows (each group's rows held until backward); capped: one group,"
+              + " its union capped at max-rows, the lowest-scored rows dropped");
 
   static final List<Setting> SETTINGS =
-      List.of(ADAPTER_SIZE, TOP_K, EXPERTS, PROBES, MAX_ROWS, KEY_INIT);
+      List.of(ADAPTER_SIZE, TOP_K, EXPERTS, PROBES, MAX_ROWS, KEY_INIT, TRAIN_ROWS);
 
   public MeftConfig {
     ADAPTER_SIZE.check(adapterSize);
@@ -80,6 +90,9 @@ public record MeftConfig(
               + maxRows);
     }
     KEY_INIT.check(keyInit);
+    if (trainRows == null) {
+      throw new IllegalArgumentException(TRAIN_ROWS.name() + " must be given");
+    }
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -92,6 +105,7 @@ public record MeftConfig(
         values.integer(PROBES),
         values.integer(MAX_ROWS, Math.min(n, MAX_ROWS_CAP)),
         values.number(KEY_INIT),
+        TrainRows.named(values.text(TRAIN_ROWS)),
         layers);
   }
 
@@ -105,7 +119,7 @@ public record MeftConfig(
     int rows =
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
-    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, layers);
+    return new MeftConfig(size, k, e, Math.min(probes, e), rows, keyInit, trainRows, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -132,6 +146,7 @@ public record MeftConfig(
     s.put(PROBES.name(), Integer.toString(probes));
     s.put(MAX_ROWS.name(), Integer.toString(maxRows));
     s.put(KEY_INIT.name(), Float.toString(keyInit));
+    s.put(TRAIN_ROWS.name(), trainRows.flagName());
     return s;
   }
 
