@@ -122,7 +122,12 @@ public final class StepBench {
     return list;
   }
 
-  /** lora, meft at every size, parallel at every size. */
+  /**
+   * lora, meft at every size, parallel at every size. meft trains with {@code train-rows capped}:
+   * the bench's targets are about that bound (device and bus bytes flat in N, maxRows rows a
+   * layer); with {@code all} a layer holds up to (groups x maxRows) rows, as many as its tokens'
+   * choices that no other token of their group shares.
+   */
   static List<AdapterConfig> adapters(BenchConfig config) {
     List<AdapterConfig> list = new ArrayList<>();
     LayerSelection all = LayerSelection.ALL;
@@ -138,7 +143,7 @@ public final class StepBench {
               config.probes(),
               Math.min(n, config.maxRows()),
               KEY_INIT,
-              TrainRows.ALL,
+              TrainRows.CAPPED,
               all));
     }
     for (int n : config.sizes()) {
