@@ -94,7 +94,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private List<Choices> recorded; // the groups of the last RECORD forward, until its REPLAY
   private Choices buffered; // the group whose K_S, V_S the transfer buffers hold
 
-  /** K_S, V_S of one forward pass, waiting for their gradients. */
+  /** K_S, V_S of one group of a forward pass, waiting for their gradients. */
   private record Pending(int[] rows, int count, NDArray keys, NDArray values) {}
 
   public MeftAdapter(
