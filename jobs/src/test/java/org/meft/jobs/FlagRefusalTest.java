@@ -96,6 +96,7 @@ class FlagRefusalTest {
             row("parallel", "--clip Infinity", 2, "clip"),
             row("parallel", "--adapter-size 2000000000", 2, "adapter-size"),
             row("meft", "--adapter-size 2000000000", 2, "adapter-size"),
+            row("meft", "--train-rows some", 2, "train-rows", "all or capped"),
             row("lora", "--lora-rank 2000000000", 2, "lora-rank"),
             row("lora", "--lora-alpha Infinity", 2, "lora-alpha"),
             row("parallel", "--batch-size 2147483647", 2, "batch-size"),

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code bin/meft plan} on LLaMA-7B's public config.json, and the preflight of {@code train}: a
  * configuration over its device memory is refused before any weight loads, naming the component and
- * the largest adapter size that fits.
+ * the largest adapter size that fits. meft is planned with {@code --recompute-activations}: without
+ * it, {@code train-rows all} holds every layer's groups of rows until backward (80 GiB at their
+ * largest), which the test of the two {@code train-rows} settings shows.
  */
 class PlanCommandTest {
   private static final Path LLAMA_7B = Path.of("..", "examples", "llama-7b", "config.json");
@@ -52,6 +54,7 @@ class PlanCommandTest {
             "1",
             "--max-length",
             "512",
+            "--recompute-activations",
             "--device-memory-gb",
             "24",
             "--json");
@@ -71,6 +74,42 @@ class PlanCommandTest {
     // positions, 2 GiB, and the prompt's activations); its attention scores are chunked, where
     // whole they would add 6 GiB a sequence and leave room for one.
     assertEquals(3, json.get("decode_batch_for_device").getAsInt());
+  }
+
+  /**
+   * Without recomputation, {@code train-rows all} holds every layer's groups until backward: at
+   * their largest (512 tokens choosing 64 rows each, none shared) 32 groups of 1,024 rows a layer,
+   * 64 GiB of rows and their gradients in 32 layers; {@code capped} holds one group of 1,024.
+   */
+  @Test
+  void trainRowsAllHoldsEveryGroupOfEveryLayer() {
+    long[] adapterRows = new long[2];
+    String[] settings = {"all", "capped"};
+    for (int i = 0; i < settings.length; i++) {
+      MainTest.Result result =
+          MainTest.meft(
+              "plan",
+              "--model",
+              LLAMA_7B.toString(),
+              "--method",
+              "meft",
+              "--adapter-size",
+              "65536",
+              "--batch-size",
+              "1",
+              "--max-length",
+              "512",
+              "--train-rows",
+              settings[i],
+              "--json");
+      assertEquals(0, result.code(), result.err());
+      String[] lines = result.out().strip().split("\n");
+      JsonObject json = JsonParser.parseString(lines[lines.length - 1]).getAsJsonObject();
+      adapterRows[i] = json.getAsJsonObject("device_bytes").get("adapter_rows").getAsLong();
+    }
+    long rowBytes = 2L * 4096 * Float.BYTES; // a key and a value row
+    assertEquals(32L * 32 * 1025 * rowBytes, adapterRows[0]);
+    assertEquals(32L * 1025 * rowBytes, adapterRows[1]);
   }
 
   @Test

@@ -17,6 +17,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -123,7 +124,12 @@ public final class StepBench {
     return list;
   }
 
-  /** lora, meft at every size, parallel at every size. */
+  /**
+   * lora, meft at every size, parallel at every size. meft trains with {@code train-rows capped}:
+   * the bench's targets are about that bound (device and bus bytes flat in N, maxRows rows a
+   * layer); with {@code all} a layer holds up to (groups x maxRows) rows, as many as its tokens'
+   * choices that no other token of their group shares.
+   */
   static List<AdapterConfig> adapters(BenchConfig config) {
     List<AdapterConfig> list = new ArrayList<>();
     LayerSelection all = LayerSelection.ALL;
@@ -141,6 +147,7 @@ public final class StepBench {
               KEY_INIT,
               KeySource.RANDOM,
               StoreRate.RUN,
+              TrainRows.CAPPED,
               all));
     }
     for (int n : config.sizes()) {

@@ -14,6 +14,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.MeftMethod;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.format.CheckpointException;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainerState;
@@ -124,7 +127,7 @@ public record CheckpointManifest(
       CheckpointManifest manifest =
           new CheckpointManifest(
               version,
-              RunSpec.fromJson(object(json, "run")),
+              RunSpec.fromJson(withTrainRows(object(json, "run"))),
               string(object(json, "base_model"), "fingerprint"),
               json.get("step").getAsInt(),
               object(json, "metrics"),
@@ -178,6 +181,22 @@ public record CheckpointManifest(
               + expectedFiles(true)
               + " (the store files with a host store only)");
     }
+  }
+
+  /**
+   * A manifest's run; a meft run written before the {@code train-rows} setting trained with the row
+   * cap, so that it resumes as it ran (or is refused as another run under {@code all}).
+   */
+  static JsonObject withTrainRows(JsonObject run) {
+    String trainRows = MeftConfig.TRAIN_ROWS.name();
+    if (!run.has(trainRows) && run.has("method") && run.get("method").isJsonPrimitive()) {
+      if (run.get("method").getAsString().equals(MeftMethod.NAME)) {
+        JsonObject copy = run.deepCopy();
+        copy.addProperty(trainRows, TrainRows.CAPPED.flagName());
+        return copy;
+      }
+    }
+    return run;
   }
 
   private static JsonObject object(JsonObject json, String field) {

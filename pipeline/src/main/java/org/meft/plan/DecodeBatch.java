@@ -3,6 +3,8 @@ package org.meft.plan;
 import ai.djl.Device;
 import ai.djl.util.cuda.CudaUtils;
 import java.lang.management.ManagementFactory;
+import java.util.List;
+import org.meft.adapter.AdapterCost;
 import org.meft.model.Attention;
 import org.meft.model.LlamaConfig;
 import org.meft.train.RunSpec;
@@ -10,9 +12,10 @@ import org.meft.train.RunSpec;
 /**
  * How many sequences evaluation decodes together when no batch is given: as many as the device
  * memory holds beside what inference keeps resident (the plan's base weights, adapter parameters
- * and adapter rows, and a prefill's attention chunk), each sequence taking a KV cache of the
- * model's full length and its prompt's activations ({@link #bytesPerSequence}); at least 1 and at
- * most {@link #MAX}, where batching's gain levels off on the CPU (the bench's decode section).
+ * and one layer's adapter rows, and a prefill's attention chunk), each sequence taking a KV cache
+ * of the model's full length and its prompt's activations ({@link #bytesPerSequence}); at least 1
+ * and at most {@link #MAX}, where batching's gain levels off on the CPU (the bench's decode
+ * section).
  */
 public final class DecodeBatch {
   /** The largest batch chosen. */
@@ -42,13 +45,17 @@ public final class DecodeBatch {
   }
 
   /**
-   * What inference holds whatever the batch: base weights, adapter parameters and rows, and a
-   * prefill's attention chunk.
+   * What inference holds whatever the batch: base weights, adapter parameters, the adapter rows of
+   * one layer's pass (inference frees a layer's before the next: meft's groups of one layer, as the
+   * plan counts them for a micro-batch), and a prefill's attention chunk.
    */
   public static long residentBytes(MemoryPlan plan) {
+    PlanInputs in = plan.inputs();
+    List<Integer> layers = in.adapter().layers().resolve(in.model().nLayers());
+    AdapterCost cost = in.adapter().method().cost(in.adapter(), in.model(), layers, in.tokens());
     return plan.bytes(MemoryPlan.BASE_WEIGHTS)
         + plan.bytes(MemoryPlan.ADAPTER_PARAMETERS)
-        + plan.bytes(MemoryPlan.ADAPTER_ROWS)
+        + cost.passPerLayer().rows()
         + PREFILL_ATTENTION_BYTES;
   }
 

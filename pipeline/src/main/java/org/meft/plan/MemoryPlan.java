@@ -85,8 +85,6 @@ public record MemoryPlan(
     // Per layer and step, a router's gradient goes to the host and its AdamW update comes back.
     long hostMomentElements = cost.hostMomentElementsPerLayer();
     long hostUpdateBus = layers.size() * DeviceAdamW.hostUpdateBusBytes(hostMomentElements);
-    long adapterTransient =
-        Math.max(cost.transientBytes(), DeviceAdamW.hostUpdateBusBytes(hostMomentElements));
     // What a pass holds: every layer's until the one backward, or one layer's at a time when
     // activations are recomputed (the meters' own rule, AdapterMeters.activationPeak).
     // Reversible layers hold theirs one layer at a time too, the layers above all of theirs.
@@ -97,17 +95,22 @@ public record MemoryPlan(
             ? cost.passPerLayer()
             : cost.passPerLayer().times(reversible > 0 ? (int) above + 1 : layers.size());
     DeviceBytes adapter = cost.resident().plus(pass);
-    long blockTransient = 0;
+    long passTransient = cost.transientBytes();
     if (in.reversible().enabled() && in.reversible().architecture().hasBlockAdapter()) {
       // The block adapters (MEFT1's G, MEFT2's F): resident, and one layer's pass at a time.
       int size = in.reversible().adapterSize();
+      DeviceBytes blockPass = ParallelAdapter.passBytes(in.tokens(), size, in.model().dim());
       adapter =
           adapter
               .plus(ParallelAdapter.residentBytes(size, in.model().dim()).times(reversible))
-              .plus(ParallelAdapter.passBytes(in.tokens(), size, in.model().dim()));
-      blockTransient = ParallelAdapter.transientBytes(in.tokens(), size);
+              .plus(blockPass);
+      pass = pass.plus(blockPass);
+      passTransient = Math.max(passTransient, ParallelAdapter.transientBytes(in.tokens(), size));
     }
-    adapterTransient = Math.max(adapterTransient, blockTransient);
+    // The routers' AdamW update briefly holds their Adam terms after the passes are freed: it
+    // raises the peak only past what the passes hold.
+    long adapterTransient =
+        Math.max(passTransient, DeviceAdamW.hostUpdateBusBytes(hostMomentElements) - pass.total());
     int bytes = in.baseDtype().bytes();
     long b = in.batchSize();
     long t = in.seqLen();

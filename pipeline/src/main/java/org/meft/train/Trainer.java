@@ -149,17 +149,20 @@ public final class Trainer {
   static final double KEPT_CHOICES_WARNING = 0.9;
 
   /**
-   * The row cap silently drops the choices of a micro-batch whose union of rows exceeds max-rows:
-   * training then fits a sparser adapter than the one generation runs (which gives every token its
-   * K rows), and a larger N, whose tokens share fewer rows, loses more (issue 18).
+   * With {@code train-rows capped} the row cap silently drops the choices of a micro-batch whose
+   * union of rows exceeds max-rows: training then fits a sparser adapter than the one generation
+   * runs (which gives every token its K rows), and a larger N, whose tokens share fewer rows, loses
+   * more (issue 18). {@code train-rows all} keeps every choice.
    */
   private static void warnWhenRowsWereCapped(TrainResult result) {
     RetrievalStats retrieval = result.retrieval();
     if (retrieval != null && retrieval.keptChoiceFraction() < KEPT_CHOICES_WARNING) {
       LOG.warn(
           "meft: only {}% of the tokens' top-K rows reached the device: a micro-batch's tokens"
-              + " chose {} distinct rows per layer, capped at {}; lower --batch-size (raising"
-              + " --accumulation) or --top-k until tokens per micro-batch x top-k <= max-rows",
+              + " chose {} distinct rows per layer, capped at {}; --train-rows all (the default)"
+              + " trains every choice in groups of at most max-rows rows, or lower --batch-size"
+              + " (raising --accumulation) or --top-k until tokens per micro-batch x top-k <="
+              + " max-rows",
           Math.round(retrieval.keptChoiceFraction() * 100),
           Math.round(retrieval.meanDistinctRowsPerLayer()),
           Math.round(result.meanRowsPerLayer()));

@@ -21,8 +21,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.meft.KeySource;
-import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -86,12 +86,22 @@ class ActivationRecomputationTest {
     assertEquals(resident + AdapterMeters.activationPeak(pass, transientBytes, true), with);
 
     AdapterConfig meft =
-        new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+        new MeftConfig(
+            16,
+            3,
+            4,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL);
     long meftWithout = train("meft", meft, SHAPE, false, FIXED_LENGTH).devicePeak();
     long meftWith = train("meft", meft, SHAPE, true, FIXED_LENGTH).devicePeak();
     long meftResident = 3 * 2L * Float.BYTES * 4 * SHAPE.dim();
-    long meftMax =
-        MeftAdapter.passBytes(m, 8, 3, SHAPE.dim()).total() + MeftAdapter.transientBytes(m, 8);
+    AdapterCost oneLayer = meft.method().cost(meft, SHAPE, List.of(0), m); // its largest groups
+    long meftMax = oneLayer.passPerLayer().total() + oneLayer.transientBytes();
     assertTrue(meftWith < meftWithout, meftWith + " with, " + meftWithout + " without");
     assertTrue(meftWith <= meftResident + meftMax, meftWith + " above one layer's bound");
     System.out.printf(

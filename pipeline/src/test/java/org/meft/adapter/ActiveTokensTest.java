@@ -16,6 +16,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
@@ -41,7 +42,18 @@ class ActiveTokensTest {
 
   @Test
   void meftAdapterIgnoresPaddingOnlyAtPadding() {
-    check(new MeftConfig(N, 6, 5, 2, N, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL));
+    check(
+        new MeftConfig(
+            N,
+            6,
+            5,
+            2,
+            N,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL));
   }
 
   private static void check(AdapterConfig config) {

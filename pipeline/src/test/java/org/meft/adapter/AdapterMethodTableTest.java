@@ -38,6 +38,7 @@ import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.checkpoint.ModelFingerprint;
@@ -73,7 +74,17 @@ class AdapterMethodTableTest {
   /** The table: a name and a configuration per case. */
   static Stream<Arguments> cases() {
     MeftConfig meft =
-        new MeftConfig(N, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+        new MeftConfig(
+            N,
+            3,
+            4,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL);
     ParallelConfig parallel = new ParallelConfig(N, 0.5f, LayerSelection.ALL);
     return Stream.of(
         arguments("meft", meft),

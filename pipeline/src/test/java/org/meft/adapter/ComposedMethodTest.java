@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.DecoderLayer;
@@ -41,7 +42,8 @@ import org.meft.testing.Overwrite;
  */
 class ComposedMethodTest {
   private static final MeftConfig MEFT =
-      new MeftConfig(16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+      new MeftConfig(
+          16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, TrainRows.ALL, LayerSelection.ALL);
   private static final int TOKENS = 6;
 
   static Stream<Arguments> compositions() {

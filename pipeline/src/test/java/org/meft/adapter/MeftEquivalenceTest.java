@@ -16,6 +16,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.adapter.parallel.ParallelAdapters;
 import org.meft.adapter.parallel.ParallelConfig;
@@ -48,7 +49,17 @@ class MeftEquivalenceTest {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       MeftConfig dense =
-          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+          new MeftConfig(
+              N,
+              N,
+              1,
+              1,
+              N,
+              0.02f,
+              KeySource.RANDOM,
+              StoreRate.RUN,
+              TrainRows.ALL,
+              LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =
@@ -100,7 +111,17 @@ class MeftEquivalenceTest {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       MeftConfig dense =
-          new MeftConfig(N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+          new MeftConfig(
+              N,
+              N,
+              1,
+              1,
+              N,
+              0.02f,
+              KeySource.RANDOM,
+              StoreRate.RUN,
+              TrainRows.ALL,
+              LayerSelection.ALL);
       try (InstalledAdapters meft =
               InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
           InstalledAdapters parallel =

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.store.HostStore;
 import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
@@ -33,7 +34,17 @@ class MeftGradientCheckTest {
   @Test
   void routerAndSelectedRowGradientsMatchFiniteDifferences() {
     MeftConfig config =
-        new MeftConfig(N, 6, 5, 2, 24, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+        new MeftConfig(
+            N,
+            6,
+            5,
+            2,
+            24,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL);
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(16L << 20);
         HostStore store = HostStore.allocate(allocator, 1, N, D, 0.5f, 3);

@@ -30,6 +30,7 @@ import org.meft.adapter.full.FullConfig;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.BaseDtype;
@@ -72,7 +73,16 @@ class ExactResumeTest {
     return switch (method) {
       case "meft" ->
           new MeftConfig(
-              48, 4, 6, 2, 24, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+              48,
+              4,
+              6,
+              2,
+              24,
+              0.02f,
+              KeySource.RANDOM,
+              StoreRate.RUN,
+              TrainRows.ALL,
+              LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->
           new LoraConfig(

@@ -20,6 +20,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
@@ -65,7 +66,17 @@ class BatchedGenerationTest {
   void batchedGreedyEqualsOneAtATimeWithMeftInstalled() {
     // maxRows 8 = two tokens' top-4: the cap binds for any pass of three or more tokens.
     assertWithAdapter(
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL),
+        new MeftConfig(
+            64,
+            4,
+            8,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL),
         "meft");
   }
 

@@ -23,6 +23,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.reversible.Architecture;
@@ -46,7 +47,17 @@ class TokenDecoderTest {
     AdapterConfig lora =
         new LoraConfig(2, 4f, 0f, Set.copyOf(LoraConfig.ALL_PROJECTIONS), LayerSelection.ALL);
     AdapterConfig meft =
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+        new MeftConfig(
+            64,
+            4,
+            8,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL);
     AdapterConfig parallel = new ParallelConfig(16, 0.5f, LayerSelection.ALL);
     return Stream.of(
         Arguments.of("base", null, null),

@@ -33,6 +33,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
@@ -72,7 +73,16 @@ class ReversibleBackwardTest {
               architecture,
               "meft",
               new MeftConfig(
-                  16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL)));
+                  16,
+                  3,
+                  4,
+                  2,
+                  8,
+                  0.5f,
+                  KeySource.RANDOM,
+                  StoreRate.RUN,
+                  TrainRows.ALL,
+                  LayerSelection.ALL)));
     }
     return cases.stream();
   }

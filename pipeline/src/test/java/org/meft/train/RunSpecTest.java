@@ -19,6 +19,7 @@ import org.meft.adapter.LayerSelection;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
+import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.store.StoreRate;
 
@@ -51,7 +52,16 @@ class RunSpecTest {
     RunSpec meft = RunSpec.fromSettings(settings("meft"));
     assertEquals(
         new MeftConfig(
-            4096, 64, 64, 8, 1024, 0.02f, KeySource.RANDOM, StoreRate.RUN, meft.adapter().layers()),
+            4096,
+            64,
+            64,
+            8,
+            1024,
+            0.02f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            meft.adapter().layers()),
         meft.adapter());
     assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
     assertEquals(16384L << 20, meft.hostBudgetBytes());
@@ -128,7 +138,16 @@ class RunSpecTest {
     ComposedConfig fused = (ComposedConfig) meftParallel.adapter();
     assertEquals(
         new MeftConfig(
-            256, 64, 16, 8, 256, 0.02f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL),
+            256,
+            64,
+            16,
+            8,
+            256,
+            0.02f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL),
         fused.first());
     assertEquals(new ParallelConfig(8, 0.5f, LayerSelection.ALL), fused.second());
     assertEquals(Set.of("parallel.adapter-size", "parallel.key-init"), prefixed(meftParallel));

@@ -39,8 +39,8 @@ import org.meft.store.HostStore;
  *   1. route (device):    g = h G^T [M, E]; each token keeps its top-P experts, weights w = softmax
  *                         over those P logits
  *   2. retrieve (host):   s_i = w_e(i) * (h . k_i) over the probed experts' rows; top-K per token;
- *                         S = the union of the tokens' rows, capped at maxRows by best score
- *   3. gather:            K_S, V_S [S, D] host -> device
+ *                         the tokens in groups, S = the union of a group's rows, at most maxRows
+ *   3. gather:            K_S, V_S [S, D] host -> device, one group at a time
  *   4. compute (device):  o[t, i] = (h_t . k_j) c[t, i] for token t's i-th row j, c its expert's w
  *                         A(h) = ReLU(o) V_S, o scattered to [M, S] (zero where t did not choose j);
  *                         {@link #meftAdapter}, the formula on its own
@@ -48,17 +48,27 @@ import org.meft.store.HostStore;
  *                         store, whose sparse AdamW updates exactly those rows
  * </pre>
  *
- * The meters (bytes across the bus, device bytes held) are counted in one place, the {@code meter*}
- * methods, not in the math.
+ * Steps 3 and 4 run per group of tokens. In training ({@link TrainRows#ALL}) the groups are
+ * consecutive tokens whose union of rows fits maxRows ({@link TokenGroups}), so every token trains
+ * with all of its K rows; each group's K_S, V_S stay on the device until backward, so a layer's
+ * pass holds the rows of all of its groups, while each gather and transfer moves at most maxRows
+ * rows through the [maxRows + 1, D] staging buffers. A row chosen in two groups is brought twice
+ * and gets two gradients, which the store adds up before the row's one AdamW step. With {@link
+ * TrainRows#CAPPED} a pass is one group whose union is capped at maxRows by best score. Inference
+ * takes groups of maxRows / K tokens ({@link #adaptEachTokenExactly}).
+ *
+ * <p>The meters (bytes across the bus, device bytes held) are counted in one place, the {@code
+ * meter*} methods, not in the math.
  *
  * <p>With activation recomputation ({@link LayerPass}) the layer runs twice per micro-batch: the
- * first forward, without gradient, routes, retrieves and gathers, and records its choices (S and
- * each token's columns, on the host); the recomputation routes again on the device (the router
- * needs its graph; the same values give the same top-P) and replays the recorded choices with the
- * K_S, V_S still in this adapter's transfer buffers (only this adapter writes them, and the store
- * does not change before the step's update). Only the recomputation leaves gradients pending, and S
- * is counted once in the row meters. With E = P = 1 and K = maxRows = N this is the dense parallel
- * adapter: w = 1 and every token uses every row.
+ * first forward, without gradient, routes, retrieves and gathers, and records its choices (each
+ * group's S and its tokens' columns, on the host); the recomputation routes again on the device
+ * (the router needs its graph; the same values give the same top-P) and replays every group's
+ * recorded choices, gathering each group's K_S, V_S from the store again unless the transfer
+ * buffers still hold them (only this adapter writes them, and the store does not change before the
+ * step's update). Only the recomputation leaves gradients pending, and the rows are counted once in
+ * the row meters. With E = P = 1 and K = maxRows = N this is the dense parallel adapter: w = 1 and
+ * every token uses every row.
  */
 public final class MeftAdapter extends AbstractBlock implements FfnAdapter, AutoCloseable {
   /**
@@ -82,10 +92,11 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
   private final LayerPass layerPass;
-  private Choices recorded; // the choices of the last RECORD forward, until its REPLAY
+  private List<Choices> recorded; // the groups of the last RECORD forward, until its REPLAY
+  private Choices buffered; // the group whose K_S, V_S the transfer buffers hold
   private Consumer<float[]> tokenObserver; // see observeTokens
 
-  /** K_S, V_S of one forward pass, waiting for their gradients. */
+  /** K_S, V_S of one group of a forward pass, waiting for their gradients. */
   private record Pending(int[] rows, int count, NDArray keys, NDArray values) {}
 
   public MeftAdapter(
@@ -169,7 +180,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     if (tokenObserver != null) {
       tokenObserver.accept(h.toType(DataType.FLOAT32, false).toFloatArray());
     }
-    NDArray a = training ? adapt(ps, h, true) : adaptEachTokenExactly(ps, h);
+    NDArray a = training ? adaptInGroups(ps, h) : adaptEachTokenExactly(ps, h);
     // Added to the residual stream in its type.
     return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());
   }
@@ -188,7 +199,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     long m = h.getShape().get(0);
     int group = config.maxRows() / config.topK();
     if (m <= group) {
-      return adapt(ps, h, false);
+      Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, false, true));
+      Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> select(0, retrieve(route)));
+      return adaptRetrieved(h, route, retrieval);
     }
     long perToken = (long) config.probes() * config.rowsPerExpert();
     long tokensPerCall = Math.min(RETRIEVAL_TOKENS, RETRIEVAL_CANDIDATES / perToken);
@@ -210,8 +223,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         Route route = routes.get(i);
         KeyRetrieval.Result own = chosen.tokens(at, at + route.tokens());
         at += route.tokens();
-        Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> select(own));
-        parts.add(adaptRetrieved(slices.get(i), route, retrieval, false, LayerPass.Kind.ONCE));
+        Retrieval retrieval = timed(AdapterMeters.RETRIEVE, () -> select(0, own));
+        parts.add(adaptRetrieved(slices.get(i), route, retrieval));
       }
     }
     return parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
@@ -235,44 +248,106 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         store, storeLayer, h, m, experts, expertWeights, p, config.experts(), config.topK());
   }
 
-  /** h [M, D] -> A(h) [M, D] float32: route, retrieve, gather, then the device part. */
-  private NDArray adapt(ParameterStore ps, NDArray h, boolean training) {
-    LayerPass.Kind kind = training ? layerPass.kind() : LayerPass.Kind.ONCE;
+  /**
+   * Training, h [M, D] -> A(h) [M, D] float32: route the M tokens, retrieve their top K, then the
+   * device part group by group ({@link TrainRows}), the groups' outputs joined in token order. A
+   * replay takes the groups its first forward recorded.
+   */
+  private NDArray adaptInGroups(ParameterStore ps, NDArray h) {
+    LayerPass.Kind kind = layerPass.kind();
     boolean replay = kind == LayerPass.Kind.REPLAY;
-    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, training, !replay));
-    Retrieval retrieval = replay ? null : timed(AdapterMeters.RETRIEVE, () -> retrieve(route));
-    return adaptRetrieved(h, route, retrieval, training, kind);
+    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, true, !replay));
+    List<Choices> groups = replay ? takeRecorded(route.tokens()) : choose(route);
+    if (kind == LayerPass.Kind.RECORD) {
+      recorded = groups;
+    }
+    boolean keepGradients = kind != LayerPass.Kind.RECORD;
+    if (groups.size() == 1) {
+      return adaptGroup(h, route.weights(), groups.get(0), keepGradients);
+    }
+    NDList parts = new NDList();
+    for (Choices group : groups) {
+      String tokens = group.start() + ":" + (group.start() + group.tokens());
+      parts.add(adaptGroup(h.get(tokens), route.weights().get(tokens), group, keepGradients));
+    }
+    meters.pass(joinedBytes(route.tokens(), dim));
+    return NDArrays.concat(parts, 0);
   }
 
   /**
-   * Steps 3 and 4 for h [M, D] routed and retrieved ({@code retrieval} null in a replay, which
-   * takes the recorded choices).
+   * Steps 2 and 3 on the host for a training pass: each token's top K, the groups with their S, and
+   * each group's choices; meters the choices and rows of the whole pass.
    */
-  private NDArray adaptRetrieved(
-      NDArray h, Route route, Retrieval retrieval, boolean training, LayerPass.Kind kind) {
-    Choices choices;
-    if (kind == LayerPass.Kind.REPLAY) {
-      choices = takeRecorded(route.tokens());
-    } else {
-      meterRoute(route.tokens());
-      choices = timed(AdapterMeters.GATHER, () -> gather(route, retrieval));
-      meters.rows(choices.count());
-      RowSelection selection = retrieval.selection();
-      meters.choices(selection.made(), selection.kept(), selection.distinct());
-      meters.probes(route.experts(), config.experts());
-      if (kind == LayerPass.Kind.RECORD) {
-        recorded = choices;
-      }
+  private List<Choices> choose(Route route) {
+    meterRoute(route.tokens());
+    PassRetrieval pass = timed(AdapterMeters.RETRIEVE, () -> retrieveGroups(route));
+    List<Choices> groups = new ArrayList<>();
+    long made = 0;
+    long kept = 0;
+    int rows = 0;
+    for (Retrieval retrieval : pass.groups()) {
+      groups.add(timed(AdapterMeters.GATHER, () -> choices(route, retrieval)));
+      made += retrieval.selection().made();
+      kept += retrieval.selection().kept();
+      rows += retrieval.selection().count();
     }
+    meters.rows(rows);
+    meters.choices(made, kept, pass.distinct());
+    meters.probes(route.experts(), config.experts());
+    return groups;
+  }
+
+  /**
+   * Step 2 for a training pass: the tokens' top K, then S of each group: the tokens in groups whose
+   * union fits maxRows ({@link TokenGroups}), or one group capped at maxRows.
+   */
+  private PassRetrieval retrieveGroups(Route route) {
+    KeyRetrieval.Result chosen = retrieve(route);
+    if (config.trainRows() == TrainRows.CAPPED) {
+      Retrieval all = select(0, chosen);
+      return new PassRetrieval(List.of(all), all.selection().distinct());
+    }
+    TokenGroups groups =
+        TokenGroups.of(chosen.rows(), chosen.k(), config.adapterSize(), config.maxRows());
+    List<Retrieval> retrievals = new ArrayList<>();
+    for (int g = 0; g < groups.count(); g++) {
+      KeyRetrieval.Result own =
+          groups.count() == 1 ? chosen : chosen.tokens(groups.start(g), groups.end(g));
+      retrievals.add(select(groups.start(g), own));
+    }
+    return new PassRetrieval(retrievals, groups.distinct());
+  }
+
+  /**
+   * Step 2's result for a training pass: its groups, and the distinct rows all its tokens chose.
+   */
+  private record PassRetrieval(List<Retrieval> groups, int distinct) {}
+
+  /** Inference: steps 3 and 4 for tokens h [M, D] routed and retrieved together, one group. */
+  private NDArray adaptRetrieved(NDArray h, Route route, Retrieval retrieval) {
+    meterRoute(route.tokens());
+    Choices choices = timed(AdapterMeters.GATHER, () -> choices(route, retrieval));
+    meters.rows(choices.count());
+    RowSelection selection = retrieval.selection();
+    meters.choices(selection.made(), selection.kept(), selection.distinct());
+    meters.probes(route.experts(), config.experts());
+    return adaptGroup(h, route.weights(), choices, false);
+  }
+
+  /**
+   * Steps 3 (across the bus) and 4 for one group: its tokens h [m, D] and their router weights w
+   * [m, P] -> A(h) [m, D]. With {@code keepGradients} its K_S, V_S wait for their gradients.
+   */
+  private NDArray adaptGroup(NDArray h, NDArray weights, Choices choices, boolean keepGradients) {
     Rows rows =
         timed(AdapterMeters.GATHER, () -> toDevice(h.getManager(), h.getDataType(), choices));
-    meterDevice(route.tokens(), rows.count());
-    if (training && kind != LayerPass.Kind.RECORD) {
+    meterDevice(choices.tokens(), rows.count());
+    if (keepGradients) {
       rows.keys().setRequiresGradient(true);
       rows.values().setRequiresGradient(true);
       pending.add(new Pending(rows.ids(), rows.count(), rows.keys(), rows.values()));
     }
-    NDArray c = choiceWeights(route.weights(), rows.slots()); // [M, K]
+    NDArray c = choiceWeights(weights, rows.slots()); // [m, K]
     return meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
   }
 
@@ -311,44 +386,53 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return new Route(m, weights, experts, expertWeights, hostH);
   }
 
-  /** Step 2's result: each token's top-K rows, and S, the rows that go to the device. */
-  private record Retrieval(KeyRetrieval.Result chosen, RowSelection selection) {}
+  /**
+   * Step 2's result for one group: its tokens' top-K rows, and S, the rows that go to the device.
+   *
+   * @param start the group's first token in its pass (its route)
+   * @param chosen the group's tokens' top K
+   * @param selection S
+   */
+  private record Retrieval(int start, KeyRetrieval.Result chosen, RowSelection selection) {}
 
   /**
    * Step 2, on the host: each token scores only its probed experts' keys, s_i = w_e(i) (h . k_i),
-   * and keeps its top K; S is the union of their rows, capped at maxRows by best score.
+   * and keeps its top K.
    */
-  private Retrieval retrieve(Route route) {
-    return select(
-        KeyRetrieval.topK(
-            store,
-            storeLayer,
-            route.h(),
-            route.tokens(),
-            route.experts(),
-            route.expertWeights(),
-            config.probes(),
-            config.experts(),
-            config.topK()));
-  }
-
-  /** S for the tokens' top K: their rows' union, capped at maxRows by best score. */
-  private Retrieval select(KeyRetrieval.Result chosen) {
-    RowSelection selection =
-        RowSelection.of(chosen.rows(), chosen.scores(), config.adapterSize(), config.maxRows());
-    return new Retrieval(chosen, selection);
+  private KeyRetrieval.Result retrieve(Route route) {
+    return KeyRetrieval.topK(
+        store,
+        storeLayer,
+        route.h(),
+        route.tokens(),
+        route.experts(),
+        route.expertWeights(),
+        config.probes(),
+        config.experts(),
+        config.topK());
   }
 
   /**
-   * Step 3's result on the host: S, and each token's choices as three [M, K] arrays (see {@link
-   * Rows}); K_S, V_S wait in the transfer buffers.
+   * S for a group of tokens from {@code start} in its pass: their rows' union, capped at maxRows by
+   * best score (a cap only {@link TrainRows#CAPPED} reaches: the other groups' unions fit).
+   */
+  private Retrieval select(int start, KeyRetrieval.Result chosen) {
+    RowSelection selection =
+        RowSelection.of(chosen.rows(), chosen.scores(), config.adapterSize(), config.maxRows());
+    return new Retrieval(start, chosen, selection);
+  }
+
+  /**
+   * Step 3's result on the host for one group: S, and each of its tokens' choices as three [m, K]
+   * arrays (see {@link Rows}).
    *
    * @param ids the store rows of S, ascending
    * @param count S
-   * @param tokens M
-   * @param choices flat, columns, slots, each [M*K]
+   * @param start the group's first token in its pass
+   * @param tokens m, the group's tokens
+   * @param choices flat, columns, slots, each [m*K]
    */
-  private record Choices(int[] ids, int count, int tokens, long[][] choices) {}
+  private record Choices(int[] ids, int count, int start, int tokens, long[][] choices) {}
 
   /**
    * Step 3's result, on the device: K_S, V_S and each token's choices.
@@ -370,25 +454,35 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       NDArray columns,
       NDArray slots) {}
 
-  /**
-   * Step 3, on the host: gathers K_S, V_S from the store into the transfer buffers (row S zero),
-   * and works out each token's choices.
-   */
-  private Choices gather(Route route, Retrieval retrieval) {
+  /** Step 3, on the host: each token's choices in a group ({@code retrieval}) of {@code route}. */
+  private Choices choices(Route route, Retrieval retrieval) {
     RowSelection selection = retrieval.selection();
-    int s = selection.count();
+    int m = retrieval.chosen().rows().length / retrieval.chosen().k();
+    long[][] choices =
+        choices(selection, retrieval.chosen(), route.experts(), retrieval.start(), m);
+    return new Choices(selection.rows(), selection.count(), retrieval.start(), m, choices);
+  }
+
+  /** Step 3, on the host: gathers a group's K_S, V_S from the store into the transfer buffers. */
+  private void gather(Choices choices) {
+    int s = choices.count();
     long bytes = (long) (s + 1) * dim * Float.BYTES;
     ByteBuffer keysOut = keysTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
     ByteBuffer valuesOut = valuesTransfer.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder());
-    store.gather(storeLayer, selection.rows(), s, keysOut, valuesOut);
+    store.gather(storeLayer, choices.ids(), s, keysOut, valuesOut);
     keysTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
     valuesTransfer.setZero((long) s * dim * Float.BYTES, (long) dim * Float.BYTES);
-    long[][] choices = choices(selection, retrieval.chosen(), route.experts(), route.tokens());
-    return new Choices(selection.rows(), s, route.tokens(), choices);
+    buffered = choices;
   }
 
-  /** Step 3, across the bus: K_S, V_S from the transfer buffers and the choices to the device. */
+  /**
+   * Step 3, across the bus: K_S, V_S (gathered into the transfer buffers unless they hold this
+   * group's already) and the choices to the device.
+   */
   private Rows toDevice(NDManager manager, DataType type, Choices choices) {
+    if (buffered != choices) {
+      gather(choices);
+    }
     int s = choices.count();
     int m = choices.tokens();
     int k = config.topK();
@@ -411,26 +505,28 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return type == DataType.FLOAT32 ? rows.duplicate() : rows.toType(type, true);
   }
 
-  /** The choices the last RECORD forward left for this replay of {@code m} tokens. */
-  private Choices takeRecorded(int m) {
-    Choices choices = recorded;
+  /** The groups the last RECORD forward left for this replay of {@code m} tokens. */
+  private List<Choices> takeRecorded(int m) {
+    List<Choices> groups = recorded;
     recorded = null;
-    if (choices == null || choices.tokens() != m) {
+    int tokens = groups == null ? 0 : groups.stream().mapToInt(Choices::tokens).sum();
+    if (groups == null || tokens != m) {
       throw new IllegalStateException(
           "a recomputed meft layer must replay its first forward's choices: "
-              + (choices == null
+              + (groups == null
                   ? "none were recorded"
-                  : "they cover " + choices.tokens() + " tokens, the replay " + m));
+                  : "they cover " + tokens + " tokens, the replay " + m));
     }
-    return choices;
+    return groups;
   }
 
   /**
-   * For each token t and its i-th choice: the choice's column j in S (S when the cap removed its
-   * row), and which of t's P probes is the expert of that row (P, a zero weight, when removed).
+   * For each token t of a group and its i-th choice: the choice's column j in S (S when the cap
+   * removed its row), and which of t's P probes is the expert of that row (P, a zero weight, when
+   * removed); the group's tokens start at token {@code start} of {@code probeExperts} [M, P].
    */
   private long[][] choices(
-      RowSelection selection, KeyRetrieval.Result chosen, int[] probeExperts, int m) {
+      RowSelection selection, KeyRetrieval.Result chosen, int[] probeExperts, int start, int m) {
     int p = config.probes();
     int k = chosen.k();
     int s = selection.count();
@@ -449,7 +545,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         }
         int expert = selection.rows()[j] / perExpert;
         for (int q = 0; q < p; q++) {
-          if (probeExperts[t * p + q] == expert) {
+          if (probeExperts[(start + t) * p + q] == expert) {
             slots[t * k + i] = q;
             break;
           }
@@ -581,6 +677,40 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return new DeviceBytes(0, rows, activations, rows, 0);
   }
 
+  /**
+   * What one layer's pass holds on the device until backward, and the most a short-lived buffer
+   * adds on top of it at any moment of the pass.
+   */
+  record LayerBytes(DeviceBytes held, long transientBytes) {}
+
+  /**
+   * {@link LayerBytes} of a pass of {@code groups}, in the order they run, as the meters count it:
+   * each group's {@link #passBytes} and, for a moment, its {@link #transientBytes}; then, with more
+   * than one group, their joined output ({@link #joinedBytes}).
+   */
+  static LayerBytes layerBytes(List<TokenGroups.Shape> groups, int k, int dim) {
+    DeviceBytes held = DeviceBytes.NONE;
+    long peak = 0;
+    long tokens = 0;
+    long count = 0;
+    for (TokenGroups.Shape group : groups) {
+      // Each group of a run of equal ones holds more than its h K_S^T: the run peaks at its last.
+      held = held.plus(passBytes(group.tokens(), group.rows(), k, dim).times(group.count()));
+      peak = Math.max(peak, held.total() + transientBytes(group.tokens(), group.rows()));
+      tokens += group.count() * group.tokens();
+      count += group.count();
+    }
+    if (count > 1) {
+      held = held.plus(joinedBytes(tokens, dim));
+    }
+    return new LayerBytes(held, Math.max(0, peak - held.total()));
+  }
+
+  /** A pass of more than one group joins their outputs: A(h) [M, D] once more. */
+  public static DeviceBytes joinedBytes(long m, int dim) {
+    return new DeviceBytes(0, 0, m * dim * Float.BYTES, 0, 0);
+  }
+
   /** h K_S^T [M, S+1], alive only until the chosen entries are read out, on top of what is held. */
   public static long transientBytes(long m, int s) {
     return denseBytes(m, s);
@@ -629,6 +759,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public void close() {
     pending.clear();
     recorded = null;
+    buffered = null;
     keysTransfer.close();
     valuesTransfer.close();
   }

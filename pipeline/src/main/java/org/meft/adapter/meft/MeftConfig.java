@@ -18,17 +18,19 @@ import org.meft.store.StoreRate;
 /**
  * The MEFT sparse adapter: the parallel adapter's K, V [N, D] live in host memory; per step each
  * token keeps its top-K rows found through a Key-Experts router, and only the union of those rows
- * (at most maxRows per layer) goes to the device.
+ * goes to the device, at most maxRows per layer and group of tokens ({@link TrainRows}).
  *
  * @param adapterSize N, neurons per layer
  * @param topK K, rows kept per token
  * @param experts E, groups of ceil(N / E) consecutive rows the router scores (default ceil(sqrt N))
  * @param probes P, experts each token searches
- * @param maxRows S_max, the cap on rows per layer per step (the highest-scoring are kept)
+ * @param maxRows S_max, the rows one group of tokens brings to the device per layer
  * @param keyInit standard deviation of the initial keys (values start at zero); with {@code
  *     keySource} TOKENS, their norm is that of such a random key
  * @param keySource where the initial keys come from
  * @param storeRate the learning rates of the store's keys and values, relative to the run's
+ * @param trainRows in training, every token's K rows in groups whose union fits maxRows, or one
+ *     group capped at maxRows
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -40,6 +42,7 @@ public record MeftConfig(
     float keyInit,
     KeySource keySource,
     StoreRate storeRate,
+    TrainRows trainRows,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -65,7 +68,14 @@ public record MeftConfig(
           Setting.Kind.INTEGER,
           "min(N, " + MAX_ROWS_CAP + ")",
           Range.closed(1, 1 << 24),
-          "S_max, rows per layer per step on the device (in [top-k, adapter-size])");
+          "S_max, rows a group of tokens brings to the device per layer (in [top-k, adapter-size])");
+  public static final Setting TRAIN_ROWS =
+      Setting.text(
+          "train-rows",
+          TrainRows.ALL.flagName(),
+          "all: every token trains with its top-k rows, a micro-batch's tokens in groups whose"
+              + " union fits max-rows (each group's rows held until backward); capped: one group,"
+              + " its union capped at max-rows, the lowest-scored rows dropped");
 
   public static final Setting KEY_SOURCE =
       Setting.choice(
@@ -108,7 +118,8 @@ public record MeftConfig(
           KEY_LR_SCALE,
           VALUE_LR_SCALE,
           VALUE_LR_SCHEDULE,
-          VALUE_LR_FREQUENCY);
+          VALUE_LR_FREQUENCY,
+          TRAIN_ROWS);
 
   public MeftConfig {
     ADAPTER_SIZE.check(adapterSize);
@@ -128,6 +139,9 @@ public record MeftConfig(
     KEY_INIT.check(keyInit);
     KEY_LR_SCALE.check(storeRate.keyScale());
     VALUE_LR_SCALE.check(storeRate.valueScale());
+    if (trainRows == null) {
+      throw new IllegalArgumentException(TRAIN_ROWS.name() + " must be given");
+    }
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -146,6 +160,7 @@ public record MeftConfig(
             values.number(VALUE_LR_SCALE),
             values.choice(VALUE_LR_SCHEDULE, StoreRate.Schedule.class),
             values.choice(VALUE_LR_FREQUENCY, StoreRate.Frequency.class)),
+        TrainRows.named(values.text(TRAIN_ROWS)),
         layers);
   }
 
@@ -160,7 +175,7 @@ public record MeftConfig(
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
     return new MeftConfig(
-        size, k, e, Math.min(probes, e), rows, keyInit, keySource, storeRate, layers);
+        size, k, e, Math.min(probes, e), rows, keyInit, keySource, storeRate, trainRows, layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -192,6 +207,7 @@ public record MeftConfig(
     s.put(VALUE_LR_SCALE.name(), Float.toString(storeRate.valueScale()));
     s.put(VALUE_LR_SCHEDULE.name(), Setting.spelled(storeRate.schedule()));
     s.put(VALUE_LR_FREQUENCY.name(), Setting.spelled(storeRate.frequency()));
+    s.put(TRAIN_ROWS.name(), trainRows.flagName());
     return s;
   }
 

@@ -48,8 +48,10 @@ public final class MeftMethod implements AdapterMethod {
   }
 
   /**
-   * S = maxRows per layer (the cap, which the union of the tokens' top-K rows reaches). A
-   * recomputed layer reuses its first forward's choices but brings K_S, V_S to the device again.
+   * The groups of a pass at their largest ({@link TokenGroups#largest}): under {@code train-rows
+   * all}, ceil(M / g) groups of g = floor(maxRows / K) tokens with g K rows each, every one held
+   * until backward; under {@code capped}, one group of min(maxRows, M K) rows. A recomputed layer
+   * reuses its first forward's choices but brings each group's K_S, V_S to the device again.
    */
   @Override
   public AdapterCost cost(
@@ -57,17 +59,25 @@ public final class MeftMethod implements AdapterMethod {
     MeftConfig c = (MeftConfig) config;
     int n = layers.size();
     int d = model.dim();
-    int s = (int) Math.min(c.maxRows(), tokens * c.topK());
+    int k = c.topK();
+    List<TokenGroups.Shape> groups = TokenGroups.largest(tokens, k, c.maxRows(), c.trainRows());
+    MeftAdapter.LayerBytes pass = MeftAdapter.layerBytes(groups, k, d);
+    long gather = 0;
+    long scatter = 0;
+    for (TokenGroups.Shape group : groups) {
+      gather += group.count() * MeftAdapter.gatherBusBytes(group.tokens(), group.rows(), k, d);
+      scatter += group.count() * MeftAdapter.scatterBusBytes(group.rows(), d);
+    }
     long buffer =
         DefaultRoundingPolicy.DEFAULT_ROUNDING_POLICY.getRoundedSize(
             MeftAdapter.transferBufferBytes(c.maxRows(), d));
     return new AdapterCost(
         MeftAdapter.residentBytes(c.experts(), d).times(n),
-        MeftAdapter.passBytes(tokens, s, c.topK(), d),
-        MeftAdapter.transientBytes(tokens, s),
-        n * MeftAdapter.gatherBusBytes(tokens, s, c.topK(), d),
-        n * (MeftAdapter.routeBusBytes(tokens, c.probes(), d) + MeftAdapter.scatterBusBytes(s, d)),
-        n * MeftAdapter.gatherBusBytes(tokens, s, c.topK(), d), // the replay gathers K_S, V_S again
+        pass.held(),
+        pass.transientBytes(),
+        n * gather,
+        n * (MeftAdapter.routeBusBytes(tokens, c.probes(), d) + scatter),
+        n * gather, // the replay gathers K_S, V_S again
         HostStore.bytesNeeded(n, c.adapterSize(), d),
         n * 2 * buffer,
         (long) c.experts() * d,

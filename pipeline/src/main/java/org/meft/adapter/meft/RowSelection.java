@@ -3,8 +3,9 @@ package org.meft.adapter.meft;
 import java.util.Arrays;
 
 /**
- * The rows S one layer moves to the device this step: the union of every token's top-K rows, capped
- * at maxRows by each row's best score over the tokens that chose it, in ascending row order.
+ * The rows S one group of tokens moves to the device in one layer: the union of its tokens' top-K
+ * rows, capped at maxRows by each row's best score over the tokens that chose it, in ascending row
+ * order (the cap binds only the single group of {@link TrainRows#CAPPED}).
  *
  * @param rows S rows, ascending
  * @param count |S|

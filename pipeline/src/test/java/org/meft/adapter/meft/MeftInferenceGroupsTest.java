@@ -34,7 +34,17 @@ class MeftInferenceGroupsTest {
     LlamaConfig shape = LlamaConfig.of(DIM, 64, 1, 4, 2, 64, 32);
     // K = 4 and maxRows = 8: groups of two tokens; 64 rows in 8 experts, 2 probed.
     MeftConfig config =
-        new MeftConfig(64, 4, 8, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, LayerSelection.ALL);
+        new MeftConfig(
+            64,
+            4,
+            8,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            LayerSelection.ALL);
     int tokens = MeftAdapter.RETRIEVAL_TOKENS + 5;
     int group = config.maxRows() / config.topK();
     try (NDManager manager = NDManager.newBaseManager();
