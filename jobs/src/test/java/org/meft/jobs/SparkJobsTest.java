@@ -85,6 +85,7 @@ class SparkJobsTest {
           "kept_choice_fraction",
           "rows_updated_fraction",
           "mean_updates_per_updated_row",
+          "expert_load_entropy",
           "activation_bytes_kept",
           "recompute_share",
           "initial_loss",

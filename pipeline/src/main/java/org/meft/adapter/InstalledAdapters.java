@@ -170,15 +170,18 @@ public final class InstalledAdapters implements AutoCloseable {
     return layerPass;
   }
 
-  /** Trainable parameters: device parameters plus the host store's keys and values. */
+  /**
+   * Trainable parameters: device parameters plus the host store's values, and keys unless frozen.
+   */
   public long trainableParameters() {
     long count = 0;
     for (Parameter parameter : namedDeviceParameters().values()) {
       count += parameter.getArray().size();
     }
     HostStore store = adapters.store();
-    if (store != null) {
-      count += 2L * store.layers() * store.rows() * store.dim();
+    if (store != null) { // values, and keys unless frozen
+      int tensors = adapters.storeRate().keyScale() > 0 ? 2 : 1;
+      count += (long) tensors * store.layers() * store.rows() * store.dim();
     }
     return count;
   }

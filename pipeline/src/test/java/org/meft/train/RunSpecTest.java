@@ -59,7 +59,7 @@ class RunSpecTest {
             1024,
             0.02f,
             KeySource.RANDOM,
-            StoreRate.RUN,
+            new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
             meft.adapter().layers()),
         meft.adapter());

@@ -15,6 +15,7 @@ import org.meft.adapter.ComposedConfig;
 import org.meft.adapter.lora.LoraConfig;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.datasets.Datasets;
 import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.train.RunSpec;
 
@@ -27,8 +28,11 @@ class SweepTest {
   @BeforeEach
   void prepared() throws IOException {
     prepared = dir.resolve("prepared");
-    Path shards = Files.createDirectories(prepared.resolve("dataset=nq").resolve("split=train"));
-    Files.writeString(shards.resolve("part-0.parquet"), "");
+    for (String dataset : Datasets.names()) {
+      Path shards =
+          Files.createDirectories(prepared.resolve("dataset=" + dataset).resolve("split=train"));
+      Files.writeString(shards.resolve("part-0.parquet"), "");
+    }
     Files.writeString(prepared.resolve(OutputDirectory.MANIFEST), "{}");
   }
 
@@ -71,5 +75,20 @@ class SweepTest {
                 "runs[0] ('nq-lora-full'): method lora+full: full composes with"
                     + " no other method"),
         e.getMessage());
+  }
+
+  /** Every sweep file under examples/ reads: its runs, methods and settings are all valid. */
+  @Test
+  void everyExampleSweepFileReads() throws IOException {
+    Path examples = Path.of("..", "examples");
+    List<Path> files;
+    try (var listing = Files.list(examples)) {
+      files = listing.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+    }
+    assertTrue(files.size() >= 4, "sweep files in " + examples.toAbsolutePath() + ": " + files);
+    for (Path file : files) {
+      List<SweepRun> runs = Sweep.read(file, prepared);
+      assertTrue(!runs.isEmpty(), file.toString());
+    }
   }
 }

@@ -86,9 +86,10 @@ public record MeftConfig(
   public static final Setting KEY_LR_SCALE =
       Setting.number(
           "key-lr-scale",
-          1f,
+          0f,
           Range.closed(0, 1e6),
-          "the store keys' learning rate over the run's --lr (0 freezes them)");
+          "the store keys' learning rate over the run's --lr; 0, frozen keys, keeps a fact's rows"
+              + " chosen from one epoch to the next (README, Capacity)");
   public static final Setting VALUE_LR_SCALE =
       Setting.number(
           "value-lr-scale",
