@@ -145,7 +145,7 @@ class RunSpecTest {
             256,
             0.02f,
             KeySource.RANDOM,
-            StoreRate.RUN,
+            new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
             LayerSelection.ALL),
         fused.first());
