@@ -36,8 +36,14 @@ import org.meft.train.TrainingExample;
  * same loss, same gradients (through AdamW's first moment), same weights after three steps.
  */
 class MeftEquivalenceTest {
+
   private static final LlamaConfig SHAPE = LlamaConfig.of(32, 64, 2, 4, 2, 64, 32);
   private static final int N = 48;
+
+  /** meft with one expert, one probe and K = maxRows = N: every token uses every row. */
+  private static final MeftConfig DENSE =
+      new MeftConfig(
+          N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, TrainRows.ALL, LayerSelection.ALL);
 
   @Test
   void denseMeftEqualsParallel() {
@@ -48,20 +54,8 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 1, manager, DataType.FLOAT32);
-      MeftConfig dense =
-          new MeftConfig(
-              N,
-              N,
-              1,
-              1,
-              N,
-              0.02f,
-              KeySource.RANDOM,
-              StoreRate.RUN,
-              TrainRows.ALL,
-              LayerSelection.ALL);
       try (InstalledAdapters meft =
-              InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
+              InstalledAdapters.install(meftModel, DENSE, manager, allocator, 5);
           InstalledAdapters parallel =
               InstalledAdapters.install(
                   parallelModel,
@@ -110,20 +104,8 @@ class MeftEquivalenceTest {
         BufferAllocator allocator = new RootAllocator(64L << 20)) {
       Llama meftModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
       Llama parallelModel = RandomLlama.create(SHAPE, 2, manager, DataType.FLOAT32);
-      MeftConfig dense =
-          new MeftConfig(
-              N,
-              N,
-              1,
-              1,
-              N,
-              0.02f,
-              KeySource.RANDOM,
-              StoreRate.RUN,
-              TrainRows.ALL,
-              LayerSelection.ALL);
       try (InstalledAdapters meft =
-              InstalledAdapters.install(meftModel, dense, manager, allocator, 5);
+              InstalledAdapters.install(meftModel, DENSE, manager, allocator, 5);
           InstalledAdapters parallel =
               InstalledAdapters.install(
                   parallelModel,

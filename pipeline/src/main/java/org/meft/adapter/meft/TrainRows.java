@@ -1,8 +1,8 @@
 package org.meft.adapter.meft;
 
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.stream.Collectors;
+import org.meft.settings.Setting;
 
 /** Which of its top-K rows a token trains with, the {@code train-rows} setting. */
 public enum TrainRows {
@@ -21,7 +21,7 @@ public enum TrainRows {
 
   /** The name in settings: all, capped. */
   public String flagName() {
-    return name().toLowerCase(Locale.ROOT);
+    return Setting.spelled(this);
   }
 
   /** The value called {@code name} in settings. */
