@@ -6,7 +6,6 @@ import com.google.gson.JsonObject;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.meft.bench.Bench;
 import org.meft.bench.BenchConfig;
 import org.meft.bench.BenchReport;
@@ -33,24 +32,31 @@ public final class BenchCommand implements Command {
     return "measure training steps (meft, parallel, lora) and the host kernels side by side";
   }
 
+  private static final Setting QUICK =
+      Setting.flag("quick", "the small shapes, under a minute (default: the full bench)");
+  private static final Setting STRICT =
+      Setting.flag("strict", "exit 1 when a target this run judges is not met");
+  private static final Setting DECODE_MODEL =
+      Setting.derived(
+          "decode-model",
+          Setting.Kind.TEXT,
+          "a random model of the bench's shape",
+          Range.ANY,
+          "the model the decode section runs (a Hugging Face folder)");
+  private static final Setting DECODE_ONLY = Setting.flag("decode-only", "only the decode section");
+
   @Override
-  public String usage() {
-    return "[--quick] [--strict] [--json] [--decode-model DIR] [--decode-only] [options]\n"
-        + Flags.options(List.of(HOST_BUDGET_MB));
+  public List<Setting> flags() {
+    return List.of(QUICK, STRICT, Flags.JSON, DECODE_MODEL, DECODE_ONLY, HOST_BUDGET_MB);
   }
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Flags flags =
-        Flags.parse(
-            name(),
-            args,
-            Set.of("host-budget-mb", "decode-model"),
-            Set.of("quick", "strict", "json", "decode-only"));
-    Path decodeModel = flags.has("decode-model") ? Path.of(flags.string("decode-model", "")) : null;
+    Flags flags = Flags.parse(this, args);
+    Path decodeModel = flags.optionalPath(DECODE_MODEL);
     long budgetMb = flags.integer(HOST_BUDGET_MB);
-    BenchConfig config = flags.has("quick") ? BenchConfig.quick() : BenchConfig.full();
-    if (flags.has("decode-only")) {
+    BenchConfig config = flags.on(QUICK) ? BenchConfig.quick() : BenchConfig.full();
+    if (flags.on(DECODE_ONLY)) {
       DecodeBench.Result decode;
       try (NDManager manager = NDManager.newBaseManager()) {
         decode = Bench.decode(config, decodeModel, manager, System.err);
@@ -59,22 +65,21 @@ public final class BenchCommand implements Command {
       json.add("machine", new Gson().toJsonTree(BenchReport.describeMachine()));
       json.add("decode", decode.toJson());
       decode.printTable(System.err);
-      if (flags.has("json")) {
+      if (flags.on(Flags.JSON)) {
         out.println(json);
       }
       return 0;
     }
     System.err.printf(
         "meft bench: %s run (%s)%n",
-        config.name(),
-        flags.has("quick") ? "under a minute" : "several minutes to tens of minutes");
+        config.name(), flags.on(QUICK) ? "under a minute" : "several minutes to tens of minutes");
     BenchReport report = Bench.run(config, budgetMb << 20, System.err, decodeModel);
     report.printTable(System.err);
-    if (flags.has("json")) {
+    if (flags.on(Flags.JSON)) {
       out.println(report.toJson());
     }
     List<BenchReport.Ratio> failed = report.failedTargets();
-    if (flags.has("strict") && !failed.isEmpty()) {
+    if (flags.on(STRICT) && !failed.isEmpty()) {
       System.err.println(
           "meft bench: --strict: "
               + failed.size()

@@ -2,6 +2,7 @@ package org.meft.jobs;
 
 import java.io.PrintStream;
 import java.util.List;
+import org.meft.settings.Setting;
 
 /** One {@code bin/meft} command. */
 public interface Command {
@@ -11,8 +12,13 @@ public interface Command {
   /** One line for the command list. */
   String summary();
 
-  /** The flags, as shown in usage. */
-  String usage();
+  /** The flags it takes, each declared once with its default and help: parsing reads them. */
+  List<Setting> flags();
+
+  /** The flags, as shown in usage and the CLI reference: generated from {@link #flags}. */
+  default String usage() {
+    return Flags.usage(flags());
+  }
 
   /**
    * Whether the command stops gracefully on SIGTERM or SIGINT: its training and evaluation loops

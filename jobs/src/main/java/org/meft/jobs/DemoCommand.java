@@ -33,6 +33,7 @@ import org.meft.jobs.train.SweepRun;
 import org.meft.jobs.train.TrainSweepJob;
 import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
+import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
 
@@ -83,21 +84,33 @@ public final class DemoCommand implements Command {
     return "the main job on the embedded default: prepare, train-sweep, evaluate, report";
   }
 
+  private static final Setting REAL =
+      Setting.flag("real", "the real stories260K model and 40 records of each shared dataset file");
+  private static final Setting OUTPUT =
+      Setting.derived(
+          "output",
+          Setting.Kind.TEXT,
+          "work/demo, with --real work/demo-real",
+          Range.ANY,
+          "folder for everything the demo writes (replaced on the next run)");
+  private static final Setting SHARED =
+      Setting.text("shared", "../shared", "the shared folder (models/, datasets/) for --real");
+
   @Override
-  public String usage() {
-    return "[--real] [--output DIR (default work/demo, --real: work/demo-real)]"
-        + " [--shared DIR (default ../shared)] [--master local[*]]";
+  public List<Setting> flags() {
+    return List.of(REAL, OUTPUT, SHARED, Flags.MASTER);
   }
 
   @Override
   public int run(List<String> args, PrintStream out) throws IOException {
-    Flags flags = Flags.parse(name(), args, Set.of("output", "shared", "master"), Set.of("real"));
-    boolean real = flags.has("real");
+    Flags flags = Flags.parse(this, args);
+    boolean real = flags.on(REAL);
     Path output =
-        Path.of(flags.string("output", real ? "work/demo-real" : "work/demo"))
+        Optional.ofNullable(flags.optionalPath(OUTPUT))
+            .orElse(Path.of(real ? "work/demo-real" : "work/demo"))
             .toAbsolutePath()
             .normalize();
-    Path shared = Path.of(flags.string("shared", "../shared")).toAbsolutePath().normalize();
+    Path shared = flags.path(SHARED).toAbsolutePath().normalize();
     if (real && !Files.isDirectory(shared.resolve("models/stories260K-hf"))) {
       throw new UsageException(
           shared.resolve("models/stories260K-hf")
@@ -120,8 +133,7 @@ public final class DemoCommand implements Command {
     stage("model " + model + ", data " + raw, start);
 
     AtomicReference<SweepProgress> sweepProgress = new AtomicReference<>();
-    try (SparkSession spark =
-            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+    try (SparkSession spark = SparkSessions.open(name(), flags.master());
         ConsoleProgress progress =
             ConsoleProgress.start(
                 spark,

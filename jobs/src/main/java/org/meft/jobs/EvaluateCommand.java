@@ -3,7 +3,6 @@ package org.meft.jobs;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.meft.forgetting.Forgetting;
 import org.meft.generate.Sampler;
@@ -77,37 +76,27 @@ public final class EvaluateCommand implements Command {
     return "decode the test splits with every run of a sweep (Spark); predictions as Parquet";
   }
 
+  private static final Setting PREPARED =
+      Setting.required("prepared", Setting.Kind.TEXT, Range.ANY, "prepare's output folder");
+  private static final Setting RUNS =
+      Setting.required("runs", Setting.Kind.TEXT, Range.ANY, "a finished train-sweep's folder");
+  private static final Setting OUTPUT =
+      Setting.required("output", Setting.Kind.TEXT, Range.ANY, "folder for the predictions");
+
   @Override
-  public String usage() {
-    return "--prepared DIR --runs DIR --output DIR [--split test|train] [--master local[*]|spark://HOST:PORT]"
-        + " [options]\n"
-        + Flags.options(SETTINGS);
+  public List<Setting> flags() {
+    List<Setting> flags = new java.util.ArrayList<>(List.of(PREPARED, RUNS, OUTPUT, Flags.SPLIT));
+    flags.addAll(SETTINGS);
+    flags.add(Flags.MASTER);
+    return flags;
   }
 
   @Override
   public int run(List<String> args, PrintStream out) throws java.io.IOException {
-    Flags flags =
-        Flags.parse(
-            name(),
-            args,
-            Set.of(
-                "prepared",
-                "runs",
-                "output",
-                "max-new-tokens",
-                "max-examples",
-                "slice-size",
-                "decode-batch",
-                "temperature",
-                "top-p",
-                "seed",
-                Forgetting.PROMPTS.name(),
-                "split",
-                "master"),
-            Set.of());
-    Path prepared = Path.of(flags.required("prepared"));
-    Path runs = Path.of(flags.required("runs"));
-    Path output = Path.of(flags.required("output"));
+    Flags flags = Flags.parse(this, args);
+    Path prepared = flags.path(PREPARED);
+    Path runs = flags.path(RUNS);
+    Path output = flags.path(OUTPUT);
     EvaluateJob.Config config;
     try {
       config =
@@ -125,8 +114,7 @@ public final class EvaluateCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    try (SparkSession spark =
-            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+    try (SparkSession spark = SparkSessions.open(name(), flags.master());
         ConsoleProgress progress = ConsoleProgress.start(spark, name(), System.err, List::of)) {
       long predictions = EvaluateJob.run(spark, prepared, runs, output, config).count();
       out.println(predictions + " predictions written to " + output);
@@ -136,6 +124,6 @@ public final class EvaluateCommand implements Command {
 
   /** --decode-batch when given, else {@link Decoding#AUTO} (the run's memory plan decides). */
   private static int decodeBatch(Flags flags) {
-    return flags.has(DECODE_BATCH.name()) ? (int) flags.integer(DECODE_BATCH) : Decoding.AUTO;
+    return flags.has(DECODE_BATCH) ? (int) flags.integer(DECODE_BATCH) : Decoding.AUTO;
   }
 }

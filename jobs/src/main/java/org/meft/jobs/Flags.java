@@ -5,27 +5,51 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import org.meft.datasets.Split;
+import org.meft.settings.Range;
 import org.meft.settings.Setting;
+import org.meft.settings.SettingValues;
 
 /**
  * The {@code --name value} (or {@code --name=value}) flags of one command, checked against the
- * flags it declares: an unknown flag, a missing value or a repeated flag is a {@link
- * UsageException}.
+ * flags it declares ({@link Command#flags}): an unknown flag, a missing value or a repeated flag is
+ * a {@link UsageException}. Values are read through {@link SettingValues}, as a sweep file's or a
+ * manifest's settings are, with each setting's declared default; a bad value is refused naming its
+ * flag.
  */
 public final class Flags {
+  /** The Spark master of every command that runs Spark; declared here once. */
+  public static final Setting MASTER =
+      Setting.derived(
+          "master",
+          Setting.Kind.TEXT,
+          "spark-submit's master, else local[*]",
+          Range.ANY,
+          "Spark master: local[*], local[N] or spark://HOST:PORT");
+
+  /** {@code --json}: the command's result as one JSON line on stdout. */
+  public static final Setting JSON =
+      Setting.flag("json", "print the result as one JSON object on the last stdout line");
+
+  /** {@code --split}: which split of prepared data. */
+  public static final Setting SPLIT =
+      Setting.choice(
+          "split", Split.TEST, "test: held-out records; train: the records the runs trained on");
+
   private final String command;
   private final Map<String, String> values;
+  private final SettingValues settings;
 
   private Flags(String command, Map<String, String> values) {
     this.command = command;
     this.values = values;
+    this.settings = new SettingValues(values);
   }
 
-  /** Parses {@code args}; {@code valued} take a value, {@code switches} do not. */
-  public static Flags parse(
-      String command, List<String> args, Set<String> valued, Set<String> switches) {
+  /** Parses {@code args} against {@code command}'s declared flags. */
+  public static Flags parse(Command command, List<String> args) {
+    Map<String, Setting> declared = new HashMap<>();
+    command.flags().forEach(s -> declared.put(s.name(), s));
     Map<String, String> values = new HashMap<>();
     for (int i = 0; i < args.size(); i++) {
       String arg = args.get(i);
@@ -39,26 +63,26 @@ public final class Flags {
         value = name.substring(equals + 1);
         name = name.substring(0, equals);
       }
-      if (switches.contains(name)) {
+      Setting setting = declared.get(name);
+      if (setting == null) {
+        throw new UsageException("unknown flag --" + name + " for '" + command.name() + "'");
+      }
+      if (setting.kind() == Setting.Kind.BOOLEAN) {
         if (value != null) {
           throw new UsageException("--" + name + " takes no value");
         }
         value = "true";
-      } else if (valued.contains(name)) {
-        if (value == null) {
-          if (i + 1 >= args.size()) {
-            throw new UsageException("--" + name + " needs a value");
-          }
-          value = args.get(++i);
+      } else if (value == null) {
+        if (i + 1 >= args.size()) {
+          throw new UsageException("--" + name + " needs a value");
         }
-      } else {
-        throw new UsageException("unknown flag --" + name + " for '" + command + "'");
+        value = args.get(++i);
       }
       if (values.put(name, value) != null) {
         throw new UsageException("--" + name + " given twice");
       }
     }
-    return new Flags(command, values);
+    return new Flags(command.name(), values);
   }
 
   /** Every flag given, by name (a switch's value is "true"). */
@@ -66,33 +90,52 @@ public final class Flags {
     return Map.copyOf(values);
   }
 
-  public boolean has(String name) {
-    return values.containsKey(name);
+  public boolean has(Setting setting) {
+    return values.containsKey(setting.name());
   }
 
-  public String required(String name) {
-    String value = values.get(name);
-    if (value == null) {
-      throw new UsageException("'" + command + "' needs --" + name);
+  /** A switch: whether it was given. */
+  public boolean on(Setting setting) {
+    return has(setting);
+  }
+
+  /** The value as given, or the declared default; refuses a missing required flag. */
+  public String text(Setting setting) {
+    if (setting.defaultValue() == null && !has(setting)) {
+      throw new UsageException("'" + command + "' needs --" + setting.name());
     }
-    return value;
+    return settings.text(setting);
   }
 
-  public String string(String name, String fallback) {
-    return values.getOrDefault(name, fallback);
+  /** The value if given, else null: a flag without a default whose absence means something. */
+  public String optionalText(Setting setting) {
+    return settings.optionalText(setting);
   }
 
-  public Path path(String name) {
-    return has(name) ? Path.of(values.get(name)) : null;
+  /** {@link #text} as a path. */
+  public Path path(Setting setting) {
+    return Path.of(text(setting));
   }
 
-  /** {@code --split train|test}, test when absent. */
+  /** {@link #optionalText} as a path, or null. */
+  public Path optionalPath(Setting setting) {
+    String value = optionalText(setting);
+    return value == null ? null : Path.of(value);
+  }
+
+  /** {@code --master}, else spark-submit's master, else local. */
+  public String master() {
+    return SparkSessions.master(optionalText(MASTER));
+  }
+
+  /** {@code --split}. */
   public Split split() {
-    try {
-      return has("split") ? Split.of(values.get("split")) : Split.TEST;
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("--" + e.getMessage());
-    }
+    return choice(SPLIT, Split.class);
+  }
+
+  /** A {@link Setting#choice} flag's value, refused naming the flag and what it takes. */
+  public <E extends Enum<E>> E choice(Setting setting, Class<E> type) {
+    return read(() -> settings.choice(setting, type));
   }
 
   /**
@@ -100,56 +143,57 @@ public final class Flags {
    * flag when missing (no default), malformed or outside the setting's range.
    */
   public long integer(Setting setting) {
-    String text = valueOf(setting);
-    long value;
-    try {
-      value = Long.parseLong(text.strip());
-    } catch (NumberFormatException e) {
-      throw new UsageException("--" + setting.name() + " expects an integer, got '" + text + "'");
-    }
-    return (long) inRange(setting, value, text);
+    text(setting);
+    long value = read(() -> settings.longInteger(setting));
+    return (long) inRange(setting, value);
   }
 
   /** As {@link #integer(Setting)}, for a number setting. */
   public float number(Setting setting) {
-    String text = valueOf(setting);
-    float value;
+    text(setting);
+    float value = read(() -> settings.number(setting));
+    return (float) inRange(setting, value);
+  }
+
+  private static <T> T read(java.util.function.Supplier<T> value) {
     try {
-      value = Float.parseFloat(text.strip());
-    } catch (NumberFormatException e) {
-      throw new UsageException("--" + setting.name() + " expects a number, got '" + text + "'");
+      return value.get();
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--" + e.getMessage());
     }
-    return (float) inRange(setting, value, text);
   }
 
-  private String valueOf(Setting setting) {
-    String text = values.get(setting.name());
-    if (text == null) {
-      text = setting.defaultValue();
-    }
-    if (text == null) {
-      throw new UsageException("'" + command + "' needs --" + setting.name());
-    }
-    return text;
-  }
-
-  private static double inRange(Setting setting, double value, String text) {
+  private double inRange(Setting setting, double value) {
     if (!setting.range().contains(value)) {
       throw new UsageException(
-          "--" + setting.name() + " must be " + setting.range() + ", got " + text.strip());
+          "--"
+              + setting.name()
+              + " must be "
+              + setting.range()
+              + ", got "
+              + settings.text(setting));
     }
     return value;
+  }
+
+  /**
+   * A command's usage from its declarations: the required flags on the first line, then one line
+   * for every flag with its default (or rule) and help.
+   */
+  public static String usage(List<Setting> flags) {
+    StringBuilder usage = new StringBuilder();
+    for (Setting s : flags) {
+      if (s.required()) {
+        usage.append(s.usage()).append(' ');
+      }
+    }
+    usage.append("[options]\n");
+    flags.stream().filter(s -> !s.required()).forEach(s -> option(usage, s.usage(), s.helpText()));
+    return usage.toString().stripTrailing();
   }
 
   /** One line of a command's usage: the flag as written, then its help (with its range). */
   public static void option(StringBuilder usage, String flag, String help) {
     usage.append(String.format(Locale.ROOT, "   %-36s %s%n", flag, help));
-  }
-
-  /** One usage line for each of {@code settings}. */
-  public static String options(List<Setting> settings) {
-    StringBuilder usage = new StringBuilder();
-    settings.forEach(s -> option(usage, s.usage(), s.helpText()));
-    return usage.toString().stripTrailing();
   }
 }

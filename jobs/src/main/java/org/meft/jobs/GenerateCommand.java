@@ -3,7 +3,6 @@ package org.meft.jobs;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.meft.adapter.InstalledAdapters;
@@ -15,6 +14,7 @@ import org.meft.model.BaseDtype;
 import org.meft.model.ShapeLimit;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
+import org.meft.train.RunSpec;
 
 /**
  * {@code bin/meft generate}: decodes a prompt with a model, greedily unless a temperature is set;
@@ -48,43 +48,41 @@ public final class GenerateCommand implements Command {
   private static final List<Setting> SETTINGS =
       List.of(MAX_NEW_TOKENS, Sampler.TEMPERATURE, Sampler.TOP_P, SEED);
 
+  private static final Setting ADAPTER =
+      Setting.derived(
+          "adapter",
+          Setting.Kind.TEXT,
+          "none: the base model alone",
+          Range.ANY,
+          "a checkpoint (or run folder) of train --output, installed first");
+  private static final Setting PROMPT =
+      Setting.required("prompt", Setting.Kind.TEXT, Range.ANY, "the text to continue");
+
   @Override
-  public String usage() {
-    return "--model PATH [--tokenizer tokenizer.json] [--adapter DIR] --prompt TEXT"
-        + " --max-new-tokens N [--base-dtype auto|f32|f16|bf16] [options]\n"
-        + Flags.options(SETTINGS);
+  public List<Setting> flags() {
+    List<Setting> flags =
+        new java.util.ArrayList<>(
+            List.of(RunSpec.MODEL, PROMPT, RunSpec.TOKENIZER, ADAPTER, RunSpec.BASE_DTYPE));
+    flags.addAll(SETTINGS);
+    return flags;
   }
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Flags flags =
-        Flags.parse(
-            name(),
-            args,
-            Set.of(
-                "model",
-                "tokenizer",
-                "adapter",
-                "prompt",
-                "max-new-tokens",
-                "temperature",
-                "top-p",
-                "seed",
-                "base-dtype"),
-            Set.of());
-    String prompt = flags.required("prompt");
+    Flags flags = Flags.parse(this, args);
+    String prompt = flags.text(PROMPT);
     int maxNewTokens = (int) flags.integer(MAX_NEW_TOKENS);
     Sampler sampler = sampler(flags);
-    Path adapter = flags.path("adapter");
+    Path adapter = flags.optionalPath(ADAPTER);
     BaseDtype baseDtype;
     try {
-      baseDtype = BaseDtype.parse(flags.string("base-dtype", BaseDtype.AUTO.toString()));
+      baseDtype = BaseDtype.parse(flags.text(RunSpec.BASE_DTYPE));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
     try (LanguageModel model =
         LanguageModel.load(
-            Path.of(flags.required("model")), flags.path("tokenizer"), baseDtype, null)) {
+            flags.path(RunSpec.MODEL), flags.optionalPath(RunSpec.TOKENIZER), baseDtype, null)) {
       if (adapter == null) {
         print(model, prompt, maxNewTokens, sampler, out);
         return 0;
@@ -106,15 +104,15 @@ public final class GenerateCommand implements Command {
   }
 
   private static Sampler sampler(Flags flags) {
-    if (!flags.has("temperature")) {
-      if (flags.has("top-p") || flags.has("seed")) {
+    if (!flags.has(Sampler.TEMPERATURE)) {
+      if (flags.has(Sampler.TOP_P) || flags.has(SEED)) {
         throw new UsageException("--top-p and --seed apply only with --temperature");
       }
       return Sampler.greedy();
     }
     float temperature = flags.number(Sampler.TEMPERATURE);
     float topP = flags.number(Sampler.TOP_P);
-    long seed = flags.has(SEED.name()) ? flags.integer(SEED) : System.nanoTime() | 1;
+    long seed = flags.has(SEED) ? flags.integer(SEED) : System.nanoTime() | 1;
     if (seed == 0) {
       throw new UsageException("--seed must be non-zero");
     }

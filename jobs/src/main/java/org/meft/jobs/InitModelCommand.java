@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import org.meft.load.RandomLlama;
 import org.meft.model.LlamaConfig;
 import org.meft.model.ShapeLimit;
@@ -55,31 +54,22 @@ public final class InitModelCommand implements Command {
   private static final List<Setting> SETTINGS =
       List.of(DIM, HIDDEN_DIM, LAYERS, HEADS, KV_HEADS, VOCAB, SEQ_LEN, SEED, SHARD_MB);
 
+  private static final Setting OUTPUT =
+      Setting.required("output", Setting.Kind.TEXT, Range.ANY, "a new folder for the model");
+  private static final Setting DTYPE =
+      Setting.text("dtype", "f32", "the weights' type on disk: f32, bf16 or f16");
+
   @Override
-  public String usage() {
-    return "--output DIR [--dtype f32|bf16|f16] [options]\n" + Flags.options(SETTINGS);
+  public List<Setting> flags() {
+    List<Setting> flags = new java.util.ArrayList<>(List.of(OUTPUT, DTYPE));
+    flags.addAll(SETTINGS);
+    return flags;
   }
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Flags flags =
-        Flags.parse(
-            name(),
-            args,
-            Set.of(
-                "output",
-                "dim",
-                "hidden-dim",
-                "layers",
-                "heads",
-                "kv-heads",
-                "vocab",
-                "seq-len",
-                "seed",
-                "dtype",
-                "shard-mb"),
-            Set.of());
-    Path output = Path.of(flags.required("output"));
+    Flags flags = Flags.parse(this, args);
+    Path output = flags.path(OUTPUT);
     LlamaConfig config;
     try {
       config =
@@ -95,13 +85,13 @@ public final class InitModelCommand implements Command {
       throw new UsageException(e.getMessage());
     }
     DataType storeType =
-        switch (flags.string("dtype", "f32").toLowerCase(Locale.ROOT)) {
+        switch (flags.text(DTYPE).toLowerCase(Locale.ROOT)) {
           case "f32" -> DataType.FLOAT32;
           case "bf16" -> DataType.BFLOAT16;
           case "f16" -> DataType.FLOAT16;
           default ->
               throw new UsageException(
-                  "--dtype must be f32, bf16 or f16, got '" + flags.string("dtype", "") + "'");
+                  "--dtype must be f32, bf16 or f16, got '" + flags.text(DTYPE) + "'");
         };
     long shardMb = flags.integer(SHARD_MB);
     if (Files.exists(output)) {

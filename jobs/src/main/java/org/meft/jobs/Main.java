@@ -21,6 +21,7 @@ import org.meft.stop.StoppedException;
  */
 public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
+  private static final String MARKDOWN = "--markdown";
 
   static {
     for (Command command :
@@ -42,6 +43,11 @@ public final class Main {
 
   private Main() {}
 
+  /** Every command, in the order the usage lists them. */
+  public static List<Command> commands() {
+    return List.copyOf(COMMANDS.values());
+  }
+
   public static void main(String[] args) {
     StopSignals.install();
     int code = run(args, System.out, System.err);
@@ -51,6 +57,10 @@ public final class Main {
 
   /** Runs one command line; returns the exit code. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 2 && args[0].equals("help") && args[1].equals(MARKDOWN)) {
+      out.print(CliReference.markdown(commands()));
+      return 0;
+    }
     if (args.length == 0
         || args[0].equals("help")
         || args[0].equals("--help")
@@ -110,7 +120,8 @@ public final class Main {
   }
 
   private static void printUsage(PrintStream stream) {
-    stream.println("usage: bin/meft COMMAND [flags]   (bin/meft COMMAND --help for its flags)");
+    stream.println("usage: bin/meft COMMAND [flags]   (bin/meft COMMAND --help for its flags;");
+    stream.println("       bin/meft help " + MARKDOWN + " for the reference of every command)");
     stream.println();
     stream.println("commands:");
     for (Command command : COMMANDS.values()) {

@@ -2,9 +2,8 @@ package org.meft.jobs;
 
 import com.google.gson.JsonObject;
 import java.io.PrintStream;
-import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -55,27 +54,32 @@ public final class PlanCommand implements Command {
     return "plan a training run's device, host and bus memory before loading anything";
   }
 
+  /** Its own flags, then every run setting as {@code train} takes it. */
+  @Override
+  public List<Setting> flags() {
+    List<Setting> flags = new ArrayList<>(List.of(SEQ_LEN_SETTING, HOST_MEMORY, Flags.JSON));
+    RunSpec.SETTINGS.stream().sorted().map(RunSpec::setting).forEach(flags::add);
+    return flags;
+  }
+
   @Override
   public String usage() {
-    return "--model PATH_OR_CONFIG_JSON --method METHOD --batch-size B [--seq-len T"
-        + " --device-memory-gb GB --host-memory-gb GB --host-budget-mb MB --base-dtype auto|f32|f16|bf16"
-        + " --recompute-activations --json]\n"
-        + "   and every flag of 'bin/meft train' (bin/meft train --help); --seq-len defaults to"
-        + " max-length, at most the model's positions; base-dtype auto plans the checkpoint's"
-        + " type (as on a GPU)\n"
-        + Flags.options(List.of(SEQ_LEN_SETTING, HOST_MEMORY));
+    StringBuilder usage =
+        new StringBuilder(
+            "--model PATH_OR_CONFIG_JSON --method METHOD --batch-size B [options]\n"
+                + "   and every flag of 'bin/meft train' (bin/meft train --help); base-dtype auto"
+                + " plans the checkpoint's type (as on a GPU)\n");
+    for (Setting s : List.of(SEQ_LEN_SETTING, HOST_MEMORY, Flags.JSON)) {
+      Flags.option(usage, s.usage(), s.helpText());
+    }
+    return usage.toString().stripTrailing();
   }
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Set<String> valued = new HashSet<>(Set.of(SEQ_LEN, HOST_MEMORY_GB));
-    Set<String> switches = new HashSet<>(Set.of("json"));
-    for (String name : RunSpec.SETTINGS) {
-      (RunSpec.setting(name).kind() == Setting.Kind.BOOLEAN ? switches : valued).add(name);
-    }
-    Flags flags = Flags.parse(name(), args, valued, switches);
+    Flags flags = Flags.parse(this, args);
     Map<String, String> settings = new HashMap<>(flags.asMap());
-    settings.keySet().removeAll(Set.of(SEQ_LEN, HOST_MEMORY_GB, "json"));
+    settings.keySet().removeAll(Set.of(SEQ_LEN, HOST_MEMORY_GB, Flags.JSON.name()));
     // A plan needs no data, steps or learning rate.
     settings.putIfAbsent(RunSpec.DATA.name(), "-");
     settings.putIfAbsent(TrainConfig.STEPS.name(), "1");
@@ -86,9 +90,9 @@ public final class PlanCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    ModelShape shape = ModelShape.read(Path.of(flags.required(RunSpec.MODEL.name())));
+    ModelShape shape = ModelShape.read(flags.path(RunSpec.MODEL));
     PlanInputs in = PlanInputs.of(spec, shape, true);
-    if (flags.has(SEQ_LEN)) {
+    if (flags.has(SEQ_LEN_SETTING)) {
       in = in.withSeqLen((int) flags.integer(SEQ_LEN_SETTING));
     }
     float hostGb = flags.number(HOST_MEMORY);
@@ -99,7 +103,7 @@ public final class PlanCommand implements Command {
         spec.deviceMemoryBytes() > 0
             ? PlanLimits.largestSizeForDevice(in, spec.deviceMemoryBytes())
             : OptionalInt.empty();
-    PrintStream table = flags.has("json") ? System.err : out;
+    PrintStream table = flags.on(Flags.JSON) ? System.err : out;
     table.print(plan.table());
     for (PlanLimits.Verdict v : limits.verdicts(plan)) {
       table.println("  " + v.describe());
@@ -123,7 +127,7 @@ public final class PlanCommand implements Command {
           MemoryPlan.human(spec.deviceMemoryBytes()),
           MemoryPlan.human(DecodeBatch.bytesPerSequence(in.model(), in.baseDtype().bytes())));
     }
-    if (flags.has("json")) {
+    if (flags.on(Flags.JSON)) {
       JsonObject json = plan.toJson();
       json.add("verdicts", limits.toJson(plan));
       if (decodeBatch > 0) {

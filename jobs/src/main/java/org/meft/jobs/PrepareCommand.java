@@ -5,8 +5,8 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import org.apache.spark.sql.SparkSession;
+import org.meft.datasets.Datasets;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.datasets.prepare.PrepareResult;
@@ -60,69 +60,82 @@ public final class PrepareCommand implements Command {
           Range.closed(0, 1),
           "share of each dataset's records held out for evaluation");
 
+  private static final Setting INPUT =
+      Setting.required(
+          "input",
+          Setting.Kind.TEXT,
+          Range.ANY,
+          "the raw files, or folders holding them, comma-separated");
+  private static final Setting DATASETS =
+      Setting.required(
+          "datasets",
+          Setting.Kind.TEXT,
+          Range.ANY,
+          "comma-separated, of " + String.join(",", Datasets.names()));
+  private static final Setting TOKENIZER =
+      Setting.required(
+          "tokenizer", Setting.Kind.TEXT, Range.ANY, "the model's Hugging Face tokenizer.json");
+  private static final Setting OUTPUT =
+      Setting.required(
+          "output", Setting.Kind.TEXT, Range.ANY, "folder for the Parquet shards and manifest");
+  private static final Setting OVERWRITE =
+      Setting.flag("overwrite", "replace an existing --output folder");
+  private static final Setting CLOSED_BOOK =
+      Setting.flag("closed-book", "SQuAD without its passage (question and answer only)");
+
   @Override
-  public String usage() {
-    return "--input DIR_OR_FILES[,...] --datasets nq,squad,gsm8k,toolbench --tokenizer"
-        + " tokenizer.json --output DIR [--master local[*] --overwrite --json --closed-book (SQuAD without its passage)] [options]\n"
-        + Flags.options(List.of(MAX_LENGTH, SHARDS, TEST_FRACTION));
+  public List<Setting> flags() {
+    return List.of(
+        INPUT,
+        DATASETS,
+        TOKENIZER,
+        OUTPUT,
+        MAX_LENGTH,
+        SHARDS,
+        TEST_FRACTION,
+        OVERWRITE,
+        CLOSED_BOOK,
+        Flags.JSON,
+        Flags.MASTER);
   }
 
   @Override
   public int run(List<String> args, PrintStream out) throws IOException {
-    Flags flags =
-        Flags.parse(
-            name(),
-            args,
-            Set.of(
-                "input",
-                "datasets",
-                "tokenizer",
-                "output",
-                "max-length",
-                "shards",
-                "test-fraction",
-                "master"),
-            Set.of("overwrite", "json", "closed-book"));
+    Flags flags = Flags.parse(this, args);
     PrepareConfig config;
     try {
       config =
           new PrepareConfig(
-              list(flags.required("input")).stream().map(Path::of).toList(),
-              list(flags.required("datasets")),
-              Path.of(flags.required("tokenizer")),
-              Path.of(flags.required("output")),
+              list(flags.text(INPUT)).stream().map(Path::of).toList(),
+              list(flags.text(DATASETS)),
+              flags.path(TOKENIZER),
+              flags.path(OUTPUT),
               (int) flags.integer(MAX_LENGTH),
               (int) flags.integer(SHARDS),
-              fraction(flags.string("test-fraction", null)),
-              flags.has("overwrite"),
-              flags.has("closed-book"));
+              testFraction(flags),
+              flags.on(OVERWRITE),
+              flags.on(CLOSED_BOOK));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
     // Inputs, tokenizer and output are checked before Spark starts, so mistakes fail in a moment.
     PrepareJob.check(config);
     PrepareResult result;
-    try (SparkSession spark =
-            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+    try (SparkSession spark = SparkSessions.open(name(), flags.master());
         ConsoleProgress progress = ConsoleProgress.start(spark, name(), System.err, List::of)) {
       result = PrepareJob.run(spark, config);
     }
     err.print(result.table());
-    if (flags.has("json")) {
+    if (flags.on(Flags.JSON)) {
       out.println(result.toJson());
     }
     return 0;
   }
 
-  private static double fraction(String value) {
-    if (value == null) {
-      return PrepareConfig.DEFAULT_TEST_FRACTION;
-    }
-    try {
-      return Double.parseDouble(value);
-    } catch (NumberFormatException e) {
-      throw new UsageException("--test-fraction expects a number, got '" + value + "'");
-    }
+  /** Checked as a number in range, read as the double it is written as (splits hash against it). */
+  private static double testFraction(Flags flags) {
+    flags.number(TEST_FRACTION);
+    return Double.parseDouble(flags.text(TEST_FRACTION));
   }
 
   private static List<String> list(String value) {

@@ -4,11 +4,12 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.meft.jobs.report.MarkdownTable;
 import org.meft.jobs.report.ReportJob;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft report}: scores the predictions with each dataset's metric and joins the training
@@ -26,21 +27,30 @@ public final class ReportCommand implements Command {
     return "score predictions, join training metrics: Parquet, results.csv, a Markdown table";
   }
 
+  private static final Setting RUNS =
+      Setting.required("runs", Setting.Kind.TEXT, Range.ANY, "the train-sweep's output folder");
+  private static final Setting PREDICTIONS =
+      Setting.required(
+          "predictions",
+          Setting.Kind.TEXT,
+          Range.ANY,
+          "evaluate's output folders, comma-separated (e.g. the test and the train split's)");
+  private static final Setting OUTPUT =
+      Setting.required("output", Setting.Kind.TEXT, Range.ANY, "folder for the report");
+
   @Override
-  public String usage() {
-    return "--runs DIR --predictions DIR[,DIR: e.g. the test and the train split's] --output DIR [--master local[*]|spark://HOST:PORT]";
+  public List<Setting> flags() {
+    return List.of(RUNS, PREDICTIONS, OUTPUT, Flags.MASTER);
   }
 
   @Override
   public int run(List<String> args, PrintStream out) throws IOException {
-    Flags flags =
-        Flags.parse(name(), args, Set.of("runs", "predictions", "output", "master"), Set.of());
-    Path runs = Path.of(flags.required("runs"));
+    Flags flags = Flags.parse(this, args);
+    Path runs = flags.path(RUNS);
     List<Path> predictions =
-        java.util.Arrays.stream(flags.required("predictions").split(",")).map(Path::of).toList();
-    Path output = Path.of(flags.required("output"));
-    try (SparkSession spark =
-        SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
+        java.util.Arrays.stream(flags.text(PREDICTIONS).split(",")).map(Path::of).toList();
+    Path output = flags.path(OUTPUT);
+    try (SparkSession spark = SparkSessions.open(name(), flags.master())) {
       List<Row> rows = ReportJob.run(spark, runs, predictions, output);
       out.print(MarkdownTable.of(rows));
     }

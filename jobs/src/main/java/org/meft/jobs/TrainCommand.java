@@ -1,6 +1,7 @@
 package org.meft.jobs;
 
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -12,6 +13,7 @@ import org.meft.adapter.ComposedMethod;
 import org.meft.model.LlamaConfig;
 import org.meft.plan.ModelShape;
 import org.meft.run.TrainingRun;
+import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
@@ -39,6 +41,22 @@ public final class TrainCommand implements Command {
         + ") on prompt/target pairs";
   }
 
+  private static final Setting OUTPUT =
+      Setting.derived(
+          "output",
+          Setting.Kind.TEXT,
+          "none: no checkpoints",
+          Range.ANY,
+          "write checkpoints there; a run resumes from the latest one");
+
+  /** Its own flags, then every run setting ({@link RunSpec#SETTINGS}: methods' included). */
+  @Override
+  public List<Setting> flags() {
+    List<Setting> flags = new ArrayList<>(List.of(OUTPUT, Flags.JSON, TrainingRun.RESTART));
+    RunSpec.SETTINGS.stream().sorted().map(RunSpec::setting).forEach(flags::add);
+    return flags;
+  }
+
   /** The required flags on the first line, then every setting with its default and help. */
   @Override
   public String usage() {
@@ -49,10 +67,9 @@ public final class TrainCommand implements Command {
       }
     }
     usage.append("[options]\n");
-    Flags.option(
-        usage, "--output DIR", "write checkpoints there; a run resumes from the latest one");
-    Flags.option(usage, "--json", "print the result as one JSON line on stdout");
-    Flags.option(usage, TrainingRun.RESTART.usage(), TrainingRun.RESTART.helpText());
+    for (Setting s : List.of(OUTPUT, Flags.JSON, TrainingRun.RESTART)) {
+      Flags.option(usage, s.usage(), s.helpText());
+    }
     RunSpec.COMMON.forEach(s -> Flags.option(usage, s.usage(), s.helpText()));
     for (AdapterMethod method : AdapterMethods.all()) {
       if (!method.settings().isEmpty()) {
@@ -78,18 +95,12 @@ public final class TrainCommand implements Command {
 
   @Override
   public int run(List<String> args, PrintStream out) {
-    Set<String> valued = new HashSet<>();
-    Set<String> switches = new HashSet<>(Set.of("json", TrainingRun.RESTART.name()));
-    for (String name : RunSpec.SETTINGS) {
-      (RunSpec.setting(name).kind() == Setting.Kind.BOOLEAN ? switches : valued).add(name);
-    }
-    valued.add("output");
-    Flags flags = Flags.parse(name(), args, valued, switches);
+    Flags flags = Flags.parse(this, args);
     Map<String, String> settings = new HashMap<>(flags.asMap());
-    settings.remove("output");
-    settings.remove("json");
-    settings.remove(TrainingRun.RESTART.name());
-    if (flags.has("checkpoint-every") && !flags.has("output")) {
+    settings
+        .keySet()
+        .removeAll(Set.of(OUTPUT.name(), Flags.JSON.name(), TrainingRun.RESTART.name()));
+    if (flags.has(RunSpec.CHECKPOINT_EVERY) && !flags.has(OUTPUT)) {
       throw new UsageException("--checkpoint-every needs --output DIR");
     }
     RunSpec spec;
@@ -99,19 +110,19 @@ public final class TrainCommand implements Command {
       // positions) are flag errors too.
       LlamaConfig shape = ModelShape.read(spec.baseModel()).config();
       spec.checkModel(shape);
-      if (flags.has(TrainConfig.MAX_LENGTH.name())) {
+      if (flags.has(TrainConfig.MAX_LENGTH)) {
         spec.checkMaxLength(shape);
       }
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    if (flags.has(TrainingRun.RESTART.name()) && !flags.has("output")) {
+    if (flags.on(TrainingRun.RESTART) && !flags.has(OUTPUT)) {
       throw new UsageException("--" + TrainingRun.RESTART.name() + " needs --output DIR");
     }
     TrainResult result =
         TrainingRun.run(
-            spec, flags.path("output"), flags.has(TrainingRun.RESTART.name()), System.err);
-    if (flags.has("json")) {
+            spec, flags.optionalPath(OUTPUT), flags.on(TrainingRun.RESTART), System.err);
+    if (flags.on(Flags.JSON)) {
       out.println(result.toJson());
     } else {
       out.printf(

@@ -3,7 +3,6 @@ package org.meft.jobs;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.meft.jobs.progress.ConsoleProgress;
@@ -11,6 +10,8 @@ import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.SweepProgress;
 import org.meft.jobs.train.SweepRun;
 import org.meft.jobs.train.TrainSweepJob;
+import org.meft.settings.Range;
+import org.meft.settings.Setting;
 
 /**
  * {@code bin/meft train-sweep}: the runs of a sweep file as one Spark stage, one task per run (see
@@ -32,22 +33,28 @@ public final class TrainSweepCommand implements Command {
     return "train the runs of a sweep file in parallel, one Spark task (and GPU) per run";
   }
 
+  private static final Setting PREPARED =
+      Setting.required("prepared", Setting.Kind.TEXT, Range.ANY, "prepare's output folder");
+  private static final Setting SWEEP =
+      Setting.required("sweep", Setting.Kind.TEXT, Range.ANY, "the sweep file (JSON)");
+  private static final Setting OUTPUT =
+      Setting.required(
+          "output", Setting.Kind.TEXT, Range.ANY, "folder for the runs (resumed when it exists)");
+
   @Override
-  public String usage() {
-    return "--prepared DIR --sweep sweep.json --output DIR [--master local[*]|spark://HOST:PORT]";
+  public List<Setting> flags() {
+    return List.of(PREPARED, SWEEP, OUTPUT, Flags.MASTER);
   }
 
   @Override
   public int run(List<String> args, PrintStream out) throws java.io.IOException {
-    Flags flags =
-        Flags.parse(name(), args, Set.of("prepared", "sweep", "output", "master"), Set.of());
-    Path prepared = Path.of(flags.required("prepared"));
-    Path sweepFile = Path.of(flags.required("sweep"));
-    Path output = Path.of(flags.required("output"));
+    Flags flags = Flags.parse(this, args);
+    Path prepared = flags.path(PREPARED);
+    Path sweepFile = flags.path(SWEEP);
+    Path output = flags.path(OUTPUT);
     List<SweepRun> runs = Sweep.read(sweepFile, prepared);
     TrainSweepJob.check(runs, output.toAbsolutePath().normalize());
-    try (SparkSession spark =
-            SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)));
+    try (SparkSession spark = SparkSessions.open(name(), flags.master());
         ConsoleProgress progress =
             ConsoleProgress.start(spark, name(), System.err, new SweepProgress(runs, output))) {
       for (Row row : TrainSweepJob.run(spark, runs, output).collectAsList()) {

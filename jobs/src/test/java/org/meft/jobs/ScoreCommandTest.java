@@ -72,21 +72,21 @@ class ScoreCommandTest {
     assertEquals(0, code);
   }
 
-  static String score(Path predictions, Path output) throws IOException {
+  static String score(Path predictions, Path output, String... more) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int code =
-        new ScoreCommand()
-            .run(
-                List.of(
-                    "--predictions",
-                    predictions.toString(),
-                    "--dataset",
-                    "gsm8k",
-                    "--prepared",
-                    prepared.toString(),
-                    "--output",
-                    output.toString()),
-                new PrintStream(out, true, StandardCharsets.UTF_8));
+    List<String> args =
+        new java.util.ArrayList<>(
+            List.of(
+                "--predictions",
+                predictions.toString(),
+                "--dataset",
+                "gsm8k",
+                "--prepared",
+                prepared.toString(),
+                "--output",
+                output.toString()));
+    args.addAll(List.of(more));
+    int code = new ScoreCommand().run(args, new PrintStream(out, true, StandardCharsets.UTF_8));
     assertEquals(0, code);
     return out.toString(StandardCharsets.UTF_8);
   }
@@ -127,6 +127,24 @@ class ScoreCommandTest {
         rows.stream()
             .anyMatch(row -> row.contains(id(QUESTIONS[2])) && row.contains("\"missing\":true")),
         String.join("\n", rows));
+  }
+
+  @Test
+  void jsonGivesTheSameAggregateAsOneObject() throws IOException {
+    Path predictions = dir.resolve("json-predictions.jsonl");
+    Files.writeString(
+        predictions,
+        "{\"id\": \"" + id(QUESTIONS[0]) + "\", \"prediction\": \"#### 7\"}\n",
+        StandardCharsets.UTF_8);
+    String out = score(predictions, dir.resolve("scored-json"), "--json");
+    com.google.gson.JsonObject json =
+        com.google.gson.JsonParser.parseString(out.strip()).getAsJsonObject();
+    assertEquals("gsm8k", json.get("dataset").getAsString());
+    assertEquals(3, json.get("examples").getAsLong());
+    assertEquals(2, json.getAsJsonArray("missing").size(), out);
+    double first =
+        json.getAsJsonObject("scores").entrySet().iterator().next().getValue().getAsDouble();
+    assertEquals(1.0 / 3, first, 1e-9, out);
   }
 
   @Test

@@ -47,7 +47,26 @@ public final class ScoreJob {
       long examples,
       long unparsed,
       List<String> missing,
-      List<String> unknown) {}
+      List<String> unknown) {
+
+    /** The aggregate as one JSON object: each metric's mean by name, the counts and the ids. */
+    public com.google.gson.JsonObject toJson() {
+      com.google.gson.JsonObject json = new com.google.gson.JsonObject();
+      json.addProperty("dataset", dataset);
+      json.addProperty("metric", metricLabel);
+      com.google.gson.JsonObject scores = new com.google.gson.JsonObject();
+      for (int i = 0; i < metricNames.size(); i++) {
+        scores.addProperty(metricNames.get(i), means[i]);
+      }
+      json.add("scores", scores);
+      json.addProperty("examples", examples);
+      json.addProperty("unparsed", unparsed);
+      com.google.gson.Gson gson = new com.google.gson.Gson();
+      json.add("missing", gson.toJsonTree(missing));
+      json.add("unknown", gson.toJsonTree(unknown));
+      return json;
+    }
+  }
 
   private ScoreJob() {}
 
