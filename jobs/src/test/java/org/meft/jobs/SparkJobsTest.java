@@ -51,7 +51,7 @@ import org.meft.tokenizer.SequenceLayout;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SparkJobsTest {
-  /** The report's columns, as the README documents them. */
+  /** The report's columns, as docs/guides/pipeline.md documents them. */
   static final List<String> RESULT_COLUMNS =
       List.of(
           "run_id",

@@ -5,10 +5,10 @@ import org.meft.store.HostStore;
 import org.meft.store.Parallel;
 
 /**
- * Key-Experts retrieval on the host (DESIGN.md, step 2). The N key rows of a layer are split into E
- * experts of R = ceil(N / E) consecutive rows (the last shorter, trailing ones possibly empty).
- * Token t scores only the rows of its P probed experts, {@code s_i = g_t(e(i)) * (h_t . k_i)}, and
- * keeps its top K, for a cost of O(d P R) per token instead of O(d N).
+ * Key-Experts retrieval on the host (docs/architecture.md, step 2). The N key rows of a layer are
+ * split into E experts of R = ceil(N / E) consecutive rows (the last shorter, trailing ones
+ * possibly empty). Token t scores only the rows of its P probed experts, {@code s_i = g_t(e(i)) *
+ * (h_t . k_i)}, and keeps its top K, for a cost of O(d P R) per token instead of O(d N).
  *
  * <p>Two passes. Scoring runs expert by expert, so a block of an expert's keys is read from Arrow
  * memory once for every token probing that expert rather than once per token. Selection then runs

@@ -14,8 +14,7 @@ package org.meft.store;
  * Keys move at {@code keyScale} times the run's rate (its schedule, no frequency factor): Adam
  * moves every coordinate by about lr a step, so at 5e-3 a key of std 0.02 moves a quarter of its
  * scale per update, ten times that scrambles the routing, and a slower key keeps a fact's rows
- * chosen from one epoch to the next (measured: see the README's capacity section); 0 freezes the
- * keys.
+ * chosen from one epoch to the next (measured: docs/results/capacity.md); 0 freezes the keys.
  *
  * <p>A sparse row learns only in the steps whose tokens choose it: a row chosen in one step of r
  * takes r times fewer AdamW steps than a dense parameter, each of about the same size. {@code SQRT}

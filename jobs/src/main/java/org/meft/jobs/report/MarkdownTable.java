@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import org.apache.spark.sql.Row;
 
-/** The report's results as a Markdown table, one row per run, for the terminal and the README. */
+/** The report's results as a Markdown table, one row per run, for the terminal and the docs. */
 public final class MarkdownTable {
   private static final String[] HEADER = {
     "dataset",

@@ -27,9 +27,9 @@ import org.meft.jobs.train.TrainSweepJob;
  * The report, in Spark SQL: each run's predictions scored with its dataset's metric ({@link
  * Scores}) and averaged, joined with the run's training metrics. Written as {@code results/}
  * (Parquet) and {@code results.csv}, and each prediction's scores as {@code scores/} (Parquet), so
- * that a run's wrong answers can be looked up; the columns are listed in the README. No
- * prediction's content fails the report: one a metric cannot read scores 0 and is counted in {@code
- * unparsed}.
+ * that a run's wrong answers can be looked up; the columns are listed in docs/guides/pipeline.md.
+ * No prediction's content fails the report: one a metric cannot read scores 0 and is counted in
+ * {@code unparsed}.
  */
 public final class ReportJob {
   public static final String RESULTS = "results";

@@ -32,8 +32,8 @@ import org.meft.retrieval.KeyRetrieval;
 import org.meft.store.HostStore;
 
 /**
- * The MEFT sparse adapter of one layer (DESIGN.md, "The method"). K, V [N, D] stay in the host
- * store; {@link #forward} runs the method's steps, each a method below:
+ * The MEFT sparse adapter of one layer (docs/architecture.md, "The method"). K, V [N, D] stay in
+ * the host store; {@link #forward} runs the method's steps, each a method below:
  *
  * <pre>
  *   1. route (device):    g = h G^T [M, E]; each token keeps its top-P experts, weights w = softmax
@@ -193,7 +193,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    * on its own (the router's product sees groups of one size whichever pass they come from), but
    * the host scores up to {@link #RETRIEVAL_TOKENS} tokens in one call: a token's top K does not
    * depend on the others, and one call keeps the scorer's kernels full (a group of 32 tokens gives
-   * an expert about 4 of them; measured on evaluation's prefill: see the README).
+   * an expert about 4 of them; measured on evaluation's prefill: docs/results/performance.md).
    */
   private NDArray adaptEachTokenExactly(ParameterStore ps, NDArray h) {
     long m = h.getShape().get(0);

@@ -89,7 +89,7 @@ public record MeftConfig(
           0f,
           Range.closed(0, 1e6),
           "the store keys' learning rate over the run's --lr; 0, frozen keys, keeps a fact's rows"
-              + " chosen from one epoch to the next (README, Capacity)");
+              + " chosen from one epoch to the next (docs/results/capacity.md)");
   public static final Setting VALUE_LR_SCALE =
       Setting.number(
           "value-lr-scale",
