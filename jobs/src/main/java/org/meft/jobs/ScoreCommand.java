@@ -50,11 +50,18 @@ public final class ScoreCommand implements Command {
     String prepared = flags.string("prepared", null);
     Split split = flags.split();
     Path output = Path.of(flags.required("output"));
+    ScoreJob.checkOutput(output);
+    ScoreJob.Input predictions = ScoreJob.Input.open(input);
     try (SparkSession spark =
         SparkSessions.open(name(), SparkSessions.master(flags.string("master", "local[1]")))) {
       ScoreJob.Result result =
           ScoreJob.run(
-              spark, input, dataset, prepared == null ? null : Path.of(prepared), split, output);
+              spark,
+              predictions,
+              dataset,
+              prepared == null ? null : Path.of(prepared),
+              split,
+              output);
       out.print(ScoreJob.table(result));
     }
     return 0;

@@ -185,4 +185,20 @@ class ReportAndScoreTest {
     assertTrue(table.contains("| squad | exact_match | 0.5000 |"), table);
     assertTrue(table.contains("unknown"), table);
   }
+
+  @Test
+  void scoresEachRowWithItsOwnReferenceTypeAndCountsANullPredictionAsMissing() throws IOException {
+    Path input = dir.resolve("mixed.jsonl");
+    Files.writeString(
+        input,
+        "{\"id\":\"m1\",\"prediction\":\"Paris\",\"references\":[\"Paris\",\"City of Light\"]}\n"
+            + "{\"id\":\"m2\",\"prediction\":\"Paris\",\"references\":\"Paris\"}\n"
+            + "{\"id\":\"m3\",\"prediction\":42,\"references\":[\"42\"]}\n"
+            + "{\"id\":\"m4\",\"prediction\":null,\"references\":[\"x\"]}\n",
+        StandardCharsets.UTF_8);
+    ScoreJob.Result result = ScoreJob.run(spark, input, "squad", null, dir.resolve("mixed"));
+    assertEquals(4, result.examples());
+    assertEquals(0.75, result.means()[0], 1e-15, "m1, m2 and m3 match; m4 has no prediction");
+    assertEquals(List.of("m4"), result.missing());
+  }
 }
