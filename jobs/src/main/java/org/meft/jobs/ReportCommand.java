@@ -2,11 +2,13 @@ package org.meft.jobs;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.report.MarkdownTable;
 import org.meft.jobs.report.ReportJob;
 
@@ -39,6 +41,16 @@ public final class ReportCommand implements Command {
     List<Path> predictions =
         java.util.Arrays.stream(flags.required("predictions").split(",")).map(Path::of).toList();
     Path output = Path.of(flags.required("output"));
+    for (Path folder : predictions) {
+      if (Files.isDirectory(folder) && !PredictionsManifest.check(folder)) {
+        System.err.println(
+            "meft report: note: "
+                + folder
+                + " has no "
+                + PredictionsManifest.FILE
+                + " (evaluated by an earlier build): its completeness is not checked");
+      }
+    }
     try (SparkSession spark =
         SparkSessions.open(name(), SparkSessions.master(flags.string("master", null)))) {
       List<Row> rows = ReportJob.run(spark, runs, predictions, output);

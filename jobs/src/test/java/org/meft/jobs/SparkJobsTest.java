@@ -38,6 +38,7 @@ import org.meft.jobs.demo.DemoData;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
 import org.meft.jobs.evaluate.ExecutorModels;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.report.ReportJob;
 import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.SweepRun;
@@ -194,6 +195,7 @@ class SparkJobsTest {
     assertEquals(0, evaluated.code(), evaluated.err());
     // nq and gsm8k each have 4 test examples; three runs.
     assertEquals("12 predictions written to " + predictions + "\n", evaluated.out());
+    assertTrue(PredictionsManifest.check(predictions), "evaluate writes its parts' manifest");
 
     Path report = dir.resolve("report");
     Result reported =

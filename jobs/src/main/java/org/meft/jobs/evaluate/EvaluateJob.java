@@ -24,8 +24,9 @@ import org.meft.jobs.train.TrainSweepJob;
  * recall, the training examples it was trained on: {@link Config#split}). The shards are cut into
  * slices of at most {@code sliceSize} rows; each (run, slice) is one task, so the work spreads over
  * the executors; the tasks of one executor share its loaded base model and each run's adapter
- * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}). Each
- * run's first slice also measures the run's {@link Forgetting}, once per run.
+ * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}) with
+ * the manifest of their parts ({@link PredictionsManifest}). Each run's first slice also measures
+ * the run's {@link Forgetting}, once per run.
  */
 public final class EvaluateJob {
   /**
@@ -154,6 +155,12 @@ public final class EvaluateJob {
                 .parquet(partial.toString());
             return null;
           });
+      long expected = slices.stream().mapToLong(EvaluationSlice::count).sum();
+      long written = PredictionsManifest.write(partial);
+      if (written != expected) {
+        throw new IllegalStateException(
+            "the predictions hold " + written + " rows where the slices had " + expected);
+      }
       Files.move(partial, output.toAbsolutePath(), StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot move the predictions to " + output, e);
