@@ -86,6 +86,40 @@ public record CheckpointManifest(
     return GSON.toJson(toJson()) + "\n";
   }
 
+  /** The line {@code sha256sum} writes for the manifest's {@code bytes}. */
+  static String sha256Line(byte[] bytes) {
+    return CheckpointFile.sha256(bytes) + "  " + AdapterCheckpoint.MANIFEST + "\n";
+  }
+
+  /** Checks the manifest's {@code bytes} against its {@code manifest.sha256} beside it. */
+  private static void checkSha256(Path file, byte[] bytes) {
+    Path sums = file.resolveSibling(AdapterCheckpoint.MANIFEST_SHA256);
+    String recorded;
+    try {
+      recorded = Files.readString(sums, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(
+          sums,
+          "missing, so the manifest cannot be verified (a checkpoint of an earlier build: to"
+              + " accept its manifest as it is, run 'sha256sum manifest.json > manifest.sha256'"
+              + " in "
+              + file.getParent()
+              + ")");
+    } catch (IOException e) {
+      throw new CheckpointException(sums, "cannot read: " + e, e);
+    }
+    String actual = sha256Line(bytes);
+    if (!recorded.strip().equals(actual.strip())) {
+      throw new CheckpointException(
+          file,
+          "SHA-256 "
+              + CheckpointFile.sha256(bytes)
+              + " differs from the one in "
+              + AdapterCheckpoint.MANIFEST_SHA256
+              + " (damaged or edited)");
+    }
+  }
+
   /**
    * Reads {@code file}.
    *
@@ -93,15 +127,17 @@ public record CheckpointManifest(
    *     missing or malformed field
    */
   public static CheckpointManifest read(Path file) {
-    String text;
+    byte[] bytes;
     try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
+      bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       throw new CheckpointException(
           file, "no manifest: not a checkpoint, or one whose writing was interrupted");
     } catch (IOException e) {
       throw new CheckpointException(file, "cannot read: " + e, e);
     }
+    checkSha256(file, bytes);
+    String text = new String(bytes, StandardCharsets.UTF_8);
     try {
       JsonObject json = JsonParser.parseString(text).getAsJsonObject();
       if (!FORMAT.equals(string(json, "format"))) {

@@ -183,6 +183,16 @@ class CheckpointIntegrityTest {
             manifest,
             "examples_drawn 10000000000000"),
         new Case(
+            "a loss edited in the manifest, its hash not",
+            r -> editInitialLoss(r.resolve(manifest)),
+            manifest,
+            "SHA-256"),
+        new Case(
+            "manifest.sha256 deleted",
+            r -> Files.delete(r.resolve(NEWEST + "/manifest.sha256")),
+            NEWEST + "/manifest.sha256",
+            "missing"),
+        new Case(
             "manifest deleted", r -> Files.delete(r.resolve(manifest)), manifest, "no manifest"));
   }
 
@@ -294,10 +304,31 @@ class CheckpointIntegrityTest {
     void apply(JsonObject manifest);
   }
 
+  /** Edits the manifest and rewrites its {@code manifest.sha256} to match, as a forger would. */
   private static void editManifest(Path file, Edit edit) throws IOException {
     JsonObject manifest = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
     edit.apply(manifest);
-    Files.writeString(file, new GsonBuilder().setPrettyPrinting().create().toJson(manifest));
+    String text = new GsonBuilder().setPrettyPrinting().create().toJson(manifest);
+    Files.writeString(file, text);
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      Files.writeString(
+          file.resolveSibling("manifest.sha256"),
+          HexFormat.of().formatHex(digest) + "  manifest.json\n");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Changes the first digit of the manifest's initial loss in its text (7.38... to 8.38...). */
+  private static void editInitialLoss(Path file) throws IOException {
+    String text = Files.readString(file);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\"initial_loss\": (\\d)").matcher(text);
+    assertTrue(m.find(), text);
+    int digit = (m.group(1).charAt(0) - '0' + 1) % 10;
+    Files.writeString(file, text.substring(0, m.start(1)) + digit + text.substring(m.end(1)));
   }
 
   /** Rewrites the sizes and SHA-256 of a checkpoint's files in its manifest to match the files. */
