@@ -28,6 +28,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
+import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.datasets.prepare.PreparedRecord;
@@ -553,6 +554,38 @@ class SparkJobsTest {
     Result again = MainTest.meft(evaluate);
     assertEquals(0, again.code(), again.err());
     assertTrue(Files.isDirectory(output));
+  }
+
+  /**
+   * A copied sweep evaluates its own checkpoints: its metrics name each run's folder relative to
+   * the sweep, so a run folder deleted from the copy is missed there, not read from the original.
+   */
+  @Test
+  @Order(6)
+  void aCopiedSweepEvaluatesItsOwnRuns() throws IOException {
+    Path runs = dir.resolve("runs");
+    Path copy = dir.resolve("copied-sweep");
+    try (Stream<Path> tree = Files.walk(runs)) {
+      for (Path path : tree.toList()) {
+        Files.copy(path, copy.resolve(runs.relativize(path).toString()));
+      }
+    }
+    assertTrue(
+        Files.readString(copy.resolve("metrics.jsonl")).contains("\"run_dir\":\"runs/nq-lora\""));
+    Path lost = copy.resolve("runs").resolve("nq-lora");
+    OutputDirectory.delete(lost);
+    Result evaluated =
+        MainTest.meft(
+            "evaluate",
+            "--prepared",
+            prepared.toString(),
+            "--runs",
+            copy.toString(),
+            "--output",
+            dir.resolve("copied-predictions").toString(),
+            "--max-examples",
+            "1");
+    assertOneError(evaluated, "evaluate", lost.toString());
   }
 
   private static void assertOneError(Result result, String command, String expected) {

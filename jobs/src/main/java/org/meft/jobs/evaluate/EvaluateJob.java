@@ -17,6 +17,7 @@ import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PreparedShards;
 import org.meft.forgetting.Forgetting;
 import org.meft.jobs.task.TaskFailures;
+import org.meft.jobs.train.RunTask;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**
@@ -91,6 +92,11 @@ public final class EvaluateJob {
             .select("run_id", "dataset", "model", "tokenizer", "run_dir", "examples")
             .collectAsList()) {
       String dataset = run.getString(1);
+      Path runDir = RunTask.runDir(runs.toAbsolutePath(), run.getString(0), run.getString(4));
+      if (!Files.isDirectory(runDir)) {
+        throw new IllegalArgumentException(
+            runs + " lists run '" + run.getString(0) + "' but has no folder " + runDir);
+      }
       long left = config.maxExamples() == 0 ? Long.MAX_VALUE : config.maxExamples();
       if (config.split() == Split.TRAIN) {
         // The run trained on the first `examples` records of the train split, in shard order.
@@ -106,7 +112,7 @@ public final class EvaluateJob {
                   dataset,
                   run.getString(2),
                   run.isNullAt(3) ? null : run.getString(3),
-                  run.getString(4),
+                  runDir.toString(),
                   shard.toAbsolutePath().toString(),
                   config.split().label(),
                   offset,
