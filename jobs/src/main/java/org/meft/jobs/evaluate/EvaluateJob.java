@@ -133,6 +133,34 @@ public final class EvaluateJob {
     return slices;
   }
 
+  /** The longest wait for a failed job's other tasks to end (one decode batch each). */
+  private static final long DRAIN_MILLIS = 60_000;
+
+  /**
+   * After a failed task or a stop: cancels the job and waits until its other tasks have ended (each
+   * at its next batch, {@link PredictTask}), so that none is left decoding with a model the driver
+   * closes next, or logging through a stopped Spark context, a stack trace on the console.
+   */
+  private static void drain(SparkSession spark) {
+    spark.sparkContext().cancelAllJobs();
+    long deadline = System.nanoTime() + DRAIN_MILLIS * 1_000_000;
+    while (System.nanoTime() < deadline) {
+      boolean running = false;
+      for (var executor : spark.sparkContext().statusTracker().getExecutorInfos()) {
+        running |= executor.numRunningTasks() > 0;
+      }
+      if (!running) {
+        return;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   /** Decodes every slice and writes the predictions to {@code output}; returns them. */
   public static Dataset<Row> run(
       SparkSession spark, Path prepared, Path runs, Path output, Config config) {
@@ -170,6 +198,9 @@ public final class EvaluateJob {
       Files.move(partial, output.toAbsolutePath(), StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot move the predictions to " + output, e);
+    } catch (RuntimeException e) {
+      drain(spark);
+      throw e;
     } finally {
       ExecutorModels.close(); // local mode: the driver's JVM is the executor
       OutputDirectory.delete(partial);
