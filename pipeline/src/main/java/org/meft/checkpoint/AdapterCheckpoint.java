@@ -347,6 +347,8 @@ public final class AdapterCheckpoint {
               + actual
               + " (pass the base model the run used: "
               + manifest.run().baseModel()
+              + " with --base-dtype "
+              + manifest.run().baseDtype()
               + ")");
     }
     InstalledAdapters adapters =
