@@ -14,6 +14,8 @@ import java.io.StringReader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -42,6 +44,8 @@ final class PredictionLines {
 
   /** The longest line read: far past any prediction, short of what one Java string holds. */
   static final int MAX_LINE_BYTES = 1 << 28;
+
+  private static final Pattern COLUMN = Pattern.compile("line \\d+ column (\\d+)");
 
   private PredictionLines() {}
 
@@ -83,10 +87,12 @@ final class PredictionLines {
     }
   }
 
+  /** Gson's reason without its advice: "... malformed JSON at line 1 column 8 path $.id". */
   private static String reason(Exception e) {
-    String message = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
-    int see = message == null ? -1 : message.indexOf("\nSee ");
-    return see < 0 ? String.valueOf(message) : message.substring(0, see);
+    Throwable cause = e.getCause() != null ? e.getCause() : e;
+    String message = String.valueOf(cause.getMessage()).lines().findFirst().orElse("");
+    Matcher column = COLUMN.matcher(message);
+    return column.find() ? "at column " + column.group(1) : message;
   }
 
   private static InvalidRecordException notJson(String message) {

@@ -63,7 +63,7 @@ class PredictionLinesTest {
   void refusesABadLineNamingTheFileAndTheLine() throws IOException {
     String good = "{\"id\":\"a\",\"prediction\":\"x\"}\n";
     Path json = write("bad.jsonl", good + "{\"id\": oops}\n");
-    assertTrue(refusal(json).startsWith(json + ":2: not valid JSON"), refusal(json));
+    assertEquals(json + ":2: not valid JSON (at column 8)", refusal(json));
     Path trailing = write("trailing.jsonl", good + good.strip() + " {}\n");
     assertTrue(refusal(trailing).startsWith(trailing + ":2: "), refusal(trailing));
     Path array = write("array.jsonl", "[1]\n");
