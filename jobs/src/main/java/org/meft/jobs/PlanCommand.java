@@ -93,7 +93,18 @@ public final class PlanCommand implements Command {
     ModelShape shape = ModelShape.read(flags.path(RunSpec.MODEL));
     PlanInputs in = PlanInputs.of(spec, shape, true);
     if (flags.has(SEQ_LEN_SETTING)) {
-      in = in.withSeqLen((int) flags.integer(SEQ_LEN_SETTING));
+      int seqLen = (int) flags.integer(SEQ_LEN_SETTING);
+      if (seqLen > shape.config().maxSeqLen()) {
+        throw new UsageException(
+            "--"
+                + SEQ_LEN
+                + " "
+                + seqLen
+                + " is past the model's "
+                + shape.config().maxSeqLen()
+                + " positions");
+      }
+      in = in.withSeqLen(seqLen);
     }
     float hostGb = flags.number(HOST_MEMORY);
     MemoryPlan plan = MemoryPlan.of(in);
@@ -119,13 +130,26 @@ public final class PlanCommand implements Command {
     }
     int decodeBatch = 0;
     if (spec.deviceMemoryBytes() > 0) {
-      decodeBatch = DecodeBatch.of(plan, spec.deviceMemoryBytes());
-      table.printf(
-          Locale.ROOT,
-          "  evaluation decodes %d sequences per call within %s of device memory (%s each)%n",
-          decodeBatch,
-          MemoryPlan.human(spec.deviceMemoryBytes()),
-          MemoryPlan.human(DecodeBatch.bytesPerSequence(in.model(), in.baseDtype().bytes())));
+      long perSequence = DecodeBatch.bytesPerSequence(in.model(), in.baseDtype().bytes());
+      long resident = DecodeBatch.residentBytes(plan);
+      if (resident + perSequence > spec.deviceMemoryBytes()) {
+        table.printf(
+            Locale.ROOT,
+            "  evaluation cannot decode within %s of device memory: %s resident and %s a"
+                + " sequence%n",
+            MemoryPlan.human(spec.deviceMemoryBytes()),
+            MemoryPlan.human(resident),
+            MemoryPlan.human(perSequence));
+      } else {
+        decodeBatch = DecodeBatch.of(plan, spec.deviceMemoryBytes());
+        table.printf(
+            Locale.ROOT,
+            "  evaluation decodes %d sequence%s per call within %s of device memory (%s each)%n",
+            decodeBatch,
+            decodeBatch == 1 ? "" : "s",
+            MemoryPlan.human(spec.deviceMemoryBytes()),
+            MemoryPlan.human(perSequence));
+      }
     }
     if (flags.on(Flags.JSON)) {
       JsonObject json = plan.toJson();

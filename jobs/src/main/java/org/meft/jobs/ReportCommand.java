@@ -2,10 +2,12 @@ package org.meft.jobs;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.report.MarkdownTable;
 import org.meft.jobs.report.ReportJob;
 import org.meft.settings.Range;
@@ -50,6 +52,16 @@ public final class ReportCommand implements Command {
     List<Path> predictions =
         java.util.Arrays.stream(flags.text(PREDICTIONS).split(",")).map(Path::of).toList();
     Path output = flags.path(OUTPUT);
+    for (Path folder : predictions) {
+      if (Files.isDirectory(folder) && !PredictionsManifest.check(folder)) {
+        System.err.println(
+            "meft report: note: "
+                + folder
+                + " has no "
+                + PredictionsManifest.FILE
+                + " (evaluated by an earlier build): its completeness is not checked");
+      }
+    }
     try (SparkSession spark = SparkSessions.open(name(), flags.master())) {
       List<Row> rows = ReportJob.run(spark, runs, predictions, output);
       out.print(MarkdownTable.of(rows));

@@ -67,8 +67,10 @@ public final class ScoreCommand implements Command {
     Path prepared = flags.optionalPath(PREPARED);
     Split split = flags.split();
     Path output = flags.path(OUTPUT);
+    ScoreJob.checkOutput(output);
+    ScoreJob.Input predictions = ScoreJob.Input.open(input);
     try (SparkSession spark = SparkSessions.open(name(), flags.master())) {
-      ScoreJob.Result result = ScoreJob.run(spark, input, dataset, prepared, split, output);
+      ScoreJob.Result result = ScoreJob.run(spark, predictions, dataset, prepared, split, output);
       if (flags.on(Flags.JSON)) {
         System.err.print(ScoreJob.table(result));
         out.println(result.toJson());

@@ -1,6 +1,7 @@
 package org.meft.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -166,5 +167,56 @@ class PlanCommandTest {
     assertEquals(1, fits.code(), fits.err());
     assertTrue(!fits.err().contains("memory plan does not fit"), fits.err());
     assertTrue(fits.err().contains("safetensors"), fits.err());
+  }
+
+  /**
+   * A config.json the plan cannot stand for is refused naming the field, a sequence past the
+   * model's positions is refused, and a device too small to decode one sequence says so.
+   */
+  @Test
+  void refusesWhatItCannotPlanAndSaysWhenNothingDecodes() throws Exception {
+    String llama = Files.readString(LLAMA_7B);
+    Path gpt2 = Files.createDirectories(dir.resolve("gpt2")).resolve("config.json");
+    Files.writeString(gpt2, llama.replace("\"model_type\": \"llama\"", "\"model_type\": \"gpt2\""));
+    Path xyz = Files.createDirectories(dir.resolve("xyz")).resolve("config.json");
+    Files.writeString(
+        xyz, llama.replaceAll("\"torch_dtype\": \"[a-z0-9]+\"", "\"torch_dtype\": \"xyz\""));
+    for (Path config : List.of(gpt2, xyz)) {
+      MainTest.Result refused =
+          MainTest.meft(
+              "plan", "--model", config.toString(), "--method", "lora", "--batch-size", "1");
+      assertEquals(1, refused.code(), refused.out());
+      assertTrue(refused.err().contains(config.toString()), refused.err());
+      assertTrue(
+          refused.err().contains(config == gpt2 ? "'model_type'" : "'torch_dtype'"), refused.err());
+    }
+    MainTest.Result tooLong =
+        MainTest.meft(
+            "plan",
+            "--model",
+            LLAMA_7B.toString(),
+            "--method",
+            "lora",
+            "--batch-size",
+            "1",
+            "--seq-len",
+            "100000");
+    assertEquals(2, tooLong.code(), tooLong.out());
+    assertTrue(tooLong.err().contains("past the model's 4096 positions"), tooLong.err());
+    MainTest.Result tiny =
+        MainTest.meft(
+            "plan",
+            "--model",
+            LLAMA_7B.toString(),
+            "--method",
+            "lora",
+            "--batch-size",
+            "1",
+            "--device-memory-gb",
+            "0.000001");
+    assertEquals(0, tiny.code(), tiny.err());
+    assertTrue(tiny.out().contains("does not fit"), tiny.out());
+    assertTrue(tiny.out().contains("evaluation cannot decode within"), tiny.out());
+    assertFalse(tiny.out().contains("decodes 1 sequences"), tiny.out());
   }
 }

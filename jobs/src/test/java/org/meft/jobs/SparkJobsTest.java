@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -28,6 +31,7 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.checkpoint.AdapterCheckpoint;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
+import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PrepareConfig;
 import org.meft.datasets.prepare.PrepareJob;
 import org.meft.datasets.prepare.PreparedRecord;
@@ -38,7 +42,9 @@ import org.meft.jobs.demo.DemoData;
 import org.meft.jobs.evaluate.Decoding;
 import org.meft.jobs.evaluate.EvaluateJob;
 import org.meft.jobs.evaluate.ExecutorModels;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.report.ReportJob;
+import org.meft.jobs.testing.StandaloneCluster;
 import org.meft.jobs.train.Sweep;
 import org.meft.jobs.train.SweepRun;
 import org.meft.load.LanguageModel;
@@ -194,6 +200,7 @@ class SparkJobsTest {
     assertEquals(0, evaluated.code(), evaluated.err());
     // nq and gsm8k each have 4 test examples; three runs.
     assertEquals("12 predictions written to " + predictions + "\n", evaluated.out());
+    assertTrue(PredictionsManifest.check(predictions), "evaluate writes its parts' manifest");
 
     Path report = dir.resolve("report");
     Result reported =
@@ -551,6 +558,103 @@ class SparkJobsTest {
     Result again = MainTest.meft(evaluate);
     assertEquals(0, again.code(), again.err());
     assertTrue(Files.isDirectory(output));
+  }
+
+  /**
+   * A copied sweep evaluates its own checkpoints: its metrics name each run's folder relative to
+   * the sweep, so a run folder deleted from the copy is missed there, not read from the original.
+   */
+  @Test
+  @Order(6)
+  void aCopiedSweepEvaluatesItsOwnRuns() throws IOException {
+    Path runs = dir.resolve("runs");
+    Path copy = dir.resolve("copied-sweep");
+    copyTree(runs, copy);
+    assertTrue(
+        Files.readString(copy.resolve("metrics.jsonl")).contains("\"run_dir\":\"runs/nq-lora\""));
+    Path lost = copy.resolve("runs").resolve("nq-lora");
+    OutputDirectory.delete(lost);
+    Result evaluated =
+        MainTest.meft(
+            "evaluate",
+            "--prepared",
+            prepared.toString(),
+            "--runs",
+            copy.toString(),
+            "--output",
+            dir.resolve("copied-predictions").toString(),
+            "--max-examples",
+            "1");
+    assertOneError(evaluated, "evaluate", lost.toString());
+  }
+
+  /**
+   * {@code evaluate} in a child JVM (its console as a user sees it) on a sweep whose adapters are
+   * all damaged: one error line naming the file, no Spark stack trace on either stream.
+   */
+  @Test
+  @Order(7)
+  void aDamagedCheckpointStopsEvaluateWithOneLine() throws Exception {
+    Path copy = dir.resolve("damaged-sweep");
+    copyTree(dir.resolve("runs"), copy);
+    try (Stream<Path> tree = Files.walk(copy)) {
+      for (Path path : tree.toList()) {
+        if (path.getFileName().toString().equals(AdapterCheckpoint.ADAPTER)) {
+          byte[] bytes = Files.readAllBytes(path);
+          bytes[bytes.length - 1] ^= 1;
+          Files.write(path, bytes);
+        }
+      }
+    }
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (arg.startsWith("--add-") || arg.startsWith("-Dai.djl") || arg.startsWith("-Dio.netty")) {
+        command.add(arg);
+      }
+    }
+    command.addAll(
+        List.of(
+            "-Xmx1g",
+            "-cp",
+            String.join(File.pathSeparator, StandaloneCluster.classPath()),
+            Main.class.getName(),
+            "evaluate",
+            "--prepared",
+            prepared.toString(),
+            "--runs",
+            copy.toString(),
+            "--output",
+            dir.resolve("damaged-predictions").toString(),
+            "--master",
+            "local[2]"));
+    Path out = dir.resolve("damaged-evaluate.out");
+    Path err = dir.resolve("damaged-evaluate.err");
+    Process child =
+        new ProcessBuilder(command)
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .start();
+    assertTrue(child.waitFor(300, TimeUnit.SECONDS), "no exit");
+    String console = Files.readString(out) + Files.readString(err);
+    assertEquals(1, child.exitValue(), console);
+    assertEquals("", Files.readString(out), console);
+    List<String> errors =
+        Files.readAllLines(err).stream()
+            .filter(l -> l.startsWith("meft evaluate: error: "))
+            .toList();
+    assertEquals(1, errors.size(), console);
+    assertTrue(errors.get(0).contains(AdapterCheckpoint.ADAPTER), console);
+    assertTrue(
+        console.lines().noneMatch(l -> l.startsWith("\tat ") || l.contains(" ERROR ")), console);
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> tree = Files.walk(from)) {
+      for (Path path : tree.toList()) {
+        Files.copy(path, to.resolve(from.relativize(path).toString()));
+      }
+    }
   }
 
   private static void assertOneError(Result result, String command, String expected) {

@@ -42,6 +42,7 @@ import org.meft.train.TrainerSnapshot;
  * step), each:
  *
  * <pre>
+ *   manifest.sha256          the manifest's SHA-256, as {@code sha256sum} writes it
  *   manifest.json            {@link CheckpointManifest}, written last
  *   adapter.safetensors      the device parameters, F32, named as {@link
  *                            InstalledAdapters#namedDeviceParameters()}
@@ -57,11 +58,13 @@ import org.meft.train.TrainerSnapshot;
  *
  * <p>Every file records the checkpoint's step ({@value #STEP_KEY} in the safetensors metadata and
  * the store files' schema metadata, with {@code meft.layer} in the latter), and the manifest
- * records every file's size and SHA-256 ({@link CheckpointFile}): {@link #verify} and {@link #load}
- * refuse a damaged, swapped or foreign file, naming it and the reason.
+ * records every file's size and SHA-256 ({@link CheckpointFile}), the manifest's own in {@code
+ * manifest.sha256}: {@link #verify} and {@link #load} refuse a damaged, swapped or foreign file,
+ * naming it and the reason.
  */
 public final class AdapterCheckpoint {
   public static final String MANIFEST = "manifest.json";
+  public static final String MANIFEST_SHA256 = "manifest.sha256";
   public static final String ADAPTER = "adapter.safetensors";
   public static final String OPTIMIZER = "optimizer.safetensors";
   public static final String STORE = "store";
@@ -146,7 +149,11 @@ public final class AdapterCheckpoint {
               snapshot.state(),
               layers,
               files);
-      writeForced(tmp.resolve(MANIFEST), manifest.toJsonText());
+      String manifestText = manifest.toJsonText();
+      writeForced(
+          tmp.resolve(MANIFEST_SHA256),
+          CheckpointManifest.sha256Line(manifestText.getBytes(StandardCharsets.UTF_8)));
+      writeForced(tmp.resolve(MANIFEST), manifestText);
       force(tmp);
       if (Files.exists(target)) {
         delete(target);
@@ -340,6 +347,8 @@ public final class AdapterCheckpoint {
               + actual
               + " (pass the base model the run used: "
               + manifest.run().baseModel()
+              + " with --base-dtype "
+              + manifest.run().baseDtype()
               + ")");
     }
     InstalledAdapters adapters =

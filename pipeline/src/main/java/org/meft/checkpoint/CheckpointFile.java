@@ -113,13 +113,21 @@ public record CheckpointFile(String path, long bytes, String sha256) {
     }
   }
 
-  private static String sha256(Path file) throws IOException {
-    MessageDigest digest;
+  /** The SHA-256 of {@code bytes}, 64 lower-case hex digits. */
+  static String sha256(byte[] bytes) {
+    return HexFormat.of().formatHex(newDigest().digest(bytes));
+  }
+
+  private static MessageDigest newDigest() {
     try {
-      digest = MessageDigest.getInstance("SHA-256");
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java platform has SHA-256", e);
     }
+  }
+
+  private static String sha256(Path file) throws IOException {
+    MessageDigest digest = newDigest();
     byte[] buffer = new byte[BUFFER];
     try (InputStream in = Files.newInputStream(file)) {
       for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {

@@ -46,7 +46,13 @@ public record CheckpointManifest(
   public static final String FORMAT = "meft-adapter-checkpoint";
 
   /** 2: {@code files} records each file's size and SHA-256 (1 listed only the names). */
-  public static final int FORMAT_VERSION = 2;
+  public static final int FORMAT_VERSION = 3;
+
+  /**
+   * The last format whose manifest had no {@code manifest.sha256} beside it: such a checkpoint,
+   * written by an earlier build, still loads (its other files are verified by the manifest).
+   */
+  static final int LAST_VERSION_WITHOUT_MANIFEST_HASH = 2;
 
   private static final Gson GSON =
       new GsonBuilder()
@@ -86,6 +92,55 @@ public record CheckpointManifest(
     return GSON.toJson(toJson()) + "\n";
   }
 
+  /** The line {@code sha256sum} writes for the manifest's {@code bytes}. */
+  static String sha256Line(byte[] bytes) {
+    return CheckpointFile.sha256(bytes) + "  " + AdapterCheckpoint.MANIFEST + "\n";
+  }
+
+  /**
+   * Checks the manifest's {@code bytes} against its {@code manifest.sha256} beside it. A manifest
+   * of format {@link #LAST_VERSION_WITHOUT_MANIFEST_HASH} or earlier (an earlier build's) has none;
+   * any later one must.
+   */
+  private static void checkSha256(Path file, byte[] bytes) {
+    Path sums = file.resolveSibling(AdapterCheckpoint.MANIFEST_SHA256);
+    String recorded;
+    try {
+      recorded = Files.readString(sums, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      if (declaredVersion(bytes) <= LAST_VERSION_WITHOUT_MANIFEST_HASH) {
+        return;
+      }
+      throw new CheckpointException(
+          sums, "missing, so the manifest cannot be verified (damaged or edited)");
+    } catch (IOException e) {
+      throw new CheckpointException(sums, "cannot read: " + e, e);
+    }
+    String actual = sha256Line(bytes);
+    if (!recorded.strip().equals(actual.strip())) {
+      throw new CheckpointException(
+          file,
+          "SHA-256 "
+              + CheckpointFile.sha256(bytes)
+              + " differs from the one in "
+              + AdapterCheckpoint.MANIFEST_SHA256
+              + " (damaged or edited)");
+    }
+  }
+
+  /** The manifest's {@code format_version}, or -1 when it has none (not a manifest). */
+  private static int declaredVersion(byte[] bytes) {
+    try {
+      JsonElement version =
+          JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8))
+              .getAsJsonObject()
+              .get("format_version");
+      return version == null ? -1 : version.getAsInt();
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
   /**
    * Reads {@code file}.
    *
@@ -93,26 +148,30 @@ public record CheckpointManifest(
    *     missing or malformed field
    */
   public static CheckpointManifest read(Path file) {
-    String text;
+    byte[] bytes;
     try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
+      bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       throw new CheckpointException(
           file, "no manifest: not a checkpoint, or one whose writing was interrupted");
     } catch (IOException e) {
       throw new CheckpointException(file, "cannot read: " + e, e);
     }
+    checkSha256(file, bytes);
+    String text = new String(bytes, StandardCharsets.UTF_8);
     try {
       JsonObject json = JsonParser.parseString(text).getAsJsonObject();
       if (!FORMAT.equals(string(json, "format"))) {
         throw new IllegalArgumentException("format: expected " + FORMAT);
       }
       int version = json.get("format_version").getAsInt();
-      if (version != FORMAT_VERSION) {
+      if (version < LAST_VERSION_WITHOUT_MANIFEST_HASH || version > FORMAT_VERSION) {
         throw new IllegalArgumentException(
             "format_version "
                 + version
                 + " is not supported (this build reads "
+                + LAST_VERSION_WITHOUT_MANIFEST_HASH
+                + " to "
                 + FORMAT_VERSION
                 + ")");
       }

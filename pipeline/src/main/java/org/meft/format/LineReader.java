@@ -14,9 +14,9 @@ import java.util.Arrays;
 
 /**
  * The lines of a UTF-8 text file (a JSON Lines data file), each checked before the work it implies:
- * a line longer than {@link #MAX_LINE_BYTES} is refused as soon as the limit is passed (never read
- * whole), and a line that is not valid UTF-8 is refused naming it. Every refusal is an {@link
- * IllegalArgumentException} of one line starting {@code file:line:}.
+ * a line longer than the limit ({@link #MAX_LINE_BYTES} unless given) is refused as soon as the
+ * limit is passed (never read whole), and a line that is not valid UTF-8 is refused naming it.
+ * Every refusal is an {@link IllegalArgumentException} of one line starting {@code file:line:}.
  */
 public final class LineReader implements AutoCloseable {
   /** The longest line read: far above any training example a model's positions can hold. */
@@ -24,12 +24,14 @@ public final class LineReader implements AutoCloseable {
 
   private final Path file;
   private final InputStream in;
+  private final int maxLineBytes;
   private byte[] line = new byte[8192];
   private int number;
 
-  private LineReader(Path file, InputStream in) {
+  private LineReader(Path file, InputStream in, int maxLineBytes) {
     this.file = file;
     this.in = in;
+    this.maxLineBytes = maxLineBytes;
   }
 
   /**
@@ -38,8 +40,18 @@ public final class LineReader implements AutoCloseable {
    * @throws IllegalArgumentException naming the file when it is not found or cannot be read
    */
   public static LineReader open(Path file) {
+    return open(file, MAX_LINE_BYTES);
+  }
+
+  /**
+   * Opens {@code file}, refusing lines longer than {@code maxLineBytes}.
+   *
+   * @throws IllegalArgumentException naming the file when it is not found or cannot be read
+   */
+  public static LineReader open(Path file, int maxLineBytes) {
     try {
-      return new LineReader(file, new BufferedInputStream(Files.newInputStream(file), 1 << 16));
+      return new LineReader(
+          file, new BufferedInputStream(Files.newInputStream(file), 1 << 16), maxLineBytes);
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(file + ": not found");
     } catch (IOException e) {
@@ -58,15 +70,12 @@ public final class LineReader implements AutoCloseable {
     int b;
     try {
       while ((b = in.read()) >= 0 && b != '\n') {
-        if (length == MAX_LINE_BYTES) {
+        if (length == maxLineBytes) {
           throw new IllegalArgumentException(
-              where(number + 1)
-                  + "line is longer than "
-                  + MAX_LINE_BYTES
-                  + " bytes (the limit for one example)");
+              where(number + 1) + "line is longer than " + maxLineBytes + " bytes");
         }
         if (length == line.length) {
-          line = Arrays.copyOf(line, Math.min(MAX_LINE_BYTES, line.length * 2));
+          line = Arrays.copyOf(line, (int) Math.min(maxLineBytes, line.length * 2L));
         }
         line[length++] = (byte) b;
       }

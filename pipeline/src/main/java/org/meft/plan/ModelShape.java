@@ -20,6 +20,7 @@ import org.meft.model.LlamaConfig;
  * @param checkpointType the weights' type as stored ({@code torch_dtype}); null when not said
  */
 public record ModelShape(LlamaConfig config, DataType checkpointType) {
+  private static final String LLAMA = "llama";
 
   public static ModelShape read(Path path) {
     if (Files.isDirectory(path)) {
@@ -47,6 +48,18 @@ public record ModelShape(LlamaConfig config, DataType checkpointType) {
     LlamaConfig config = LlamaConfig.fromHuggingFace(configJson);
     try {
       JsonObject json = JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
+      JsonElement modelType = json.get("model_type");
+      if (modelType != null
+          && !modelType.isJsonNull()
+          && !(modelType.isJsonPrimitive() && LLAMA.equals(modelType.getAsString()))) {
+        throw new CheckpointException(
+            configJson,
+            "field 'model_type' is "
+                + modelType
+                + ": only the LLaMA architecture ('"
+                + LLAMA
+                + "') is planned and trained");
+      }
       JsonElement dtype = json.get("torch_dtype");
       if (dtype == null || dtype.isJsonNull()) {
         return new ModelShape(config, null);
@@ -55,7 +68,13 @@ public record ModelShape(LlamaConfig config, DataType checkpointType) {
         throw new CheckpointException(
             configJson, "field 'torch_dtype' must be a string, got " + dtype);
       }
-      return new ModelShape(config, dataType(dtype.getAsString()));
+      DataType type = dataType(dtype.getAsString());
+      if (type == null) {
+        throw new CheckpointException(
+            configJson,
+            "field 'torch_dtype' is " + dtype + ", expected float32, float16 or bfloat16");
+      }
+      return new ModelShape(config, type);
     } catch (IOException e) {
       throw new CheckpointException(configJson, "cannot read: " + e.getMessage(), e);
     }

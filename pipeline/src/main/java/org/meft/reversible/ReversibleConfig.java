@@ -100,6 +100,17 @@ public record ReversibleConfig(
       return NONE;
     }
     Architecture architecture = Architecture.named(name);
+    // Settings written for meft3 hold the default size (settings() writes it for every
+    // architecture): only another value was asked of meft3 and would be ignored.
+    if (!architecture.hasBlockAdapter()
+        && values.has(REV_ADAPTER_SIZE)
+        && values.integer(REV_ADAPTER_SIZE) != defaultAdapterSize()) {
+      throw new IllegalArgumentException(
+          REV_ADAPTER_SIZE.name()
+              + ": applies only with --reversible meft1|meft2 ("
+              + architecture.flagName()
+              + " has no block adapter)");
+    }
     return new ReversibleConfig(
         architecture,
         values.has(REV_LAYERS) ? (int) REV_LAYERS.check(values.integer(REV_LAYERS)) : 0,

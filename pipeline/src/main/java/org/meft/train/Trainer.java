@@ -295,7 +295,8 @@ public final class Trainer {
               + run.badInARow
               + " steps in a row had a non-finite loss or gradient (last at step "
               + (step + 1)
-              + "); lower --lr or raise maxBadSteps");
+              + "); lower --lr or raise --"
+              + TrainConfig.MAX_BAD_STEPS.name());
     }
   }
 

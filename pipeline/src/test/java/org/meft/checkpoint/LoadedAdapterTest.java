@@ -110,6 +110,7 @@ class LoadedAdapterTest {
       String otherPrint = ModelFingerprint.of(other);
       CheckpointException e = refused(checkpoint, other, manager, allocator, "manifest.json");
       assertTrue(e.getMessage().contains(fingerprint) && e.getMessage().contains(otherPrint));
+      assertTrue(e.getMessage().contains("with --base-dtype "), e.getMessage());
 
       Path store = checkpoint.resolve("store/layer-01.arrow");
       byte[] original = Files.readAllBytes(store);

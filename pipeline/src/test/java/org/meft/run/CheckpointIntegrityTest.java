@@ -183,6 +183,16 @@ class CheckpointIntegrityTest {
             manifest,
             "examples_drawn 10000000000000"),
         new Case(
+            "a loss edited in the manifest, its hash not",
+            r -> editInitialLoss(r.resolve(manifest)),
+            manifest,
+            "SHA-256"),
+        new Case(
+            "manifest.sha256 deleted",
+            r -> Files.delete(r.resolve(NEWEST + "/manifest.sha256")),
+            NEWEST + "/manifest.sha256",
+            "missing"),
+        new Case(
             "manifest deleted", r -> Files.delete(r.resolve(manifest)), manifest, "no manifest"));
   }
 
@@ -213,6 +223,26 @@ class CheckpointIntegrityTest {
     assertTrue(
         progress.contains("resumed from " + run.resolve(OLDER) + " at step 2"),
         "does not fall back to the previous checkpoint:\n" + progress);
+    assertEquals(expected, resumed.losses());
+  }
+
+  /**
+   * A checkpoint of an earlier build (format_version 2, no manifest.sha256) still loads: the run
+   * resumes from it and ends with the uninterrupted run's losses.
+   */
+  @Test
+  void anEarlierBuildsCheckpointWithoutAManifestHashStillLoads() throws Exception {
+    Path run = copyOfStopped("format-2");
+    Path manifest = run.resolve(NEWEST + "/manifest.json");
+    String text = Files.readString(manifest);
+    assertTrue(text.contains("\"format_version\": 3"), text);
+    Files.writeString(manifest, text.replace("\"format_version\": 3", "\"format_version\": 2"));
+    Files.delete(run.resolve(NEWEST + "/manifest.sha256"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    TrainResult resumed =
+        TrainingRun.run(model, spec(), run, new PrintStream(log, true, StandardCharsets.UTF_8));
+    String progress = log.toString(StandardCharsets.UTF_8);
+    assertTrue(progress.contains("resumed from " + run.resolve(NEWEST)), progress);
     assertEquals(expected, resumed.losses());
   }
 
@@ -294,10 +324,31 @@ class CheckpointIntegrityTest {
     void apply(JsonObject manifest);
   }
 
+  /** Edits the manifest and rewrites its {@code manifest.sha256} to match, as a forger would. */
   private static void editManifest(Path file, Edit edit) throws IOException {
     JsonObject manifest = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
     edit.apply(manifest);
-    Files.writeString(file, new GsonBuilder().setPrettyPrinting().create().toJson(manifest));
+    String text = new GsonBuilder().setPrettyPrinting().create().toJson(manifest);
+    Files.writeString(file, text);
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      Files.writeString(
+          file.resolveSibling("manifest.sha256"),
+          HexFormat.of().formatHex(digest) + "  manifest.json\n");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Changes the first digit of the manifest's initial loss in its text (7.38... to 8.38...). */
+  private static void editInitialLoss(Path file) throws IOException {
+    String text = Files.readString(file);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\"initial_loss\": (\\d)").matcher(text);
+    assertTrue(m.find(), text);
+    int digit = (m.group(1).charAt(0) - '0' + 1) % 10;
+    Files.writeString(file, text.substring(0, m.start(1)) + digit + text.substring(m.end(1)));
   }
 
   /** Rewrites the sizes and SHA-256 of a checkpoint's files in its manifest to match the files. */

@@ -77,6 +77,8 @@ class ReversibleSettingsTest {
     assertRefused("rev-beta", settings("meft", "reversible", "meft1", "rev-beta", "-1"));
     assertRefused("rev-layers", settings("meft", "reversible", "meft3", "rev-layers", "0"));
     assertRefused(
+        "rev-adapter-size", settings("meft", "reversible", "meft3", "rev-adapter-size", "128"));
+    assertRefused(
         "--reversible", settings("meft", "reversible", "meft1", "recompute-activations", "true"));
     assertRefused("--reversible", settings("full", "reversible", "meft1"));
   }

@@ -3,7 +3,6 @@ package org.meft.datasets.metric;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -86,8 +85,8 @@ public final class ApiSetIou implements Metric {
       if (separator < 0) {
         continue;
       }
-      String tool = item.substring(0, separator).strip().toLowerCase(Locale.ROOT);
-      String api = item.substring(separator + 2).strip().toLowerCase(Locale.ROOT);
+      String tool = PythonText.lower(item.substring(0, separator).strip());
+      String api = PythonText.lower(item.substring(separator + 2).strip());
       if (!tool.isEmpty() && !api.isEmpty()) {
         apis.add(tool + "\n" + api);
       }

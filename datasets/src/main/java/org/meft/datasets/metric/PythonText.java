@@ -14,11 +14,89 @@ final class PythonText {
   /** Python's {@code string.punctuation}: the 32 ASCII punctuation characters. */
   static final String PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
+  private static final int CAPITAL_SIGMA = 0x3a3;
+
+  /** The code points of word-break MidLetter, MidNumLet and Single_Quote. */
+  private static final String MID_LETTER_OR_QUOTE =
+      ":\u00b7\u0387\u055f\u05f4\u2027\ufe13\ufe55\uff1a"
+          + ".\u2018\u2019\u2024\ufe52\uff07\uff0e"
+          + "'";
+
   private PythonText() {}
 
-  /** {@code str.lower()}: full Unicode lower-casing, locale-independent. */
+  /**
+   * {@code str.lower()}: each code point's full lower-case mapping on its own, except capital
+   * sigma, which becomes final sigma only in CPython's context (a cased letter before it and none
+   * after it, case-ignorable characters skipped on both sides). Java's {@code toLowerCase} reads
+   * the final sigma context from word boundaries instead: {@code "A-Σ"} becomes {@code a-ς},
+   * Python's {@code a-σ}.
+   */
   static String lower(String text) {
-    return text.toLowerCase(Locale.ROOT);
+    StringBuilder out = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); ) {
+      int codePoint = text.codePointAt(i);
+      if (codePoint == CAPITAL_SIGMA) {
+        out.append(isFinalSigma(text, i) ? '\u03c2' : '\u03c3');
+      } else {
+        out.append(new String(Character.toChars(codePoint)).toLowerCase(Locale.ROOT));
+      }
+      i += Character.charCount(codePoint);
+    }
+    return out.toString();
+  }
+
+  /**
+   * CPython's {@code handle_capital_sigma}: {@code \p{cased} \p{case-ignorable}* Σ} not followed by
+   * {@code \p{case-ignorable}* \p{cased}}.
+   */
+  private static boolean isFinalSigma(String text, int sigma) {
+    int before = sigma;
+    int cased = -1;
+    while (before > 0) {
+      int codePoint = text.codePointBefore(before);
+      before -= Character.charCount(codePoint);
+      if (!isCaseIgnorable(codePoint)) {
+        cased = codePoint;
+        break;
+      }
+    }
+    if (cased < 0 || !isCased(cased)) {
+      return false;
+    }
+    for (int after = sigma + 1; after < text.length(); ) {
+      int codePoint = text.codePointAt(after);
+      if (!isCaseIgnorable(codePoint)) {
+        return !isCased(codePoint);
+      }
+      after += Character.charCount(codePoint);
+    }
+    return true;
+  }
+
+  /** Unicode's {@code Cased}: lower-case, upper-case or title-case (Other_ properties included). */
+  private static boolean isCased(int codePoint) {
+    return Character.isLowerCase(codePoint)
+        || Character.isUpperCase(codePoint)
+        || Character.isTitleCase(codePoint);
+  }
+
+  /**
+   * Unicode's {@code Case_Ignorable}: word-break MidLetter, MidNumLet or Single_Quote, or a mark,
+   * format, modifier letter or modifier symbol.
+   */
+  private static boolean isCaseIgnorable(int codePoint) {
+    if (MID_LETTER_OR_QUOTE.indexOf(codePoint) >= 0) {
+      return true;
+    }
+    return switch (Character.getType(codePoint)) {
+      case Character.NON_SPACING_MARK,
+          Character.ENCLOSING_MARK,
+          Character.FORMAT,
+          Character.MODIFIER_LETTER,
+          Character.MODIFIER_SYMBOL ->
+          true;
+      default -> false;
+    };
   }
 
   /** {@code str.split()}: runs of white space separate, none at either end. */

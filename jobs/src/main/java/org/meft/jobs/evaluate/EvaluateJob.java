@@ -17,6 +17,7 @@ import org.meft.datasets.prepare.OutputDirectory;
 import org.meft.datasets.prepare.PreparedShards;
 import org.meft.forgetting.Forgetting;
 import org.meft.jobs.task.TaskFailures;
+import org.meft.jobs.train.RunTask;
 import org.meft.jobs.train.TrainSweepJob;
 
 /**
@@ -24,8 +25,9 @@ import org.meft.jobs.train.TrainSweepJob;
  * recall, the training examples it was trained on: {@link Config#split}). The shards are cut into
  * slices of at most {@code sliceSize} rows; each (run, slice) is one task, so the work spreads over
  * the executors; the tasks of one executor share its loaded base model and each run's adapter
- * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}). Each
- * run's first slice also measures the run's {@link Forgetting}, once per run.
+ * ({@link ExecutorModels}). Predictions are written as Parquet ({@link Predictions#SCHEMA}) with
+ * the manifest of their parts ({@link PredictionsManifest}). Each run's first slice also measures
+ * the run's {@link Forgetting}, once per run.
  */
 public final class EvaluateJob {
   /**
@@ -90,6 +92,11 @@ public final class EvaluateJob {
             .select("run_id", "dataset", "model", "tokenizer", "run_dir", "examples")
             .collectAsList()) {
       String dataset = run.getString(1);
+      Path runDir = RunTask.runDir(runs.toAbsolutePath(), run.getString(0), run.getString(4));
+      if (!Files.isDirectory(runDir)) {
+        throw new IllegalArgumentException(
+            runs + " lists run '" + run.getString(0) + "' but has no folder " + runDir);
+      }
       long left = config.maxExamples() == 0 ? Long.MAX_VALUE : config.maxExamples();
       if (config.split() == Split.TRAIN) {
         // The run trained on the first `examples` records of the train split, in shard order.
@@ -105,7 +112,7 @@ public final class EvaluateJob {
                   dataset,
                   run.getString(2),
                   run.isNullAt(3) ? null : run.getString(3),
-                  run.getString(4),
+                  runDir.toString(),
                   shard.toAbsolutePath().toString(),
                   config.split().label(),
                   offset,
@@ -124,6 +131,34 @@ public final class EvaluateJob {
           "nothing to evaluate: the sweep in " + runs + " has no runs");
     }
     return slices;
+  }
+
+  /** The longest wait for a failed job's other tasks to end (one decode batch each). */
+  private static final long DRAIN_MILLIS = 60_000;
+
+  /**
+   * After a failed task or a stop: cancels the job and waits until its other tasks have ended (each
+   * at its next batch, {@link PredictTask}), so that none is left decoding with a model the driver
+   * closes next, or logging through a stopped Spark context, a stack trace on the console.
+   */
+  private static void drain(SparkSession spark) {
+    spark.sparkContext().cancelAllJobs();
+    long deadline = System.nanoTime() + DRAIN_MILLIS * 1_000_000;
+    while (System.nanoTime() < deadline) {
+      boolean running = false;
+      for (var executor : spark.sparkContext().statusTracker().getExecutorInfos()) {
+        running |= executor.numRunningTasks() > 0;
+      }
+      if (!running) {
+        return;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   /** Decodes every slice and writes the predictions to {@code output}; returns them. */
@@ -154,9 +189,18 @@ public final class EvaluateJob {
                 .parquet(partial.toString());
             return null;
           });
+      long expected = slices.stream().mapToLong(EvaluationSlice::count).sum();
+      long written = PredictionsManifest.write(partial);
+      if (written != expected) {
+        throw new IllegalStateException(
+            "the predictions hold " + written + " rows where the slices had " + expected);
+      }
       Files.move(partial, output.toAbsolutePath(), StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot move the predictions to " + output, e);
+    } catch (RuntimeException e) {
+      drain(spark);
+      throw e;
     } finally {
       ExecutorModels.close(); // local mode: the driver's JVM is the executor
       OutputDirectory.delete(partial);

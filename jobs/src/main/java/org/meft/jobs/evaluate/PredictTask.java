@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.meft.checkpoint.AdapterCheckpoint;
@@ -117,6 +118,10 @@ public final class PredictTask {
         if (StopSignals.requested()) {
           throw StoppedException.at(
               "while evaluating run '" + slice.runId() + "' (its predictions are not written)");
+        }
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+          task.killTaskIfInterrupted(); // the job was cancelled: another task failed
         }
         long start = System.nanoTime();
         List<Generator.Generation> generations;

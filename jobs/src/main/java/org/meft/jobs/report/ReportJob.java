@@ -20,6 +20,7 @@ import org.meft.adapter.AdapterMethods;
 import org.meft.datasets.Datasets;
 import org.meft.datasets.Split;
 import org.meft.jobs.evaluate.Predictions;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.train.RunMetrics;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -63,6 +64,7 @@ public final class ReportJob {
       if (!Files.isDirectory(predictions)) {
         throw new IllegalArgumentException(predictions + ": no predictions folder (run evaluate)");
       }
+      PredictionsManifest.check(predictions);
     }
     if (Files.exists(output.resolve(RESULTS))
         || Files.exists(output.resolve(CSV))

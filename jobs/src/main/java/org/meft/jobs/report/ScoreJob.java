@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -83,16 +84,94 @@ public final class ScoreJob {
    */
   public static Result run(
       SparkSession spark, Path input, String dataset, Path prepared, Split split, Path output) {
-    Metric metric = Datasets.byName(dataset).metric();
+    checkOutput(output);
+    return run(spark, Input.open(input), dataset, prepared, split, output);
+  }
+
+  /**
+   * A predictions input checked before any Spark work: a JSON Lines file read whole ({@link
+   * PredictionLines}), or Parquet (a {@code .parquet} file or a folder holding them).
+   */
+  public record Input(Path path, List<Row> lines) {
+    /**
+     * Checks {@code path}.
+     *
+     * @throws IllegalArgumentException of one line naming the file (and the line) when it cannot be
+     *     scored
+     */
+    public static Input open(Path path) {
+      if (!Files.exists(path)) {
+        throw new IllegalArgumentException(path + ": no such file");
+      }
+      if (Files.isDirectory(path)) {
+        if (!holdsParquet(path)) {
+          throw new IllegalArgumentException(
+              path
+                  + ": a folder without .parquet files; --predictions takes a JSON Lines file or"
+                  + " Parquet (a .parquet file or a folder of them)");
+        }
+        return new Input(path, null);
+      }
+      boolean parquet = path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".parquet");
+      return new Input(path, parquet ? null : PredictionLines.read(path));
+    }
+
+    private static boolean holdsParquet(Path folder) {
+      try (Stream<Path> files = Files.walk(folder)) {
+        return files.anyMatch(file -> file.getFileName().toString().endsWith(".parquet"));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot list " + folder, e);
+      }
+    }
+
+    /** The columns given: a JSON Lines file has {@code references} when a line gives them. */
+    private List<String> columns(Dataset<Row> read) {
+      if (lines == null) {
+        return Arrays.asList(read.columns());
+      }
+      boolean references = lines.stream().anyMatch(row -> !row.isNullAt(2));
+      return references ? List.of("id", "prediction", "references") : List.of("id", "prediction");
+    }
+
+    private Dataset<Row> read(SparkSession spark) {
+      if (lines != null) {
+        return spark.createDataFrame(lines, PredictionLines.SCHEMA);
+      }
+      try {
+        return spark.read().parquet(path.toString());
+      } catch (RuntimeException e) {
+        String message = String.valueOf(e.getMessage());
+        throw new IllegalArgumentException(
+            path + ": not readable as Parquet (" + message.lines().findFirst().orElse("") + ")");
+      }
+    }
+  }
+
+  /**
+   * Refuses an {@code --output} that is a file or already holds scores, before any work.
+   *
+   * @throws IllegalArgumentException naming the path
+   */
+  public static void checkOutput(Path output) {
+    if (Files.exists(output) && !Files.isDirectory(output)) {
+      throw new IllegalArgumentException(
+          output + " is a file: --output names a folder to write the scores in; choose a new one");
+    }
     if (Files.exists(output.resolve(SCORES)) || Files.exists(output.resolve(SUMMARY))) {
       throw new IllegalArgumentException(output + " already holds scores: choose a new --output");
     }
-    Dataset<Row> predictions = read(spark, input);
-    List<String> columns = Arrays.asList(predictions.columns());
+  }
+
+  /** Scores a checked {@code input} into a checked {@code output} ({@link #checkOutput}). */
+  public static Result run(
+      SparkSession spark, Input input, String dataset, Path prepared, Split split, Path output) {
+    Metric metric = Datasets.byName(dataset).metric();
+    Dataset<Row> predictions = input.read(spark);
+    List<String> columns = input.columns(predictions);
     for (String needed : List.of("id", "prediction")) {
       if (!columns.contains(needed)) {
         throw new IllegalArgumentException(
-            input + " has no '" + needed + "' column (it has " + columns + ")");
+            input.path() + " has no '" + needed + "' column (it has " + columns + ")");
       }
     }
     predictions.createOrReplaceTempView("input");
@@ -103,7 +182,7 @@ public final class ScoreJob {
                 + " HAVING count(*) > 1 ORDER BY id");
     if (!duplicates.isEmpty()) {
       throw new IllegalArgumentException(
-          input
+          input.path()
               + " has "
               + duplicates.size()
               + " duplicate id(s), so it is not clear which prediction to score: "
@@ -114,7 +193,7 @@ public final class ScoreJob {
     long nullIds = spark.sql("SELECT id FROM input WHERE id IS NULL").count();
     if (nullIds > 0) {
       throw new IllegalArgumentException(
-          input + " has " + nullIds + " row(s) without an id; every prediction needs one");
+          input.path() + " has " + nullIds + " row(s) without an id; every prediction needs one");
     }
     List<String> unknown;
     if (prepared != null) {
@@ -133,7 +212,7 @@ public final class ScoreJob {
       spark
           .sql(
               "SELECT g.id, CAST(i.prediction AS STRING) AS prediction, g.references,"
-                  + " i.id IS NULL AS missing FROM gold g "
+                  + " i.prediction IS NULL AS missing FROM gold g "
                   + (split == Split.TEST ? "LEFT JOIN" : "JOIN")
                   + " input i"
                   + " ON g.id = CAST(i.id AS STRING)")
@@ -141,7 +220,7 @@ public final class ScoreJob {
     } else {
       if (!columns.contains("references")) {
         throw new IllegalArgumentException(
-            input + " has no 'references' column: give them there or use --prepared DIR");
+            input.path() + " has no 'references' column: give them there or use --prepared DIR");
       }
       String references =
           predictions.schema().apply("references").dataType() instanceof ArrayType
@@ -155,7 +234,8 @@ public final class ScoreJob {
           .sql(
               "SELECT CAST(id AS STRING) AS id, CAST(prediction AS STRING) AS prediction, "
                   + references
-                  + " AS references, false AS missing FROM input WHERE references IS NOT NULL")
+                  + " AS references, prediction IS NULL AS missing FROM input"
+                  + " WHERE references IS NOT NULL")
           .createOrReplaceTempView("examples");
     }
     Scores.register(spark);
@@ -206,19 +286,6 @@ public final class ScoreJob {
             unknown);
     writeSummary(result, output.resolve(SUMMARY));
     return result;
-  }
-
-  private static Dataset<Row> read(SparkSession spark, Path input) {
-    if (!Files.exists(input)) {
-      throw new IllegalArgumentException(input + ": no such file");
-    }
-    String name = input.getFileName().toString().toLowerCase(Locale.ROOT);
-    boolean parquet =
-        name.endsWith(".parquet")
-            || (Files.isDirectory(input) && !name.endsWith(".jsonl") && !name.endsWith(".json"));
-    return parquet
-        ? spark.read().parquet(input.toString())
-        : spark.read().option("mode", "FAILFAST").json(input.toString());
   }
 
   private static List<String> ids(SparkSession spark, String sql) {

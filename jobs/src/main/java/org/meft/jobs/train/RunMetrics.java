@@ -64,6 +64,7 @@ public final class RunMetrics {
     fields.add(DataTypes.createStructField("reversible", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("model", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("tokenizer", DataTypes.StringType, true));
+    // Relative to the sweep's output (runs/ID), so that a sweep can be copied or moved.
     fields.add(DataTypes.createStructField("run_dir", DataTypes.StringType, false));
     fields.add(DataTypes.createStructField("examples", DataTypes.IntegerType, false));
     fields.add(DataTypes.createStructField("examples_too_long", DataTypes.IntegerType, false));

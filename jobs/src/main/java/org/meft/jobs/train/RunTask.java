@@ -53,6 +53,21 @@ public final class RunTask {
   }
 
   /**
+   * The folder of run {@code id} of the sweep in {@code sweepOutput} whose metrics say {@code
+   * stored}: relative to the sweep, so that a copied or moved sweep evaluates its own checkpoints.
+   * An absolute {@code stored} (written by an earlier build) is the run's folder in this sweep when
+   * that exists, so a copy is read from itself, and {@code stored} only otherwise.
+   */
+  public static Path runDir(Path sweepOutput, String id, String stored) {
+    Path path = Path.of(stored);
+    if (!path.isAbsolute()) {
+      return sweepOutput.resolve(path).normalize();
+    }
+    Path own = runDir(sweepOutput, id);
+    return Files.isDirectory(own) || !Files.isDirectory(path) ? own : path;
+  }
+
+  /**
    * Trains {@code run}; failures are rethrown as one {@link TaskFailures.TaskException} naming the
    * run and the attempt.
    */
@@ -152,7 +167,14 @@ public final class RunTask {
           run.id(), result.initialLoss(), result.finalLoss(), seconds);
       return RunMetrics.row(
           new RunMetrics.Context(
-              run, spec, runDir.toString(), examples.size(), tooLong, place, resumedFrom, seconds),
+              run,
+              spec,
+              runDir(Path.of(""), run.id()).toString(),
+              examples.size(),
+              tooLong,
+              place,
+              resumedFrom,
+              seconds),
           result);
     }
   }

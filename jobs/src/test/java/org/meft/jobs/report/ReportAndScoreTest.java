@@ -2,6 +2,7 @@ package org.meft.jobs.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.meft.jobs.SparkSessions;
 import org.meft.jobs.evaluate.Predictions;
+import org.meft.jobs.evaluate.PredictionsManifest;
 import org.meft.jobs.train.RunMetrics;
 import org.meft.jobs.train.TrainSweepJob;
 
@@ -161,6 +163,7 @@ class ReportAndScoreTest {
               forgetting && i == 0 ? FORGETTING_CHANGED : null));
     }
     spark.createDataFrame(predictions, Predictions.SCHEMA).write().parquet(folder.toString());
+    PredictionsManifest.write(folder);
   }
 
   @Test
@@ -184,5 +187,48 @@ class ReportAndScoreTest {
     String table = ScoreJob.table(result);
     assertTrue(table.contains("| squad | exact_match | 0.5000 |"), table);
     assertTrue(table.contains("unknown"), table);
+  }
+
+  @Test
+  void scoresEachRowWithItsOwnReferenceTypeAndCountsANullPredictionAsMissing() throws IOException {
+    Path input = dir.resolve("mixed.jsonl");
+    Files.writeString(
+        input,
+        "{\"id\":\"m1\",\"prediction\":\"Paris\",\"references\":[\"Paris\",\"City of Light\"]}\n"
+            + "{\"id\":\"m2\",\"prediction\":\"Paris\",\"references\":\"Paris\"}\n"
+            + "{\"id\":\"m3\",\"prediction\":42,\"references\":[\"42\"]}\n"
+            + "{\"id\":\"m4\",\"prediction\":null,\"references\":[\"x\"]}\n",
+        StandardCharsets.UTF_8);
+    ScoreJob.Result result = ScoreJob.run(spark, input, "squad", null, dir.resolve("mixed"));
+    assertEquals(4, result.examples());
+    assertEquals(0.75, result.means()[0], 1e-15, "m1, m2 and m3 match; m4 has no prediction");
+    assertEquals(List.of("m4"), result.missing());
+  }
+
+  @Test
+  void refusesPredictionsThatLostAPartOrHoldNone() throws IOException {
+    Path runs = dir.resolve("lost-runs");
+    writeMetrics(runs);
+    Path predicted = dir.resolve("lost-predictions");
+    writePredictions(predicted, "test", new String[] {"#### 72", "#### 5"}, false);
+    try (var parts = Files.list(predicted)) {
+      Path part = parts.filter(p -> p.toString().endsWith(".parquet")).findFirst().orElseThrow();
+      Files.delete(part);
+    }
+    String lost =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> ReportJob.run(spark, runs, predicted, dir.resolve("lost-report")))
+            .getMessage();
+    assertTrue(lost.contains("the predictions are incomplete"), lost);
+    assertFalse(Files.exists(dir.resolve("lost-report").resolve(ReportJob.CSV)));
+
+    Path empty = Files.createDirectories(dir.resolve("empty-predictions"));
+    String none =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> ReportJob.run(spark, runs, empty, dir.resolve("empty-report")))
+            .getMessage();
+    assertEquals(empty + " holds no predictions (no .parquet parts): run evaluate", none);
   }
 }
