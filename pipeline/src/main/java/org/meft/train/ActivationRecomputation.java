@@ -36,14 +36,8 @@ import org.meft.model.Scalar;
  * neither kept nor recomputed, as autograd would not reach them either. The adapters replay their
  * first forward's choices ({@link LayerPass.Kind}).
  */
-final class ActivationRecomputation implements TrainingStrategy {
-  private final Llama model;
-  private final InstalledAdapters adapters;
-
-  ActivationRecomputation(Llama model, InstalledAdapters adapters) {
-    this.model = model;
-    this.adapters = adapters;
-  }
+record ActivationRecomputation(Llama model, InstalledAdapters adapters)
+    implements TrainingStrategy {
 
   @Override
   public float forwardBackward(LayerPass pass, Trainer.Batch batch, int accumulation) {

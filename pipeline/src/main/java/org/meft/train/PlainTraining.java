@@ -8,12 +8,7 @@ import org.meft.model.Llama;
 import org.meft.model.Scalar;
 
 /** One forward keeping every activation, then one backward over the whole model. */
-final class PlainTraining implements TrainingStrategy {
-  private final Llama model;
-
-  PlainTraining(Llama model) {
-    this.model = model;
-  }
+record PlainTraining(Llama model) implements TrainingStrategy {
 
   @Override
   public float forwardBackward(LayerPass pass, Trainer.Batch batch, int accumulation) {

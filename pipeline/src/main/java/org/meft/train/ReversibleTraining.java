@@ -32,19 +32,10 @@ import org.meft.reversible.ReversibleStack;
  * and G and rebuilding inputs in the walk down the stack (not its backward calls), less the
  * adapters' own phases, is the meters' {@value #RECOMPUTE_PHASE} phase.
  */
-final class ReversibleTraining implements TrainingStrategy {
+record ReversibleTraining(Llama model, InstalledAdapters adapters, ReversibleStack stack)
+    implements TrainingStrategy {
   /** The phase of the reversible recomputation (F and G again, inputs rebuilt; no backward). */
   static final String RECOMPUTE_PHASE = TrainResult.REVERSIBLE_RECOMPUTE;
-
-  private final Llama model;
-  private final InstalledAdapters adapters;
-  private final ReversibleStack stack;
-
-  ReversibleTraining(Llama model, InstalledAdapters adapters, ReversibleStack stack) {
-    this.model = model;
-    this.adapters = adapters;
-    this.stack = stack;
-  }
 
   /**
    * {@link #forwardBackward(LayerPass, Trainer.Batch, int)} of {@code batch} through {@code stack},
