@@ -78,9 +78,13 @@ public record LayerPass(
     return oneToken != null;
   }
 
-  /** {@code parameter}'s value on {@code like}'s device. */
+  /**
+   * {@code parameter}'s value on {@code like}'s device; in the one-token pass the parameter's own
+   * array, read where it lives without asking for like's device (a fresh array's first {@code
+   * getDevice} is a call into the engine).
+   */
   public NDArray value(Parameter parameter, NDArray like) {
-    return ps.getValue(parameter, like.getDevice(), training);
+    return isOneToken() ? parameter.getArray() : ps.getValue(parameter, like.getDevice(), training);
   }
 
   /**
