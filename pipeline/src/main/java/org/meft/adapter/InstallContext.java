@@ -13,8 +13,6 @@ import org.apache.arrow.memory.BufferAllocator;
  *     state may then be left at zero instead of drawing random numbers for nothing
  * @param meters the run's meters, shared by every adapter of the model
  * @param activeTokens which tokens of a padded batch the FFN adapters compute on
- * @param layerPass which forward of a layer the adapters are in (activation recomputation runs a
- *     layer twice) and the micro-batch's dropout seed
  */
 public record InstallContext(
     NDManager manager,
@@ -22,12 +20,10 @@ public record InstallContext(
     long seed,
     boolean initialise,
     AdapterMeters meters,
-    ActiveTokens activeTokens,
-    LayerPass layerPass) {
+    ActiveTokens activeTokens) {
 
   /** This context with another initialisation seed. */
   public InstallContext withSeed(long other) {
-    return new InstallContext(
-        manager, allocator, other, initialise, meters, activeTokens, layerPass);
+    return new InstallContext(manager, allocator, other, initialise, meters, activeTokens);
   }
 }

@@ -25,21 +25,18 @@ public final class InstalledAdapters implements AutoCloseable {
   private final List<Adapters> attached = new ArrayList<>(); // e.g. a reversible stack's
   private final AdapterMeters meters;
   private final ActiveTokens activeTokens;
-  private final LayerPass layerPass;
 
   private InstalledAdapters(
       Llama model,
       AdapterConfig config,
       Adapters adapters,
       AdapterMeters meters,
-      ActiveTokens activeTokens,
-      LayerPass layerPass) {
+      ActiveTokens activeTokens) {
     this.model = model;
     this.config = config;
     this.adapters = adapters;
     this.meters = meters;
     this.activeTokens = activeTokens;
-    this.layerPass = layerPass;
   }
 
   /**
@@ -70,11 +67,10 @@ public final class InstalledAdapters implements AutoCloseable {
     List<Integer> layers = config.layers().resolve(model.config().nLayers());
     AdapterMeters meters = new AdapterMeters();
     ActiveTokens active = new ActiveTokens();
-    LayerPass layerPass = new LayerPass();
     InstallContext context =
-        new InstallContext(manager, allocator, seed, initialise, meters, active, layerPass);
+        new InstallContext(manager, allocator, seed, initialise, meters, active);
     Adapters adapters = config.method().install(model, config, layers, context);
-    return new InstalledAdapters(model, config, adapters, meters, active, layerPass);
+    return new InstalledAdapters(model, config, adapters, meters, active);
   }
 
   public AdapterConfig config() {
@@ -160,14 +156,6 @@ public final class InstalledAdapters implements AutoCloseable {
   /** Which tokens of a padded batch the FFN adapters compute on (all unless set). */
   public ActiveTokens activeTokens() {
     return activeTokens;
-  }
-
-  /**
-   * Which forward of a layer the adapters are in (activation recomputation) and the micro-batch's
-   * dropout seed.
-   */
-  public LayerPass layerPass() {
-    return layerPass;
   }
 
   /**

@@ -9,11 +9,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -42,7 +40,7 @@ public final class Attention extends AbstractBlock {
   final Parameter wv; // v_proj [Hkv*Dh, D]
   final Parameter wo; // o_proj [D, H*Dh]
   private final LlamaConfig config;
-  private final Map<String, LinearDelta> deltas = new HashMap<>(); // by projection: q, k, v, o
+  private final ProjectionDeltas deltas = new ProjectionDeltas();
 
   public Attention(LlamaConfig config) {
     this.config = config;
@@ -53,96 +51,114 @@ public final class Attention extends AbstractBlock {
   }
 
   /**
-   * x [B, T, D] at positions [start, start + T) -> [B, T, D]. With a cache, the new keys and values
-   * are appended to it and the queries attend to every cached position as well.
+   * x [B, T, D] at the pass's positions [start, start + T) -> {@code residual + Attn(x)} (residual
+   * null: Attn(x)), [B, T, D]. With the pass's cache, the new keys and values go in layer {@code
+   * layer}'s columns and the queries attend to every cached position as well. The pass's mask
+   * (null: causal from start) is the additive float32 [B, 1, 1, T, Tall] over the cached and new
+   * columns: 0 where a query may see a key, -inf where not (a left-padded batch hides its pad
+   * columns, and each sequence's later columns). In the one-token pass x is [B, D].
    */
-  public NDArray forward(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      KvCache cache,
-      int layer,
-      boolean training) {
-    return forward(ps, x, rope, start, null, cache, layer, training);
+  public NDArray forward(LayerPass pass, NDArray x, NDArray residual, int layer) {
+    // q, k, v: x W^T plus the projection's delta (LoRA), if any; q and k are rotated after it.
+    NDArray q = deltas.project(pass, x, "q", wq, null);
+    NDArray k = deltas.project(pass, x, "k", wk, null);
+    NDArray v = deltas.project(pass, x, "v", wv, null);
+    NDArray merged =
+        pass.isOneToken()
+            ? attendOneToken(pass, q, k, v, layer)
+            : attendSequence(pass, q, k, v, layer);
+    return deltas.project(pass, merged, "o", wo, residual);
   }
 
-  /**
-   * As above, with {@code mask} (null: causal from {@code start}) the additive float32 mask [B, 1,
-   * 1, T, Tall] over the cached and new columns: 0 where a query may see a key, -inf where not (a
-   * left-padded batch hides its pad columns, and each sequence's later columns).
-   */
-  public NDArray forward(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      int layer,
-      boolean training) {
-    long b = x.getShape().get(0);
-    long t = x.getShape().get(1);
+  /** q [B, T, H*Dh], k and v [B, T, Hkv*Dh] -> the attended heads merged, [B, T, H*Dh]. */
+  private NDArray attendSequence(LayerPass pass, NDArray q, NDArray k, NDArray v, int layer) {
+    long b = q.getShape().get(0);
+    long t = q.getShape().get(1);
     int h = config.nHeads();
     int hKv = config.nKvHeads();
     int dh = config.headDim();
-    // q [B, T, H, Dh], k and v [B, T, Hkv, Dh]: x W^T plus the projection's delta (LoRA), if any;
-    // q and k are rotated after the delta.
-    NDArray q = rope.apply(project(ps, x, "q", wq, training).reshape(b, t, h, dh));
-    NDArray k = rope.apply(project(ps, x, "k", wk, training).reshape(b, t, hKv, dh));
-    NDArray v = project(ps, x, "v", wv, training).reshape(b, t, hKv, dh);
-
-    k = k.transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]
-    v = v.transpose(0, 2, 1, 3);
-    if (cache != null) {
-      NDArray[] kv = cache.append(layer, k, v);
+    q = pass.rope().apply(q.reshape(b, t, h, dh)); // [B, T, H, Dh]
+    k = pass.rope().apply(k.reshape(b, t, hKv, dh)).transpose(0, 2, 1, 3); // [B, Hkv, T, Dh]
+    v = v.reshape(b, t, hKv, dh).transpose(0, 2, 1, 3);
+    if (pass.cache() != null) {
+      NDArray[] kv = pass.cache().append(layer, k, v);
       k = kv[0];
       v = kv[1];
     }
-
     // Group the query heads by the key/value head they read: [B, Hkv, G, T, Dh].
     NDArray qGrouped = q.transpose(0, 2, 1, 3).reshape(b, hKv, config.groupSize(), t, dh);
     NDArray keysT = k.expandDims(2).transpose(0, 1, 2, 4, 3); // [B, Hkv, 1, Dh, Tall]
     NDArray values = v.expandDims(2); // [B, Hkv, 1, Tall, Dh]
-    DataType type = x.getDataType();
+    NDArray mask = pass.mask();
+    int start = pass.start();
     NDArray attended = // [B, Hkv, G, T, Dh]
         qGrouped.hasGradient() || keysT.hasGradient() || values.hasGradient()
-            ? attend(qGrouped, keysT, values, mask, start, type, false)
-            : attendInChunks(qGrouped, keysT, values, mask, start, type, SCORE_CHUNK_BYTES);
-    NDArray merged = attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
-    return project(ps, merged, "o", wo, training);
+            ? attend(qGrouped, keysT, values, mask, start, false)
+            : attendInChunks(qGrouped, keysT, values, mask, start, SCORE_CHUNK_BYTES);
+    return attended.reshape(b, h, t, dh).transpose(0, 2, 1, 3).reshape(b, t, h * dh);
   }
 
   /**
-   * softmax(q k^T / sqrt(Dh) + mask) v for q [B, Hkv, G, T, Dh], keysT [B, Hkv, 1, Dh, Tall],
-   * values [B, Hkv, 1, Tall, Dh] -> [B, Hkv, G, T, Dh]; the softmax in float32, its probabilities
-   * in {@code type} for the product. {@code inPlace}: no gradient is kept, so the scale and the
-   * mask are written over the scores (each fresh copy of a prompt's scores costs page faults: 26%
-   * of evaluate's CPU time was the kernel's before this).
+   * The one-token pass: q [B, H*Dh], k and v [B, Hkv*Dh] -> [B, H*Dh]; q and k rotated in place, k
+   * and v written in the cache's next column, the scores taken over the cache's whole buffers under
+   * the pass's mask (the keys in the layout the product reads) instead of views of their filled
+   * columns.
    */
-  NDArray attend(
-      NDArray q,
-      NDArray keysT,
-      NDArray values,
-      NDArray mask,
-      int start,
-      DataType type,
-      boolean inPlace) {
-    NDArray scores = q.matMul(keysT); // [B, Hkv, G, T, Tall]
-    NDArray scale = Scalar.of(q, (float) Math.sqrt(config.headDim()));
+  private NDArray attendOneToken(LayerPass pass, NDArray q, NDArray k, NDArray v, int layer) {
+    long b = q.getShape().get(0);
+    int hKv = config.nKvHeads();
+    int dh = config.headDim();
+    KvCache cache = pass.cache();
+    // Query head h reads key/value head h / G: [B, Hkv, G, Dh] is q's own layout.
+    q = pass.rope().applyInPlace(q.reshape(b, hKv, config.groupSize(), dh));
+    k = pass.rope().applyInPlace(k.reshape(b, hKv, 1, dh));
+    cache.write(layer, k, v.reshape(b, hKv, 1, dh));
+    NDArray attended = // [B, Hkv, G, Dh]
+        attention(
+            q,
+            cache.keysByColumn(layer),
+            cache.values(layer),
+            pass.oneToken().sqrtHeadDim(),
+            pass.mask(),
+            true);
+    return attended.reshape(b, (long) config.nHeads() * dh);
+  }
+
+  /**
+   * The kernel: softmax(q k^T / scale + mask) v for q [..., T, Dh], keysT [..., Dh, Tall], values
+   * [..., Tall, Dh] -> [..., T, Dh] (leading axes broadcast: a group of query heads reads one
+   * key/value head), {@code scale} 0-d in q's type, {@code mask} (null: none) additive; the softmax
+   * in float32, its probabilities in q's type for the product. {@code inPlace}: no gradient is
+   * kept, so the scale and the mask are written over the scores (each fresh copy of a prompt's
+   * scores costs page faults: 26% of evaluate's CPU time was the kernel's before this).
+   */
+  public static NDArray attention(
+      NDArray q, NDArray keysT, NDArray values, NDArray scale, NDArray mask, boolean inPlace) {
+    NDArray scores = q.matMul(keysT);
     scores = inPlace ? scores.divi(scale) : scores.div(scale);
     NDArray scores32 = Precision.atLeastFloat32(scores);
+    if (mask != null) {
+      scores32 = inPlace ? scores32.addi(mask) : scores32.add(mask);
+    }
+    return Precision.cast(scores32.softmax(-1), q.getDataType()).matMul(values);
+  }
+
+  /**
+   * {@link #attention} for q [B, Hkv, G, T, Dh], keysT [B, Hkv, 1, Dh, Tall], values [B, Hkv, 1,
+   * Tall, Dh] -> [B, Hkv, G, T, Dh], the queries at positions from {@code start}, the mask causal
+   * when null.
+   */
+  NDArray attend(
+      NDArray q, NDArray keysT, NDArray values, NDArray mask, int start, boolean inPlace) {
     int t = (int) q.getShape().get(3);
     int tAll = (int) keysT.getShape().get(4);
     // Causal unless every key is at or before the queries' positions (one new token at the end).
     if (mask == null && (t > 1 || start + t < tAll)) {
-      mask = causalMask(q.getManager(), start, t, tAll, scores32);
+      DataType scores = Precision.atLeastFloat32(q.getDataType());
+      mask = causalMask(q.getManager(), start, t, tAll, scores);
     }
-    if (mask != null) {
-      scores32 = inPlace ? scores32.addi(mask) : scores32.add(mask);
-    }
-    NDArray probabilities = Precision.cast(scores32.softmax(-1), type);
-    return probabilities.matMul(values);
+    NDArray scale = Scalar.of(q, (float) Math.sqrt(config.headDim()));
+    return attention(q, keysT, values, scale, mask, inPlace);
   }
 
   /**
@@ -153,13 +169,7 @@ public final class Attention extends AbstractBlock {
    * {@link #attend} computes it.
    */
   NDArray attendInChunks(
-      NDArray q,
-      NDArray keysT,
-      NDArray values,
-      NDArray mask,
-      int start,
-      DataType type,
-      long chunkBytes) {
+      NDArray q, NDArray keysT, NDArray values, NDArray mask, int start, long chunkBytes) {
     long b = q.getShape().get(0);
     int t = (int) q.getShape().get(3);
     int tAll = (int) keysT.getShape().get(4);
@@ -167,7 +177,7 @@ public final class Attention extends AbstractBlock {
     int rows = (int) Math.max(1, Math.min(t, chunkBytes / perQuery));
     long sequences = rows < t ? 1 : Math.max(1, Math.min(b, chunkBytes / (perQuery * t)));
     if (rows == t && sequences == b) {
-      return attend(q, keysT, values, mask, start, type, true);
+      return attend(q, keysT, values, mask, start, true);
     }
     NDList bySequences = new NDList();
     for (long b0 = 0; b0 < b; b0 += sequences) {
@@ -180,7 +190,7 @@ public final class Attention extends AbstractBlock {
         int r1 = Math.min(t, r0 + rows);
         NDArray qChunk = q.get(new NDIndex().addSliceDim(b0, b1).addAllDim(2).addSliceDim(r0, r1));
         NDArray maskChunk = mask == null ? null : maskRows(mask, b0, b1, r0, r1);
-        byRows.add(attend(qChunk, keysChunk, valuesChunk, maskChunk, start + r0, type, true));
+        byRows.add(attend(qChunk, keysChunk, valuesChunk, maskChunk, start + r0, true));
       }
       bySequences.add(byRows.size() == 1 ? byRows.head() : NDArrays.concat(byRows, 3));
     }
@@ -200,44 +210,31 @@ public final class Attention extends AbstractBlock {
 
   /** The installed deltas, by projection. */
   Map<String, LinearDelta> deltas() {
-    return Map.copyOf(deltas);
-  }
-
-  /** x W^T, plus the projection's delta when one is installed. */
-  private NDArray project(
-      ParameterStore ps, NDArray x, String projection, Parameter w, boolean training) {
-    NDArray y = Linear.linear(x, value(ps, w, x, training)).head();
-    LinearDelta delta = deltas.get(projection);
-    return delta == null ? y : y.add(delta.forward(ps, x, training));
+    return deltas.all();
   }
 
   /** Installs (or, with null, removes) a delta on projection q, k, v or o. */
   public void setDelta(String projection, LinearDelta delta) {
-    if (delta == null) {
-      deltas.remove(projection);
-    } else {
-      deltas.put(projection, delta);
-    }
+    deltas.set(projection, delta);
   }
 
-  /** [T, Tall]: 0 where query i (at position start + i) may see key j, -inf after it. */
-  static NDArray causalMask(NDManager manager, int start, int t, int tAll, NDArray like) {
+  /**
+   * [T, Tall] in {@code type}: 0 where query i (at position start + i) may see key j, -inf after.
+   */
+  static NDArray causalMask(NDManager manager, int start, int t, int tAll, DataType type) {
     float[] mask = new float[t * tAll];
     for (int i = 0; i < t; i++) {
       Arrays.fill(mask, i * tAll + start + i + 1, (i + 1) * tAll, Float.NEGATIVE_INFINITY);
     }
-    return manager.create(mask, new Shape(t, tAll)).toType(like.getDataType(), false);
-  }
-
-  private static NDArray value(ParameterStore ps, Parameter p, NDArray x, boolean training) {
-    return ps.getValue(p, x.getDevice(), training);
+    return manager.create(mask, new Shape(t, tAll)).toType(type, false);
   }
 
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
-    return new NDList(forward(ps, x, Rope.forSequence(x, config), 0, null, 0, training));
+    LayerPass pass = LayerPass.of(ps, Rope.forSequence(x, config), training);
+    return new NDList(forward(pass, x, null, 0));
   }
 
   @Override

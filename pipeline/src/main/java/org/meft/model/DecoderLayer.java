@@ -32,49 +32,28 @@ public final class DecoderLayer extends AbstractBlock {
     feedForward = addChildBlock("feed_forward", new FeedForward());
   }
 
-  /** x [B, T, D] -> [B, T, D]; see {@link Attention#forward} for the cache. */
-  public NDArray forward(
-      ParameterStore ps, NDArray x, Rope rope, int start, KvCache cache, boolean training) {
-    return forward(ps, x, rope, start, null, cache, training);
-  }
-
-  /** As above, with the attention mask of {@link Attention#forward} (null: causal). */
-  public NDArray forward(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
-    return mlpBlock(ps, attentionBlock(ps, x, rope, start, mask, cache, training), training);
-  }
-
   /**
-   * The attention block with its residual, {@code h = x + Attn(norm(x))} (with any attention
-   * deltas); arguments as {@link #forward}.
+   * x [B, T, D] (in the one-token pass [B, D]) -> the layer's output, same shape; see {@link
+   * Attention#forward} for the pass's cache and mask.
    */
-  public NDArray attentionBlock(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
-    NDArray xNorm = attentionNorm.forward(ps, new NDList(x), training).head();
-    return x.add(attention.forward(ps, xNorm, rope, start, mask, cache, index, training));
+  public NDArray forward(LayerPass pass, NDArray x) {
+    return mlpBlock(pass, attentionBlock(pass, x));
+  }
+
+  /** The attention block with its residual, {@code h = x + Attn(norm(x))} (with its deltas). */
+  public NDArray attentionBlock(LayerPass pass, NDArray x) {
+    return attention.forward(pass, attentionNorm.forward(pass, x), x, index);
   }
 
   /**
    * The MLP block with its residual and FFN adapters, {@code y = h + FFN(norm(h)) [+ A(norm(h))
    * ...]}, the adapters added in the order they were installed.
    */
-  public NDArray mlpBlock(ParameterStore ps, NDArray h, boolean training) {
-    NDArray hNorm = ffnNorm.forward(ps, new NDList(h), training).head();
-    NDArray y = h.add(feedForward.forward(ps, new NDList(hNorm), training).head());
+  public NDArray mlpBlock(LayerPass pass, NDArray h) {
+    NDArray hNorm = ffnNorm.forward(pass, h);
+    NDArray y = feedForward.forward(pass, hNorm, h);
     for (FfnAdapter adapter : ffnAdapters) {
-      y = y.add(adapter.forward(ps, hNorm, training));
+      y = pass.accumulate(y, adapter.forward(pass, hNorm));
     }
     return y;
   }
@@ -142,7 +121,7 @@ public final class DecoderLayer extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
-    return new NDList(forward(ps, x, Rope.forSequence(x, config), 0, null, training));
+    return new NDList(forward(LayerPass.of(ps, Rope.forSequence(x, config), training), x));
   }
 
   @Override

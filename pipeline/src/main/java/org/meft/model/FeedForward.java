@@ -6,10 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import java.util.HashMap;
 import java.util.Map;
 
 /** SwiGLU feed-forward: {@code FFN(x) = w2 (silu(w1 x) * (w3 x))}. */
@@ -17,7 +15,7 @@ public final class FeedForward extends AbstractBlock {
   final Parameter w1; // gate_proj [F, D]
   final Parameter w2; // down_proj [D, F]
   final Parameter w3; // up_proj   [F, D]
-  private final Map<String, LinearDelta> deltas = new HashMap<>(); // by projection: gate, up, down
+  private final ProjectionDeltas deltas = new ProjectionDeltas();
 
   public FeedForward() {
     w1 = addParameter(weight("w1"));
@@ -29,58 +27,42 @@ public final class FeedForward extends AbstractBlock {
     return Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).build();
   }
 
-  /** x [B, T, D] -> [B, T, D]. */
-  public static NDArray swiGlu(NDArray x, NDArray w1, NDArray w2, NDArray w3) {
-    NDArray gate = silu(Linear.linear(x, w1).head()); // [B, T, F]
-    NDArray up = Linear.linear(x, w3).head(); // [B, T, F]
-    return Linear.linear(gate.mul(up), w2).head();
+  /**
+   * The kernel: silu(gate) * up, gate and up [..., F]; {@code inPlace} writes it over gate (an
+   * array of the caller's own, in inference).
+   */
+  public static NDArray swiGlu(NDArray gate, NDArray up, boolean inPlace) {
+    if (inPlace) {
+      return gate.muli(Activation.sigmoid(gate)).muli(up);
+    }
+    // silu written out, so that no scalar tensor takes part (see Scalar).
+    return gate.mul(Activation.sigmoid(gate)).mul(up);
+  }
+
+  /**
+   * x [..., D] -> {@code residual + FFN(x)} (residual null: FFN(x)), each projection with its
+   * delta, if any; see {@link LinearDelta#project}.
+   */
+  public NDArray forward(LayerPass pass, NDArray x, NDArray residual) {
+    NDArray gate = deltas.project(pass, x, "gate", w1, null);
+    NDArray up = deltas.project(pass, x, "up", w3, null);
+    return deltas.project(pass, swiGlu(gate, up, pass.isOneToken()), "down", w2, residual);
   }
 
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray x = inputs.singletonOrThrow();
-    if (deltas.isEmpty()) {
-      return new NDList(
-          swiGlu(
-              x,
-              value(ps, w1, x, training),
-              value(ps, w2, x, training),
-              value(ps, w3, x, training)));
-    }
-    NDArray gate = silu(project(ps, x, "gate", w1, training));
-    NDArray up = project(ps, x, "up", w3, training);
-    return new NDList(project(ps, gate.mul(up), "down", w2, training));
+    return new NDList(forward(LayerPass.of(ps, null, training), inputs.singletonOrThrow(), null));
   }
 
   /** The installed deltas, by projection. */
   Map<String, LinearDelta> deltas() {
-    return Map.copyOf(deltas);
-  }
-
-  /** silu(x) = x * sigmoid(x), written out so that no scalar tensor takes part (see Scalar). */
-  static NDArray silu(NDArray x) {
-    return x.mul(Activation.sigmoid(x));
-  }
-
-  private NDArray project(
-      ParameterStore ps, NDArray x, String projection, Parameter w, boolean training) {
-    NDArray y = Linear.linear(x, value(ps, w, x, training)).head();
-    LinearDelta delta = deltas.get(projection);
-    return delta == null ? y : y.add(delta.forward(ps, x, training));
-  }
-
-  private static NDArray value(ParameterStore ps, Parameter p, NDArray x, boolean training) {
-    return ps.getValue(p, x.getDevice(), training);
+    return deltas.all();
   }
 
   /** Installs (or, with null, removes) a delta on projection gate, up or down. */
   public void setDelta(String projection, LinearDelta delta) {
-    if (delta == null) {
-      deltas.remove(projection);
-    } else {
-      deltas.put(projection, delta);
-    }
+    deltas.set(projection, delta);
   }
 
   @Override

@@ -129,13 +129,17 @@ public final class Llama extends AbstractBlock {
    */
   public NDArray forward(ParameterStore ps, NDArray tokens, KvCache cache, boolean training) {
     int start = cache == null ? 0 : cache.length();
-    int t = (int) tokens.getShape().get(1);
-    NDArray x = embed(ps, tokens, training); // [B, T, D]
-    x = decoderLayers(ps, x, rope(tokens, start), start, null, cache, training);
-    if (cache != null) {
-      cache.advance(t);
+    LayerPass pass = LayerPass.of(ps, rope(tokens, start), training).at(start, null, cache);
+    return forward(pass, tokens);
+  }
+
+  /** tokens [B, T] -> logits [B, T, V] float32, through {@code pass}; advances its cache. */
+  public NDArray forward(LayerPass pass, NDArray tokens) {
+    NDArray x = layers(pass, embed(pass.ps(), tokens, pass.training()), 0); // [B, T, D]
+    if (pass.cache() != null) {
+      pass.cache().advance((int) tokens.getShape().get(1));
     }
-    return head(ps, x, training);
+    return head(pass, x);
   }
 
   /**
@@ -146,48 +150,50 @@ public final class Llama extends AbstractBlock {
    */
   public NDArray forwardLast(
       ParameterStore ps, NDArray tokens, Rope rope, NDArray mask, KvCache cache) {
-    int start = cache.length();
+    LayerPass pass = LayerPass.of(ps, rope, false).at(cache.length(), mask, cache);
     long b = tokens.getShape().get(0);
     int t = (int) tokens.getShape().get(1);
-    NDArray x = decoderLayers(ps, embed(ps, tokens, false), rope, start, mask, cache, false);
+    NDArray x = layers(pass, embed(ps, tokens, false), 0);
     cache.advance(t);
     if (t > 1) {
       x = x.get(":, -1:, :"); // [B, 1, D]: only the last column's logits are read
     }
-    return head(ps, x, false).reshape(b, config.vocabSize());
+    return head(pass, x).reshape(b, config.vocabSize());
   }
 
   /**
-   * x_0 [B, T, D] through every decoder layer (the lowest through the {@link #setLowerStack lower
-   * stack} when one is set); arguments as {@link DecoderLayer#forward(ParameterStore, NDArray,
-   * Rope, int, NDArray, KvCache, boolean)}.
+   * The one-token inference pass ({@link LayerPass#oneToken}): tokens [B] int64, each sequence's
+   * next token, at cache column {@code cache.length()} -> the logits [B, V] float32; advances the
+   * cache by one column.
    */
-  private NDArray decoderLayers(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
-    int first = 0;
-    if (lowerStack != null) {
-      x = lowerStack.forward(ps, x, rope, start, mask, cache, training);
+  public NDArray forwardToken(LayerPass pass, NDArray tokens) {
+    NDArray x = layers(pass, embed(pass.ps(), tokens, false), 0); // [B, D]
+    pass.cache().advance(1);
+    return head(pass, x);
+  }
+
+  /**
+   * x_first [B, T, D] (in the one-token pass [B, D]) through decoder layers {@code first} to the
+   * last (from 0, the lowest through the {@link #setLowerStack lower stack} when one is set).
+   */
+  public NDArray layers(LayerPass pass, NDArray x, int first) {
+    if (first == 0 && lowerStack != null) {
+      x = lowerStack.forward(pass, x);
       first = lowerStack.depth();
     }
-    NDManager pass = x.getManager();
-    for (int i = first; i < layers.size(); i++) {
-      if (training) {
-        x = layers.get(i).forward(ps, x, rope, start, mask, cache, true);
+    NDManager manager = x.getManager();
+    for (DecoderLayer layer : layers.subList(first, layers.size())) {
+      if (pass.training() || pass.isOneToken()) {
+        x = layer.forward(pass, x);
         continue;
       }
       // In inference each layer's intermediates (a prompt's scores are [B, H, T, T]) are freed when
       // the layer ends, so that a long batched prompt holds one layer's at a time, not every
       // layer's.
-      try (NDManager scope = pass.newSubManager()) {
+      try (NDManager scope = manager.newSubManager()) {
         x.tempAttach(scope);
-        NDArray y = layers.get(i).forward(ps, x, rope, start, mask, cache, false);
-        y.attach(pass);
+        NDArray y = layer.forward(pass, x);
+        y.attach(manager);
         x = y;
       }
     }
@@ -231,12 +237,17 @@ public final class Llama extends AbstractBlock {
 
   /** The last layer's output x [B, T, D] -> logits [B, T, V]: final RMSNorm, then the head. */
   public NDArray head(ParameterStore ps, NDArray x, boolean training) {
-    return head(ps, x, ps.getValue(headWeight(), x.getDevice(), training), training);
+    return head(LayerPass.of(ps, null, training), x);
   }
 
-  /** As {@link #head(ParameterStore, NDArray, boolean)}, with the head's weight [V, D] given. */
-  public NDArray head(ParameterStore ps, NDArray x, NDArray weight, boolean training) {
-    NDArray normed = norm.forward(ps, new NDList(x), training).head();
+  /** As {@link #head(ParameterStore, NDArray, boolean)}, in {@code pass}. */
+  public NDArray head(LayerPass pass, NDArray x) {
+    return head(pass, x, pass.value(headWeight(), x));
+  }
+
+  /** As {@link #head(LayerPass, NDArray)}, with the head's weight [V, D] given. */
+  public NDArray head(LayerPass pass, NDArray x, NDArray weight) {
+    NDArray normed = norm.forward(pass, x);
     return Precision.atLeastFloat32(Linear.linear(normed, weight).head()); // the loss is float32
   }
 

@@ -33,7 +33,11 @@ public final class Precision {
    * float32 or float64 {@code x} itself (float64 models exist for finite-difference checks).
    */
   public static NDArray atLeastFloat32(NDArray x) {
-    DataType type = x.getDataType();
-    return type == DataType.FLOAT16 || type == DataType.BFLOAT16 ? cast(x, DataType.FLOAT32) : x;
+    return cast(x, atLeastFloat32(x.getDataType()));
+  }
+
+  /** The type {@link #atLeastFloat32(NDArray)} gives an array of {@code type}. */
+  public static DataType atLeastFloat32(DataType type) {
+    return type == DataType.FLOAT16 || type == DataType.BFLOAT16 ? DataType.FLOAT32 : type;
   }
 }

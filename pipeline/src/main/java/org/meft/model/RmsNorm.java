@@ -42,6 +42,16 @@ public final class RmsNorm extends AbstractBlock {
     return Precision.cast(x32.mul(inverseRms).muli(w), x.getDataType());
   }
 
+  /**
+   * x [..., D] -> [..., D] in x's type; in the one-token pass by the in-place form with its
+   * constants.
+   */
+  public NDArray forward(LayerPass pass, NDArray x) {
+    NDArray w = pass.value(weight, x);
+    OneToken token = pass.oneToken();
+    return token == null ? rmsNorm(x, w, eps) : rmsNorm(x, w, token.eps(), token.minusHalf());
+  }
+
   float eps() {
     return eps;
   }
@@ -49,8 +59,7 @@ public final class RmsNorm extends AbstractBlock {
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray x = inputs.singletonOrThrow();
-    return new NDList(rmsNorm(x, ps.getValue(weight, x.getDevice(), training), eps));
+    return new NDList(forward(LayerPass.of(ps, null, training), inputs.singletonOrThrow()));
   }
 
   @Override

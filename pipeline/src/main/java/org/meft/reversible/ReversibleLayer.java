@@ -3,13 +3,10 @@ package org.meft.reversible;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
-import ai.djl.training.ParameterStore;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.model.DecoderLayer;
-import org.meft.model.KvCache;
-import org.meft.model.Rope;
+import org.meft.model.LayerPass;
 import org.meft.model.Scalar;
-import org.meft.model.TokenBlocks;
 
 /**
  * One reversible layer (Liao et al., {@code RevBertLayer}): {@code y1 = lambda x1 + F(x2); y2 =
@@ -37,63 +34,28 @@ final class ReversibleLayer {
     this.beta = beta;
   }
 
-  /** The forward: [x1, x2] -> the layer's output halves. */
-  Halves forward(
-      ParameterStore ps,
-      Halves x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
-    NDArray y1 =
-        x.first()
-            .mul(Scalar.of(x.first(), lambda))
-            .add(f(ps, x.second(), rope, start, mask, cache, training));
-    NDArray y2 =
-        x.second()
-            .mul(Scalar.of(x.second(), beta))
-            .add(g(ps, y1, rope, start, mask, cache, training));
-    return architecture.swapsHalves() ? new Halves(y2, y1) : new Halves(y1, y2);
-  }
-
   /**
-   * {@link #forward} for one token per sequence, [B, D] halves, in inference: F and G from the
-   * blocks of {@link TokenDecoder}'s pass (the layer's attention runs once, writing the cache).
+   * The forward: [x1, x2] -> the layer's output halves, each [B, T, D] (in the one-token pass [B,
+   * D]).
    */
-  Halves decodeToken(ParameterStore ps, Halves x, TokenBlocks blocks) {
-    int i = layer.index();
-    NDArray x2 = x.second();
-    NDArray f =
-        switch (architecture) {
-          case MEFT1 -> blocks.mlp(i, blocks.attention(i, x2));
-          case MEFT2 -> blockAdapter.forward(ps, x2, false);
-          case MEFT3 -> blocks.attention(i, x2);
-        };
-    NDArray y1 = x.first().mul(Scalar.of(x.first(), lambda)).add(f);
-    NDArray g =
-        switch (architecture) {
-          case MEFT1 -> blockAdapter.forward(ps, y1, false);
-          case MEFT2 -> blocks.mlp(i, blocks.attention(i, y1));
-          case MEFT3 -> blocks.mlp(i, y1);
-        };
-    NDArray y2 = x2.mul(Scalar.of(x2, beta)).add(g);
+  Halves forward(LayerPass pass, Halves x) {
+    NDArray y1 = x.first().mul(Scalar.of(x.first(), lambda)).add(f(pass, x.second()));
+    NDArray y2 = x.second().mul(Scalar.of(x.second(), beta)).add(g(pass, y1));
     return architecture.swapsHalves() ? new Halves(y2, y1) : new Halves(y1, y2);
   }
 
   /**
    * The backward from this layer's output {@code out} and its gradient {@code dOut}: rebuilds the
-   * input and returns it with its gradient; F's and G's parameters get their gradients through
-   * {@code collector} ({@code afterBackward} runs after each of its two backward calls, e.g. to
-   * send meft rows' gradients to the host). The layer's temporaries are freed; the four arrays
-   * returned belong to the caller.
+   * input and returns it with its gradient; F and G run again in {@code pass} (a replay) and their
+   * parameters get their gradients through {@code collector} ({@code afterBackward} runs after each
+   * of its two backward calls, e.g. to send meft rows' gradients to the host). The layer's
+   * temporaries are freed; the four arrays returned belong to the caller.
    */
   Step backward(
       GradientCollector collector,
-      ParameterStore ps,
+      LayerPass pass,
       Halves out,
       Halves dOut,
-      Rope rope,
       Runnable afterBackward) {
     boolean swap = architecture.swapsHalves();
     NDArray y1 = swap ? out.second() : out.first();
@@ -106,7 +68,7 @@ final class ReversibleLayer {
       long start = System.nanoTime();
       NDArray y1Leaf = y1.stopGradient();
       y1Leaf.setRequiresGradient(true);
-      NDArray gOut = g(ps, y1Leaf, rope, 0, null, null, true);
+      NDArray gOut = g(pass, y1Leaf);
       NDArray x2 = y2.sub(gOut.stopGradient()).div(Scalar.of(y2, beta));
       long recompute = System.nanoTime() - start;
       collector.backward(gOut.mul(dy2).sum());
@@ -116,7 +78,7 @@ final class ReversibleLayer {
       start = System.nanoTime();
       NDArray x2Leaf = x2.stopGradient();
       x2Leaf.setRequiresGradient(true);
-      NDArray fOut = f(ps, x2Leaf, rope, 0, null, null, true);
+      NDArray fOut = f(pass, x2Leaf);
       NDArray x1 = y1.stopGradient().sub(fOut.stopGradient()).div(Scalar.of(y1, lambda));
       recompute += System.nanoTime() - start;
       collector.backward(fOut.mul(dy1Total).sum());
@@ -134,14 +96,14 @@ final class ReversibleLayer {
    * The input rebuilt from the output {@code out} without gradient, as {@link #backward} rebuilds
    * it (a training forward of F and G); the two arrays returned belong to the caller.
    */
-  Halves inverse(ParameterStore ps, Halves out, Rope rope) {
+  Halves inverse(LayerPass pass, Halves out) {
     boolean swap = architecture.swapsHalves();
     NDArray y1 = swap ? out.second() : out.first();
     NDArray y2 = swap ? out.first() : out.second();
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      NDArray x2 = y2.sub(g(ps, y1, rope, 0, null, null, true)).div(Scalar.of(y2, beta));
-      NDArray x1 = y1.sub(f(ps, x2, rope, 0, null, null, true)).div(Scalar.of(y1, lambda));
+      NDArray x2 = y2.sub(g(pass, y1)).div(Scalar.of(y2, beta));
+      NDArray x1 = y1.sub(f(pass, x2)).div(Scalar.of(y1, lambda));
       NDScope.unregister(x1);
       NDScope.unregister(x2);
       return new Halves(x1, x2);
@@ -154,33 +116,21 @@ final class ReversibleLayer {
    */
   record Step(Halves input, Halves gradient, long recomputeNanos) {}
 
-  private NDArray f(
-      ParameterStore ps,
-      NDArray x2,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
+  /** F of the architecture's table (see {@link Architecture}). */
+  private NDArray f(LayerPass pass, NDArray x2) {
     return switch (architecture) {
-      case MEFT1 -> layer.forward(ps, x2, rope, start, mask, cache, training);
-      case MEFT2 -> blockAdapter.forward(ps, x2, training);
-      case MEFT3 -> layer.attentionBlock(ps, x2, rope, start, mask, cache, training);
+      case MEFT1 -> layer.forward(pass, x2);
+      case MEFT2 -> blockAdapter.forward(pass, x2);
+      case MEFT3 -> layer.attentionBlock(pass, x2);
     };
   }
 
-  private NDArray g(
-      ParameterStore ps,
-      NDArray y1,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
+  /** G of the architecture's table. */
+  private NDArray g(LayerPass pass, NDArray y1) {
     return switch (architecture) {
-      case MEFT1 -> blockAdapter.forward(ps, y1, training);
-      case MEFT2 -> layer.forward(ps, y1, rope, start, mask, cache, training);
-      case MEFT3 -> layer.mlpBlock(ps, y1, training);
+      case MEFT1 -> blockAdapter.forward(pass, y1);
+      case MEFT2 -> layer.forward(pass, y1);
+      case MEFT3 -> layer.mlpBlock(pass, y1);
     };
   }
 }

@@ -16,12 +16,11 @@ import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.LayerSelection;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.adapter.parallel.ParallelConfig;
-import org.meft.model.KvCache;
+import org.meft.model.LayerPass;
 import org.meft.model.LayerStack;
 import org.meft.model.Llama;
 import org.meft.model.Rope;
 import org.meft.model.Scalar;
-import org.meft.model.TokenBlocks;
 
 /**
  * The lowest decoder layers of a model made reversible ({@code RevBertEncoder}): the embedding's
@@ -80,8 +79,7 @@ public final class ReversibleStack implements LayerStack, Adapters {
                 seed + 7919L * (i + 1),
                 manager,
                 adapters.meters(),
-                adapters.activeTokens(),
-                adapters.layerPass());
+                adapters.activeTokens());
         parameters.put("layers." + i + ".reversible.keys", block.keys());
         parameters.put("layers." + i + ".reversible.values", block.values());
       }
@@ -111,26 +109,10 @@ public final class ReversibleStack implements LayerStack, Adapters {
   }
 
   @Override
-  public NDArray forward(
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      int start,
-      NDArray mask,
-      KvCache cache,
-      boolean training) {
+  public NDArray forward(LayerPass pass, NDArray x) {
     Halves h = new Halves(x, x);
     for (ReversibleLayer layer : layers) {
-      h = layer.forward(ps, h, rope, start, mask, cache, training);
-    }
-    return merge(h);
-  }
-
-  @Override
-  public NDArray decodeToken(ParameterStore ps, NDArray x, TokenBlocks blocks) {
-    Halves h = new Halves(x, x);
-    for (ReversibleLayer layer : layers) {
-      h = layer.decodeToken(ps, h, blocks);
+      h = layer.forward(pass, h);
     }
     return merge(h);
   }
@@ -145,12 +127,17 @@ public final class ReversibleStack implements LayerStack, Adapters {
    * -> the last reversible layer's output halves; {@code afterLayer} runs after each layer.
    */
   public Halves forwardKeepingTop(ParameterStore ps, NDArray x0, Rope rope, Runnable afterLayer) {
+    return forwardKeepingTop(LayerPass.of(ps, rope, true), x0, afterLayer);
+  }
+
+  /** As above, in {@code pass} (a training pass from position 0). */
+  public Halves forwardKeepingTop(LayerPass pass, NDArray x0, Runnable afterLayer) {
     Halves h = new Halves(x0, x0);
     for (ReversibleLayer layer : layers) {
       Halves next;
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        next = layer.forward(ps, h, rope, 0, null, null, true);
+        next = layer.forward(pass, h);
         NDScope.unregister(next.first());
         NDScope.unregister(next.second());
       }
@@ -172,17 +159,15 @@ public final class ReversibleStack implements LayerStack, Adapters {
    */
   public NDArray backward(
       GradientCollector collector,
-      ParameterStore ps,
+      LayerPass pass,
       Halves top,
       Halves dTop,
-      Rope rope,
       Runnable afterBackward,
       Runnable afterLayer) {
     Halves out = top;
     Halves dOut = dTop;
     for (int i = layers.size() - 1; i >= 0; i--) {
-      ReversibleLayer.Step step =
-          layers.get(i).backward(collector, ps, out, dOut, rope, afterBackward);
+      ReversibleLayer.Step step = layers.get(i).backward(collector, pass, out, dOut, afterBackward);
       out.close();
       dOut.close();
       out = step.input();
@@ -209,9 +194,10 @@ public final class ReversibleStack implements LayerStack, Adapters {
    * the reconstruction error against the forward's own input.
    */
   public Halves rebuild(ParameterStore ps, Halves top, Rope rope) {
+    LayerPass pass = LayerPass.of(ps, rope, true);
     Halves out = top;
     for (int i = layers.size() - 1; i >= 0; i--) {
-      Halves in = layers.get(i).inverse(ps, out, rope);
+      Halves in = layers.get(i).inverse(pass, out);
       out.close();
       out = in;
     }

@@ -8,10 +8,9 @@ import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
 import java.util.List;
 import org.meft.adapter.InstalledAdapters;
-import org.meft.adapter.LayerPass;
 import org.meft.model.DecoderLayer;
+import org.meft.model.LayerPass;
 import org.meft.model.Llama;
-import org.meft.model.Rope;
 import org.meft.model.Scalar;
 
 /**
@@ -35,65 +34,53 @@ import org.meft.model.Scalar;
  * of the weight, then passed on as {@code sum(W * dW_head)}), so that they add up in the order one
  * backward over the model adds them. The layers below the lowest one with something to train are
  * neither kept nor recomputed, as autograd would not reach them either. The adapters replay their
- * first forward's choices ({@link LayerPass}).
+ * first forward's choices ({@link LayerPass.Kind}).
  */
-final class ActivationRecomputation {
-  private ActivationRecomputation() {}
+record ActivationRecomputation(Llama model, InstalledAdapters adapters)
+    implements TrainingStrategy {
 
-  /**
-   * Forward and backward of micro-batch {@code batch}, its loss's gradients scaled by 1 / {@code
-   * accumulation}, the meft row gradients sent to the host store layer by layer; returns the
-   * micro-batch's loss.
-   */
-  static float forwardBackward(
-      Llama model,
-      InstalledAdapters adapters,
-      ParameterStore ps,
-      Trainer.Batch batch,
-      int accumulation) {
+  @Override
+  public float forwardBackward(LayerPass pass, Trainer.Batch batch, int accumulation) {
     List<DecoderLayer> layers = model.layers();
     int lowest = lowestLayerWithGradient(model, adapters);
-    LayerPass pass = adapters.layerPass();
     NDArray tokens = batch.inputs();
-    Rope rope = model.rope(tokens, 0);
+    LayerPass record = pass.as(LayerPass.Kind.RECORD);
     List<NDArray> inputs = new ArrayList<>(); // x_lowest .. x_{L-1}, each [B, T, D]
-    pass.set(LayerPass.Kind.RECORD);
-    NDArray x = model.embed(ps, tokens, true); // [B, T, D]
+    NDArray x = model.embed(pass.ps(), tokens, true); // [B, T, D]
     for (int i = 0; i < layers.size(); i++) {
       if (i >= lowest) {
         inputs.add(x);
       }
-      x = forwardWithoutGradient(layers.get(i), ps, x, rope);
+      x = forwardWithoutGradient(layers.get(i), record, x);
       adapters.meters().endLayer();
     }
     NDArray tied = null; // the tied weight W, detached: it collects the head's part of dL/dW
     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
       x.setRequiresGradient(true);
-      NDArray headWeight = ps.getValue(model.headWeight(), x.getDevice(), true); // [V, D]
+      NDArray headWeight = pass.value(model.headWeight(), x); // [V, D]
       if (model.config().tiedEmbeddings() && model.embeddingsTrain()) {
         tied = headWeight.stopGradient();
         tied.setRequiresGradient(true);
       }
-      NDArray logits = model.head(ps, x, tied == null ? headWeight : tied, true);
+      NDArray logits = model.head(pass, x, tied == null ? headWeight : tied);
       NDArray loss = Trainer.maskedCrossEntropy(logits, batch.targets(), batch.mask());
       collector.backward(loss.div(Scalar.of(loss, accumulation)));
       NDArray dy = x.getGradient(); // [B, T, D]
-      pass.set(LayerPass.Kind.REPLAY);
+      LayerPass replay = pass.as(LayerPass.Kind.REPLAY);
       for (int i = layers.size() - 1; i >= lowest; i--) {
         NDArray input = inputs.get(i - lowest);
-        NDArray dx = recomputeBackward(collector, layers.get(i), ps, input, rope, dy, adapters);
+        NDArray dx = recomputeBackward(collector, layers.get(i), replay, input, dy);
         adapters.meters().endLayer();
         dy.close();
         input.close();
         dy = dx;
       }
       if (model.embeddingsTrain()) {
-        backwardEmbeddings(collector, model, ps, tokens, dy, headWeight, tied);
+        backwardEmbeddings(collector, model, pass.ps(), tokens, dy, headWeight, tied);
       }
       dy.close();
       return loss.getFloat();
     } finally {
-      pass.set(LayerPass.Kind.ONCE);
       if (tied != null) {
         tied.close();
       }
@@ -115,11 +102,10 @@ final class ActivationRecomputation {
   }
 
   /** x [B, T, D] -> layer(x), outside any collector: no graph; the layer's temporaries freed. */
-  private static NDArray forwardWithoutGradient(
-      DecoderLayer layer, ParameterStore ps, NDArray x, Rope rope) {
+  private static NDArray forwardWithoutGradient(DecoderLayer layer, LayerPass pass, NDArray x) {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      NDArray y = layer.forward(ps, x, rope, 0, null, true);
+      NDArray y = layer.forward(pass, x);
       NDScope.unregister(y);
       return y;
     }
@@ -130,18 +116,12 @@ final class ActivationRecomputation {
    * parameters (and meft rows, sent to the host now, while K_S and V_S exist) get their gradients;
    * returns dL/dx. The layer's temporaries are freed.
    */
-  private static NDArray recomputeBackward(
-      GradientCollector collector,
-      DecoderLayer layer,
-      ParameterStore ps,
-      NDArray x,
-      Rope rope,
-      NDArray dy,
-      InstalledAdapters adapters) {
+  private NDArray recomputeBackward(
+      GradientCollector collector, DecoderLayer layer, LayerPass pass, NDArray x, NDArray dy) {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       x.setRequiresGradient(true);
-      NDArray y = layer.forward(ps, x, rope, 0, null, true);
+      NDArray y = layer.forward(pass, x);
       collector.backward(y.mul(dy).sum());
       adapters.collectGradients();
       NDArray dx = x.getGradient();

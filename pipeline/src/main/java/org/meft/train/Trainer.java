@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -18,9 +17,8 @@ import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.InstalledAdapters;
 import org.meft.adapter.MeterTotals;
+import org.meft.model.LayerPass;
 import org.meft.model.Llama;
-import org.meft.model.Scalar;
-import org.meft.reversible.ReversibleStack;
 import org.meft.stop.NativeGate;
 import org.meft.stop.StopSignals;
 import org.meft.stop.StoppedException;
@@ -38,6 +36,7 @@ public final class Trainer {
   private final Llama model;
   private final InstalledAdapters adapters;
   private final TrainConfig config;
+  private final TrainingStrategy strategy;
   private final PrintStream progress;
 
   public Trainer(
@@ -45,6 +44,7 @@ public final class Trainer {
     this.model = model;
     this.adapters = adapters;
     this.config = config;
+    this.strategy = TrainingStrategy.of(model, adapters, config);
     this.progress = progress;
   }
 
@@ -306,11 +306,8 @@ public final class Trainer {
   /**
    * Forward and backward over the step's {@code accumulation} micro-batches, drawn from {@code
    * order}: the device gradients accumulate (a collector does not zero them when opened), the meft
-   * row gradients go to the host store. With {@code recomputeActivations}, each micro-batch keeps
-   * only the layers' inputs and recomputes each layer in backward ({@link
-   * ActivationRecomputation}), for the same gradients. When the model's lowest layers are a {@link
-   * ReversibleStack}, it keeps only the stack's top and rebuilds each layer's input in backward
-   * ({@link ReversibleTraining}).
+   * row gradients go to the host store; each micro-batch as the run's {@link TrainingStrategy} runs
+   * it.
    */
   private Pass forwardBackward(int step, DataOrder order, ParameterStore ps, NDManager manager) {
     double loss = 0;
@@ -324,24 +321,14 @@ public final class Trainer {
         Batch b = Batch.of(batch, sub);
         adapters.activeTokens().set(b.positions(), b.inverse(), b.inputs().size());
         // Dropout per micro-batch and branch, so that a recomputed layer replays its masks.
-        adapters.layerPass().seedDropout((config.seed() * 1_000_003L + step) * 1_000_003L + micro);
+        LayerPass pass =
+            LayerPass.of(ps, model.rope(b.inputs(), 0), true)
+                .seeded((config.seed() * 1_000_003L + step) * 1_000_003L + micro);
         float microLoss;
         try {
-          ReversibleStack stack = ReversibleStack.of(model);
-          if (stack != null) {
-            microLoss =
-                ReversibleTraining.forwardBackward(
-                    model, adapters, stack, ps, b, config.accumulation());
-          } else if (config.recomputeActivations()) {
-            microLoss =
-                ActivationRecomputation.forwardBackward(
-                    model, adapters, ps, b, config.accumulation());
-          } else {
-            microLoss = forwardBackward(ps, b);
-          }
+          microLoss = strategy.forwardBackward(pass, b, config.accumulation());
         } finally {
           adapters.activeTokens().clear();
-          adapters.layerPass().clear();
         }
         adapters.collectGradients();
         adapters.meters().endPass();
@@ -374,19 +361,6 @@ public final class Trainer {
           adapters.activeTokens().clear();
         }
       }
-    }
-  }
-
-  /**
-   * One micro-batch's forward, keeping every activation, and one backward of its loss / {@code
-   * accumulation}; returns the loss.
-   */
-  private float forwardBackward(ParameterStore ps, Batch b) {
-    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-      NDArray logits = model.forward(ps, b.inputs(), null, true);
-      NDArray microLoss = maskedCrossEntropy(logits, b.targets(), b.mask());
-      collector.backward(microLoss.div(Scalar.of(microLoss, config.accumulation())));
-      return microLoss.getFloat();
     }
   }
 

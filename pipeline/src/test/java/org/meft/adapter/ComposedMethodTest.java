@@ -27,6 +27,7 @@ import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.DecoderLayer;
+import org.meft.model.LayerPass;
 import org.meft.model.Llama;
 import org.meft.model.Rope;
 import org.meft.store.HostStore;
@@ -153,10 +154,10 @@ class ComposedMethodTest {
   private static NDArray output(
       String block, Llama model, int layer, NDArray x, ParameterStore ps) {
     DecoderLayer decoderLayer = model.layers().get(layer);
+    LayerPass pass = LayerPass.of(ps, Rope.forSequence(x, model.config()), false);
     return block.equals("attention")
-        ? decoderLayer.attentionBlock(
-            ps, x, Rope.forSequence(x, model.config()), 0, null, null, false)
-        : decoderLayer.mlpBlock(ps, x, false);
+        ? decoderLayer.attentionBlock(pass, x)
+        : decoderLayer.mlpBlock(pass, x);
   }
 
   /** x [1, TOKENS, D] ~ N(0, 1). */

@@ -50,14 +50,7 @@ class MeftGradientCheckTest {
         HostStore store = HostStore.allocate(allocator, 1, N, D, 0.5f, 3);
         MeftAdapter adapter =
             new MeftAdapter(
-                config,
-                store,
-                0,
-                manager,
-                allocator,
-                new AdapterMeters(),
-                new ActiveTokens(),
-                new LayerPass())) {
+                config, store, 0, manager, allocator, new AdapterMeters(), new ActiveTokens())) {
       Random random = new Random(8);
       for (int row = 0; row < N; row++) {
         float[] value = new float[D];

@@ -65,13 +65,10 @@ class ChunkedAttentionTest {
       }
       NDArray[] masks = {null, manager.create(padded, new Shape(b, 1, 1, t, tAll))};
       for (NDArray mask : masks) {
-        float[] whole =
-            attention.attend(q, keysT, values, mask, start, DataType.FLOAT32, false).toFloatArray();
+        float[] whole = attention.attend(q, keysT, values, mask, start, false).toFloatArray();
         for (long budget : budgets) {
           float[] cut =
-              attention
-                  .attendInChunks(q, keysT, values, mask, start, DataType.FLOAT32, budget)
-                  .toFloatArray();
+              attention.attendInChunks(q, keysT, values, mask, start, budget).toFloatArray();
           assertArrayEquals(
               whole, cut, 1e-6f, (mask == null ? "causal" : "padded") + ", budget " + budget);
         }

@@ -83,7 +83,7 @@ class KvCacheTest {
   void causalMaskHidesOnlyLaterPositions() {
     try (NDManager manager = NDManager.newBaseManager()) {
       NDArray like = manager.zeros(new Shape(1));
-      float[] mask = Attention.causalMask(manager, 2, 2, 4, like).toFloatArray();
+      float[] mask = Attention.causalMask(manager, 2, 2, 4, like.getDataType()).toFloatArray();
       float inf = Float.NEGATIVE_INFINITY;
       // queries at positions 2 and 3 over keys 0..3
       assertArrayEquals(new float[] {0, 0, 0, inf, 0, 0, 0, 0}, mask);

@@ -56,7 +56,6 @@ public final class LoraAdapters implements Adapters {
                 random,
                 context.manager(),
                 context.meters(),
-                context.layerPass(),
                 parameters.size() / 2);
         layer.setDelta(projection, delta);
         parameters.put(delta.a.getName(), delta.a);

@@ -5,10 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.training.ParameterStore;
 import java.util.Random;
 import org.meft.adapter.AdapterMeters;
-import org.meft.adapter.LayerPass;
+import org.meft.model.LayerPass;
 import org.meft.model.LinearDelta;
 import org.meft.model.Precision;
 import org.meft.model.Scalar;
@@ -26,7 +25,6 @@ public final class LoraDelta implements LinearDelta {
   private final int rank;
   private final int out;
   private final AdapterMeters meters;
-  private final LayerPass layerPass;
   private final int branch; // this branch's index among the model's, for its dropout seed
 
   LoraDelta(
@@ -37,7 +35,6 @@ public final class LoraDelta implements LinearDelta {
       Random random,
       NDManager manager,
       AdapterMeters meters,
-      LayerPass layerPass,
       int branch) {
     float[] init = new float[config.rank() * in];
     double std = 1 / Math.sqrt(config.rank());
@@ -55,29 +52,25 @@ public final class LoraDelta implements LinearDelta {
     rank = config.rank();
     this.out = out;
     this.meters = meters;
-    this.layerPass = layerPass;
     this.branch = branch;
     meters.resident(LoraAdapters.residentBytes(rank, in, out));
   }
 
   @Override
-  public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+  public NDArray forward(LayerPass pass, NDArray x) {
     long tokens = x.getShape().size() / x.getShape().getLastDimension();
     meters.pass(LoraAdapters.passBytes(tokens, rank, out));
     NDArray input = Precision.atLeastFloat32(x); // the branch runs in float32 over any base
-    if (training && dropout > 0) {
-      layerPass.seedBranch(branch);
+    if (pass.training() && dropout > 0) {
+      pass.seedBranch(branch);
       NDArray keep = input.getManager().randomUniform(0, 1, input.getShape()).gte(dropout);
       input =
           input
               .mul(keep.toType(input.getDataType(), false))
               .mul(Scalar.of(input, 1 / (1 - dropout)));
     }
-    NDArray low = Linear.linear(input, ps.getValue(a, x.getDevice(), training)).head();
-    NDArray delta =
-        Linear.linear(low, ps.getValue(b, x.getDevice(), training))
-            .head()
-            .mul(Scalar.of(low, scale));
+    NDArray low = Linear.linear(input, pass.value(a, x)).head();
+    NDArray delta = Linear.linear(low, pass.value(b, x)).head().mul(Scalar.of(low, scale));
     return Precision.cast(delta, x.getDataType()); // added to the projection in its type
   }
 }

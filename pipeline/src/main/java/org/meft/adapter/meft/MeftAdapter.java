@@ -24,8 +24,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.DeviceBytes;
-import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
+import org.meft.model.LayerPass;
 import org.meft.model.Precision;
 import org.meft.model.Scalar;
 import org.meft.retrieval.KeyRetrieval;
@@ -91,7 +91,6 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private final ArrowBuf keysTransfer; // [maxRows + 1, D] float32
   private final ArrowBuf valuesTransfer; // [maxRows + 1, D] float32
   private final List<Pending> pending = new ArrayList<>();
-  private final LayerPass layerPass;
   private List<Choices> recorded; // the groups of the last RECORD forward, until its REPLAY
   private Choices buffered; // the group whose K_S, V_S the transfer buffers hold
   private Consumer<float[]> tokenObserver; // see observeTokens
@@ -106,10 +105,8 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
       NDManager manager,
       BufferAllocator allocator,
       AdapterMeters meters,
-      ActiveTokens activeTokens,
-      LayerPass layerPass) {
+      ActiveTokens activeTokens) {
     this.config = config;
-    this.layerPass = layerPass;
     this.store = store;
     this.storeLayer = storeLayer;
     this.dim = store.dim();
@@ -174,13 +171,13 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   }
 
   @Override
-  public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
+  public NDArray forward(LayerPass pass, NDArray n) {
     NDArray all = Precision.atLeastFloat32(n).reshape(-1, dim); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
     if (tokenObserver != null) {
       tokenObserver.accept(h.toType(DataType.FLOAT32, false).toFloatArray());
     }
-    NDArray a = training ? adaptInGroups(ps, h) : adaptEachTokenExactly(ps, h);
+    NDArray a = pass.training() ? adaptInGroups(pass, h) : adaptEachTokenExactly(pass.ps(), h);
     // Added to the residual stream in its type.
     return Precision.cast(activeTokens.expand(a, all).reshape(n.getShape()), n.getDataType());
   }
@@ -253,10 +250,10 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    * device part group by group ({@link TrainRows}), the groups' outputs joined in token order. A
    * replay takes the groups its first forward recorded.
    */
-  private NDArray adaptInGroups(ParameterStore ps, NDArray h) {
-    LayerPass.Kind kind = layerPass.kind();
+  private NDArray adaptInGroups(LayerPass pass, NDArray h) {
+    LayerPass.Kind kind = pass.kind();
     boolean replay = kind == LayerPass.Kind.REPLAY;
-    Route route = timed(AdapterMeters.ROUTE, () -> route(ps, h, true, !replay));
+    Route route = timed(AdapterMeters.ROUTE, () -> route(pass.ps(), h, true, !replay));
     List<Choices> groups = replay ? takeRecorded(route.tokens()) : choose(route);
     if (kind == LayerPass.Kind.RECORD) {
       recorded = groups;

@@ -71,8 +71,7 @@ public final class MeftAdapters implements Adapters {
                 context.manager(),
                 context.allocator(),
                 context.meters(),
-                context.activeTokens(),
-                context.layerPass());
+                context.activeTokens());
         adapters.add(adapter);
         model.layers().get(layers.get(i)).addFfnAdapter(adapter);
         parameters.put("layers." + layers.get(i) + ".meft.router", adapter.router());

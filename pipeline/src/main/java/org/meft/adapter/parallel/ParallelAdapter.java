@@ -15,8 +15,8 @@ import java.util.Random;
 import org.meft.adapter.ActiveTokens;
 import org.meft.adapter.AdapterMeters;
 import org.meft.adapter.DeviceBytes;
-import org.meft.adapter.LayerPass;
 import org.meft.model.FfnAdapter;
+import org.meft.model.LayerPass;
 import org.meft.model.Precision;
 
 /**
@@ -28,7 +28,6 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
   final Parameter values; // [N, D]
   private final AdapterMeters meters;
   private final ActiveTokens activeTokens;
-  private final LayerPass layerPass;
 
   public ParallelAdapter(
       ParallelConfig config,
@@ -36,11 +35,9 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
       long seed,
       NDManager manager,
       AdapterMeters meters,
-      ActiveTokens activeTokens,
-      LayerPass layerPass) {
+      ActiveTokens activeTokens) {
     this.meters = meters;
     this.activeTokens = activeTokens;
-    this.layerPass = layerPass;
     int n = config.adapterSize();
     float[] k = new float[n * dim];
     Random random = new Random(seed);
@@ -93,9 +90,9 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
   }
 
   @Override
-  public NDArray forward(ParameterStore ps, NDArray n, boolean training) {
-    NDArray k = ps.getValue(keys, n.getDevice(), training);
-    NDArray v = ps.getValue(values, n.getDevice(), training);
+  public NDArray forward(LayerPass pass, NDArray n) {
+    NDArray k = pass.value(keys, n);
+    NDArray v = pass.value(values, n);
     long d = k.getShape().get(1);
     NDArray all = Precision.atLeastFloat32(n).reshape(-1, d); // [B*T, D], float32 over any base
     NDArray h = activeTokens.select(all); // [M, D]
@@ -103,7 +100,7 @@ public final class ParallelAdapter extends AbstractBlock implements FfnAdapter {
     long rows = k.getShape().get(0);
     meters.pass(passBytes(tokens, (int) rows, (int) d));
     meters.transientBytes(transientBytes(tokens, (int) rows));
-    if (layerPass.kind() != LayerPass.Kind.REPLAY) { // a recomputation moves no new rows
+    if (pass.kind() != LayerPass.Kind.REPLAY) { // a recomputation moves no new rows
       meters.rows((int) rows);
     }
     NDArray a = activeTokens.expand(parallelAdapter(h, k, v), all).reshape(n.getShape());

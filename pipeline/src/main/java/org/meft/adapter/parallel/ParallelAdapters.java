@@ -43,8 +43,7 @@ public final class ParallelAdapters implements Adapters {
               context.seed() + layer,
               context.manager(),
               context.meters(),
-              context.activeTokens(),
-              context.layerPass());
+              context.activeTokens());
       model.layers().get(layer).addFfnAdapter(adapter);
       adapters.add(adapter);
       parameters.put("layers." + layer + ".parallel.keys", adapter.keys());
