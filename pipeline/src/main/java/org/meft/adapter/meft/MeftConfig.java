@@ -51,7 +51,7 @@ public record MeftConfig(
 
   public static final Setting TOP_K =
       Setting.integer(
-          "top-k", 64, Range.closed(1, 1 << 24), "K, rows each token keeps (<= adapter-size)");
+          "top-k", 8, Range.closed(1, 1 << 24), "K, rows each token keeps (<= adapter-size)");
   public static final Setting EXPERTS =
       Setting.derived(
           "experts",
