@@ -21,6 +21,8 @@ import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 
 /** Settings -> RunSpec -> settings and JSON round trips, defaults, and errors naming the field. */
@@ -61,6 +63,8 @@ class RunSpecTest {
             KeySource.RANDOM,
             new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             meft.adapter().layers()),
         meft.adapter());
     assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
@@ -147,6 +151,8 @@ class RunSpecTest {
             KeySource.RANDOM,
             new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL),
         fused.first());
     assertEquals(new ParallelConfig(8, 0.5f, LayerSelection.ALL), fused.second());
