@@ -22,6 +22,7 @@ import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.store.StoreDtype;
+import org.meft.store.StoreFormat;
 import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 
@@ -90,6 +91,21 @@ class RunSpecTest {
     assertEquals(List.of(0, 2), lora.layers().resolve(3));
     assertEquals(1L << 19, spec.hostBudgetBytes());
     assertEquals(1e-3f, spec.train().learningRate());
+  }
+
+  @Test
+  void aSweepRunNamesTheStoreLayout() {
+    JsonObject json =
+        JsonParser.parseString(
+                "{\"model\": \"m\", \"data\": \"d.jsonl\", \"method\": \"meft\", \"steps\": 10,"
+                    + " \"batch-size\": 2, \"lr\": 0.001, \"store-dtype\": \"bf16\","
+                    + " \"store-moments\": \"int8\"}")
+            .getAsJsonObject();
+    MeftConfig meft = (MeftConfig) RunSpec.fromJson(json).adapter();
+    assertEquals(new StoreFormat(StoreDtype.BF16, StoreMoments.INT8, false), meft.storeFormat());
+    assertEquals("bf16", RunSpec.fromJson(json).toJson().get("store-dtype").getAsString());
+    refused(
+        settings("meft", "store-moments", "int4"), "store-moments: expected f32|int8, got 'int4'");
   }
 
   @Test
