@@ -1,5 +1,7 @@
 package org.meft.adapter;
 
+import java.util.function.LongUnaryOperator;
+
 /**
  * What one method's adapters cost inside a model, before anything is allocated: added up from the
  * same static functions their meters call ({@code MeftAdapter.passBytes}, {@code
@@ -13,7 +15,9 @@ package org.meft.adapter;
  * @param deviceToHostPerPass bus bytes per micro-batch, device to host, every layer
  * @param hostToDeviceReplayPerPass bus bytes per micro-batch a layer's recomputation moves to the
  *     device again (with activation recomputation), every layer
- * @param hostStore host bytes of the store (keys, values, moments, gradient accumulators, steps)
+ * @param hostStore host bytes of the store (keys, values, moments, steps)
+ * @param hostGradients host bytes of the gradients staged for the rows in flight, given the
+ *     micro-batches per optimizer step
  * @param staging host bytes of the buffers rows are gathered into
  * @param hostMomentElementsPerLayer elements per layer of device parameters whose AdamW moments
  *     live in host memory (meft's routers)
@@ -28,6 +32,7 @@ public record AdapterCost(
     long deviceToHostPerPass,
     long hostToDeviceReplayPerPass,
     long hostStore,
+    LongUnaryOperator hostGradients,
     long staging,
     long hostMomentElementsPerLayer,
     long trainedBaseElements) {
@@ -46,6 +51,7 @@ public record AdapterCost(
         deviceToHostPerPass + other.deviceToHostPerPass,
         hostToDeviceReplayPerPass + other.hostToDeviceReplayPerPass,
         hostStore + other.hostStore,
+        a -> hostGradients.applyAsLong(a) + other.hostGradients.applyAsLong(a),
         staging + other.staging,
         hostMomentElementsPerLayer + other.hostMomentElementsPerLayer,
         trainedBaseElements + other.trainedBaseElements);
@@ -54,6 +60,6 @@ public record AdapterCost(
   /** A method whose adapters live on the device only. */
   public static AdapterCost onDevice(
       DeviceBytes resident, DeviceBytes passPerLayer, long transientBytes) {
-    return new AdapterCost(resident, passPerLayer, transientBytes, 0, 0, 0, 0, 0, 0, 0);
+    return new AdapterCost(resident, passPerLayer, transientBytes, 0, 0, 0, 0, a -> 0, 0, 0, 0);
   }
 }

@@ -24,6 +24,8 @@ import org.meft.model.Llama;
 import org.meft.reversible.Architecture;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.train.TrainConfig;
 import org.meft.train.TrainResult;
@@ -148,6 +150,8 @@ public final class StepBench {
               KeySource.RANDOM,
               StoreRate.RUN,
               TrainRows.CAPPED,
+              StoreDtype.F32,
+              StoreMoments.F32,
               all));
     }
     for (int n : config.sizes()) {

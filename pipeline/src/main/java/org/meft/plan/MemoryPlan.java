@@ -7,8 +7,11 @@ import java.util.Locale;
 import org.meft.adapter.AdapterCost;
 import org.meft.adapter.AdapterMethod;
 import org.meft.adapter.DeviceBytes;
+import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.parallel.ParallelAdapter;
 import org.meft.model.Llama;
+import org.meft.settings.Setting;
+import org.meft.store.StoreFormat;
 import org.meft.train.DeviceAdamW;
 
 /**
@@ -47,6 +50,7 @@ public record MemoryPlan(
   public static final String OPTIMIZER_STATE = "optimizer_state";
   public static final String LARGEST_TRANSIENT = "largest_transient";
   public static final String HOST_STORE = "host_store";
+  public static final String HOST_GRADIENTS = "host_gradients";
   public static final String STAGING = "staging_buffers";
   public static final String HOST_MOMENTS = "host_optimizer_moments";
 
@@ -147,14 +151,24 @@ public record MemoryPlan(
                 "the largest short-lived buffer on top"));
     List<Component> host = new ArrayList<>();
     host.add(
-        new Component(HOST_STORE, cost.hostStore(), "keys, values, AdamW moments, grads, steps"));
+        new Component(
+            HOST_STORE,
+            cost.hostStore(),
+            in.adapter() instanceof MeftConfig meft
+                ? storeWhat(meft.storeFormat())
+                : "keys, values, AdamW moments, steps"));
+    long accumulation = in.accumulation();
+    host.add(
+        new Component(
+            HOST_GRADIENTS,
+            cost.hostGradients().applyAsLong(accumulation),
+            "gradients of the rows in flight, f32, staged per layer"));
     host.add(new Component(STAGING, cost.staging(), "gather buffers, 2 per layer"));
     host.add(
         new Component(
             HOST_MOMENTS,
             layers.size() * DeviceAdamW.hostMomentBytes(hostMomentElements),
             "AdamW moments of the routers"));
-    long accumulation = in.accumulation();
     long replay =
         in.recomputeActivations()
             ? cost.hostToDeviceReplayPerPass()
@@ -192,11 +206,21 @@ public record MemoryPlan(
   }
 
   /**
-   * What the host-budget-mb allocator holds: the store and the staging buffers (the routers'
-   * moments are ordinary host tensors).
+   * What the host-budget-mb allocator holds: the store, its staged gradients and the staging
+   * buffers (the routers' moments are ordinary host tensors).
    */
   public long hostBudgetBytes() {
-    return bytes(HOST_STORE) + bytes(STAGING);
+    return bytes(HOST_STORE) + bytes(HOST_GRADIENTS) + bytes(STAGING);
+  }
+
+  /** What a meft store holds, in its format. */
+  private static String storeWhat(StoreFormat format) {
+    return "keys, values "
+        + Setting.spelled(format.dtype())
+        + "; AdamW moments "
+        + Setting.spelled(format.moments())
+        + (format.trainKeys() ? " of keys and values" : " of values (keys frozen)")
+        + "; steps";
   }
 
   /** The adapter's device bytes at peak, as the meters count them. */

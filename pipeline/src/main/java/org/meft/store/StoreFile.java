@@ -25,6 +25,7 @@ import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.meft.format.CheckpointException;
+import org.meft.settings.Setting;
 
 /**
  * One layer of a {@link HostStore} as an Arrow IPC file (the random-access "file" format, {@code
@@ -37,33 +38,75 @@ import org.meft.format.CheckpointException;
  *   step                                  int32          the row's AdamW step count t
  * </pre>
  *
- * No value is null. The rows are written in order in record batches of about {@value #BATCH_BYTES}
- * bytes; a reader accepts any batching and any row order, but every row exactly once. The schema's
- * metadata holds {@code meft.rows} (N) and {@code meft.dim} (d), plus the caller's.
+ * in the {@link StoreFormat#F32} layout. The compact formats keep the store's own encoding: with
+ * {@code meft.store-dtype} bf16, {@code key} and {@code value} are FixedSizeList&lt;uint16&gt;[d],
+ * the upper halves of float32s (numpy: {@code (a.astype(np.uint32) << 16).view(np.float32)}); with
+ * {@code meft.store-moments} int8, each moment column is FixedSizeList&lt;int8&gt;[d] of codes of
+ * bitsandbytes' dynamic map (signed for m, unsigned for v) beside {@code <moment>_scale}
+ * FixedSizeList&lt;float32&gt;[ceil(d / 256)], the block scales; when the keys do not train there
+ * are no key moment columns. Files without those metadata keys are float32.
+ *
+ * <p>No value is null. The rows are written in order in record batches of about {@value
+ * #BATCH_BYTES} bytes; a reader accepts any batching and any row order, but every row exactly once.
+ * The schema's metadata holds {@code meft.rows} (N) and {@code meft.dim} (d), the format, plus the
+ * caller's.
  */
 public final class StoreFile {
   public static final String ROW = "row";
   public static final String STEP = "step";
   public static final String ROWS_KEY = "meft.rows";
   public static final String DIM_KEY = "meft.dim";
+  public static final String DTYPE_KEY = "meft.store-dtype";
+  public static final String MOMENTS_KEY = "meft.store-moments";
   static final long BATCH_BYTES = 8L << 20;
   private static final ArrowType INT32 = new ArrowType.Int(32, true);
   private static final ArrowType FLOAT32 =
       new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE);
+  private static final ArrowType UINT16 = new ArrowType.Int(16, false);
+  private static final ArrowType INT8 = new ArrowType.Int(8, true);
 
   private StoreFile() {}
 
-  /** The schema of a store file for rows of {@code dim} floats. */
-  public static Schema schema(int dim, Map<String, String> metadata) {
+  /** A list column of the file and the store tensor behind it. */
+  private record ListColumn(String name, Rows.Column column) {
+    Field field() {
+      ArrowType item =
+          switch (column.kind()) {
+            case FLOAT32 -> FLOAT32;
+            case UINT16 -> UINT16;
+            case INT8 -> INT8;
+          };
+      return new Field(
+          name,
+          FieldType.notNullable(new ArrowType.FixedSizeList(column.tensor().dim)),
+          List.of(new Field("item", FieldType.notNullable(item), null)));
+    }
+
+    long rowBytes() {
+      return (long) column.tensor().dim * column.tensor().elementBytes;
+    }
+  }
+
+  /** The list columns of a layer: each store column it keeps, each of its raw tensors. */
+  private static List<ListColumn> columns(StoreLayer l) {
+    List<ListColumn> columns = new ArrayList<>();
+    for (StoreColumn column : StoreColumn.values()) {
+      Rows rows = l.tensor(column);
+      if (rows != null) {
+        for (Rows.Column raw : rows.columns()) {
+          columns.add(new ListColumn(column.columnName() + raw.suffix(), raw));
+        }
+      }
+    }
+    return columns;
+  }
+
+  /** The schema of a store file of {@code l}'s layout. */
+  private static Schema schema(StoreLayer l, Map<String, String> metadata) {
     List<Field> fields = new ArrayList<>();
     fields.add(new Field(ROW, FieldType.notNullable(INT32), null));
-    for (StoreColumn column : StoreColumn.values()) {
-      Field item = new Field("item", FieldType.notNullable(FLOAT32), null);
-      fields.add(
-          new Field(
-              column.columnName(),
-              FieldType.notNullable(new ArrowType.FixedSizeList(dim)),
-              List.of(item)));
+    for (ListColumn column : columns(l)) {
+      fields.add(column.field());
     }
     fields.add(new Field(STEP, FieldType.notNullable(INT32), null));
     return new Schema(fields, metadata);
@@ -93,9 +136,12 @@ public final class StoreFile {
     Map<String, String> metadata = new LinkedHashMap<>(meta);
     metadata.put(ROWS_KEY, Integer.toString(rows));
     metadata.put(DIM_KEY, Integer.toString(dim));
-    int batchRows = batchRows(rows, dim, batchBytes);
+    metadata.put(DTYPE_KEY, Setting.spelled(l.format.dtype()));
+    metadata.put(MOMENTS_KEY, Setting.spelled(l.format.moments()));
+    List<ListColumn> columns = columns(l);
+    int batchRows = batchRows(rows, columns, batchBytes);
     try (BufferAllocator io = allocator.newChildAllocator("store-file-write", 0, Long.MAX_VALUE);
-        VectorSchemaRoot root = VectorSchemaRoot.create(schema(dim, metadata), io);
+        VectorSchemaRoot root = VectorSchemaRoot.create(schema(l, metadata), io);
         FileChannel channel =
             FileChannel.open(
                 file,
@@ -106,7 +152,7 @@ public final class StoreFile {
       writer.start();
       for (int from = 0; from < rows; from += batchRows) {
         int count = Math.min(batchRows, rows - from);
-        fill(root, l, from, count, dim);
+        fill(root, l, columns, from, count);
         writer.writeBatch();
       }
       writer.end();
@@ -116,7 +162,8 @@ public final class StoreFile {
     }
   }
 
-  private static void fill(VectorSchemaRoot root, StoreLayer l, int from, int count, int dim) {
+  private static void fill(
+      VectorSchemaRoot root, StoreLayer l, List<ListColumn> columns, int from, int count) {
     IntVector row = (IntVector) root.getVector(ROW);
     IntVector step = (IntVector) root.getVector(STEP);
     for (IntVector v : List.of(row, step)) {
@@ -127,17 +174,17 @@ public final class StoreFile {
     }
     l.copyStepsTo(from, count, step.getDataBuffer(), 0);
     markDefined(step, count);
-    for (StoreColumn column : StoreColumn.values()) {
-      FixedSizeListVector list = (FixedSizeListVector) root.getVector(column.columnName());
+    for (ListColumn column : columns) {
+      FixedSizeListVector list = (FixedSizeListVector) root.getVector(column.name());
       list.setInitialCapacity(count);
       list.allocateNew();
       BaseFixedWidthVector items = (BaseFixedWidthVector) list.getDataVector();
-      long elements = (long) count * dim;
+      long elements = (long) count * column.column().tensor().dim;
       if (items.getValueCapacity() < elements) {
         throw new IllegalStateException(
-            "column " + column.columnName() + " allocated " + items.getValueCapacity() + " floats");
+            "column " + column.name() + " allocated " + items.getValueCapacity() + " elements");
       }
-      l.tensor(column).copyRowsTo(from, count, items.getDataBuffer(), 0);
+      column.column().tensor().copyRowsTo(from, count, items.getDataBuffer(), 0);
       markDefined(items, elements);
       markDefined(list, count);
       list.setValueCount(count);
@@ -152,8 +199,11 @@ public final class StoreFile {
   }
 
   /** Rows per record batch: about {@code batchBytes} of the columns. */
-  static int batchRows(int rows, int dim, long batchBytes) {
-    long rowBytes = 6L * dim * Float.BYTES + 2L * Integer.BYTES;
+  private static int batchRows(int rows, List<ListColumn> columns, long batchBytes) {
+    long rowBytes = 2L * Integer.BYTES;
+    for (ListColumn column : columns) {
+      rowBytes += column.rowBytes();
+    }
     return (int) Math.max(1, Math.min(rows, batchBytes / rowBytes));
   }
 
@@ -180,19 +230,20 @@ public final class StoreFile {
       Map<String, String> expected) {
     StoreLayer l = store.layerState(layer);
     int rows = store.rows();
-    int dim = store.dim();
     BitSet seen = new BitSet(rows);
+    List<ListColumn> columns = columns(l);
     try (BufferAllocator io = allocator.newChildAllocator("store-file-read", 0, Long.MAX_VALUE);
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         ArrowFileReader reader = new ArrowFileReader(channel, io)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
-      checkSchema(file, root.getSchema(), rows, dim);
+      checkFormat(file, root.getSchema(), l.format);
+      checkSchema(file, root.getSchema(), schema(l, Map.of()), rows);
       checkMetadata(file, root.getSchema(), expected);
       for (ArrowBlock block : reader.getRecordBlocks()) {
         if (!reader.loadRecordBatch(block)) {
           throw new CheckpointException(file, "record batch at offset " + block.getOffset());
         }
-        copyBatch(file, root, l, seen, rows, dim);
+        copyBatch(file, root, l, columns, seen, rows);
       }
     } catch (CheckpointException e) {
       throw e;
@@ -211,8 +262,35 @@ public final class StoreFile {
     }
   }
 
-  private static void checkSchema(Path file, Schema schema, int rows, int dim) {
-    Schema expected = schema(dim, Map.of());
+  /**
+   * The file's element types against the store's: a file without the keys (written before the
+   * compact formats) is float32.
+   */
+  private static void checkFormat(Path file, Schema schema, StoreFormat format) {
+    Map<String, String> metadata = schema.getCustomMetadata();
+    String dtype = metadata == null ? null : metadata.get(DTYPE_KEY);
+    String moments = metadata == null ? null : metadata.get(MOMENTS_KEY);
+    dtype = dtype == null ? Setting.spelled(StoreDtype.F32) : dtype;
+    moments = moments == null ? Setting.spelled(StoreMoments.F32) : moments;
+    if (!dtype.equals(Setting.spelled(format.dtype()))) {
+      throw new CheckpointException(
+          file,
+          "holds a store of "
+              + dtype
+              + " rows, the adapter's store-dtype is "
+              + Setting.spelled(format.dtype()));
+    }
+    if (!moments.equals(Setting.spelled(format.moments()))) {
+      throw new CheckpointException(
+          file,
+          "holds "
+              + moments
+              + " AdamW moments, the adapter's store-moments is "
+              + Setting.spelled(format.moments()));
+    }
+  }
+
+  private static void checkSchema(Path file, Schema schema, Schema expected, int rows) {
     for (Field want : expected.getFields()) {
       Field got;
       try {
@@ -223,7 +301,10 @@ public final class StoreFile {
       if (!got.getType().equals(want.getType())
           || (want.getChildren().size() == 1
               && (got.getChildren().size() != 1
-                  || !got.getChildren().get(0).getType().equals(FLOAT32)))) {
+                  || !got.getChildren()
+                      .get(0)
+                      .getType()
+                      .equals(want.getChildren().get(0).getType())))) {
         throw new CheckpointException(
             file,
             "column '" + want.getName() + "' is " + describe(got) + ", expected " + describe(want));
@@ -274,13 +355,18 @@ public final class StoreFile {
   }
 
   private static void copyBatch(
-      Path file, VectorSchemaRoot root, StoreLayer l, BitSet seen, int rows, int dim) {
+      Path file,
+      VectorSchemaRoot root,
+      StoreLayer l,
+      List<ListColumn> columns,
+      BitSet seen,
+      int rows) {
     int count = root.getRowCount();
     IntVector row = (IntVector) root.getVector(ROW);
     IntVector step = (IntVector) root.getVector(STEP);
     List<FixedSizeListVector> lists = new ArrayList<>();
-    for (StoreColumn column : StoreColumn.values()) {
-      lists.add((FixedSizeListVector) root.getVector(column.columnName()));
+    for (ListColumn column : columns) {
+      lists.add((FixedSizeListVector) root.getVector(column.name()));
     }
     for (FieldVector v : root.getFieldVectors()) {
       boolean ours = v == row || v == step || lists.contains(v);
@@ -293,8 +379,8 @@ public final class StoreFile {
     }
     // A damaged file can announce more rows than its buffers hold; never read past them.
     checkCapacity(file, step, (long) count * Integer.BYTES);
-    for (FixedSizeListVector list : lists) {
-      checkCapacity(file, list.getDataVector(), (long) count * dim * Float.BYTES);
+    for (int c = 0; c < lists.size(); c++) {
+      checkCapacity(file, lists.get(c).getDataVector(), count * columns.get(c).rowBytes());
     }
     // Rows are copied in runs of consecutive ids: one memory copy per run and column.
     int i = 0;
@@ -315,10 +401,10 @@ public final class StoreFile {
       }
       seen.set(first, first + run);
       l.copyStepsFrom(step.getDataBuffer(), (long) i * Integer.BYTES, first, run);
-      for (StoreColumn column : StoreColumn.values()) {
-        FixedSizeListVector list = lists.get(column.ordinal());
-        ArrowBuf data = ((BaseFixedWidthVector) list.getDataVector()).getDataBuffer();
-        l.tensor(column).copyRowsFrom(data, (long) i * dim * Float.BYTES, first, run);
+      for (int c = 0; c < lists.size(); c++) {
+        ArrowBuf data = ((BaseFixedWidthVector) lists.get(c).getDataVector()).getDataBuffer();
+        RowTensor tensor = columns.get(c).column().tensor();
+        tensor.copyRowsFrom(data, i * columns.get(c).rowBytes(), first, run);
       }
       i = end;
     }

@@ -1,20 +1,23 @@
 package org.meft.store;
 
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.rounding.RoundingPolicy;
 
 /**
- * One layer of the host store: keys and values [N, d], each with AdamW moments m, v and a gradient
- * accumulator (8 float32 [N, d] tensors), the per-row AdamW step counts int32 [N], and the rows
- * touched since the last update. The row operations here are what {@link HostStore} runs in
- * parallel; each touches only its own row, so distinct rows may run concurrently.
+ * One layer of the host store: keys and values [N, d] in the format's dtype, the AdamW moments m, v
+ * of the values (and of the keys when they train) in its moment format, the per-row AdamW step
+ * counts int32 [N], and the {@link GradientStage} of the rows in flight. The row operations here
+ * are what {@link HostStore} runs in parallel; each touches only its own row, so distinct rows may
+ * run concurrently.
  */
 final class StoreLayer implements AutoCloseable {
-  /** A trainable tensor [N, d] with its AdamW moments and gradient accumulator. */
-  record Param(RowTensor weight, RowTensor m, RowTensor v, RowTensor grad) {
-    RowTensor moment(int which) {
+  /** A trained tensor [N, d] with its AdamW moments and its index in the gradient stage. */
+  record Param(Rows weight, Rows m, Rows v, int stageIndex) {
+    Rows moment(int which) {
       if (which != 1 && which != 2) {
         throw new IllegalArgumentException("moment must be 1 (m) or 2 (v), got " + which);
       }
@@ -22,55 +25,158 @@ final class StoreLayer implements AutoCloseable {
     }
   }
 
-  private static final int FLOAT_TENSORS = 8;
+  /** Stage index of the values' gradients; the keys', when they train, is 1. */
+  static final int VALUE_GRADIENTS = 0;
 
-  final Param keys;
-  final Param values;
-  final TouchedRows touched;
-  private final Param[] params;
+  static final int KEY_GRADIENTS = 1;
+
+  final Rows keys;
+  final Rows values;
+
+  /** The trained tensors: values, then keys when they train. */
+  final Param[] params;
+
+  final StoreFormat format;
+  final GradientStage stage;
   private final ArrowBuf steps;
+  private final List<AutoCloseable> owned;
 
-  private StoreLayer(RowTensor[] t, ArrowBuf steps, int rows) {
-    this.keys = new Param(t[0], t[1], t[2], t[3]);
-    this.values = new Param(t[4], t[5], t[6], t[7]);
-    this.params = new Param[] {keys, values};
+  private StoreLayer(
+      StoreFormat format,
+      Rows keys,
+      Rows values,
+      Param[] params,
+      ArrowBuf steps,
+      GradientStage stage,
+      List<AutoCloseable> owned) {
+    this.format = format;
+    this.keys = keys;
+    this.values = values;
+    this.params = params;
     this.steps = steps;
-    this.touched = new TouchedRows(rows);
+    this.stage = stage;
+    this.owned = owned;
   }
 
-  /** Bytes one layer is charged under {@code rounding}. */
-  static long bytesNeeded(int rows, int dim, long maxChunk, RoundingPolicy rounding) {
-    long tensor = RowTensor.bytesNeeded(rows, dim, maxChunk, rounding);
-    long stepBytes = rounding.getRoundedSize((long) rows * Integer.BYTES);
+  /** Bytes one layer's parameters, moments and steps are charged under {@code rounding}. */
+  static long bytesNeeded(
+      int rows, int dim, StoreFormat format, long maxChunk, RoundingPolicy rounding) {
     try {
-      return Math.addExact(Math.multiplyExact(FLOAT_TENSORS, tensor), stepBytes);
+      long weight = RowTensor.bytesNeeded(rows, dim, format.dtype().bytes(), maxChunk, rounding);
+      long moment =
+          format.moments() == StoreMoments.F32
+              ? RowTensor.bytesNeeded(rows, dim, maxChunk, rounding)
+              : Math.addExact(
+                  RowTensor.bytesNeeded(rows, dim, 1, maxChunk, rounding),
+                  RowTensor.bytesNeeded(rows, Int8Rows.blocks(dim), maxChunk, rounding));
+      long stepBytes = rounding.getRoundedSize((long) rows * Integer.BYTES);
+      long tensors =
+          Math.addExact(
+              Math.multiplyExact(2, weight), Math.multiplyExact(2L * format.params(), moment));
+      return Math.addExact(tensors, stepBytes);
     } catch (ArithmeticException e) {
       return Long.MAX_VALUE;
     }
   }
 
-  /** Allocates a zeroed layer; on failure, releases what it allocated before rethrowing. */
-  static StoreLayer allocate(BufferAllocator allocator, int rows, int dim, long maxChunk) {
-    RowTensor[] t = new RowTensor[FLOAT_TENSORS];
-    ArrowBuf steps = null;
+  /**
+   * Allocates a zeroed layer (its stage from {@code stageAllocator}); on failure, releases what it
+   * allocated before rethrowing.
+   */
+  static StoreLayer allocate(
+      BufferAllocator allocator,
+      BufferAllocator stageAllocator,
+      int rows,
+      int dim,
+      StoreFormat format,
+      long maxChunk) {
+    List<AutoCloseable> owned = new ArrayList<>();
     try {
-      for (int i = 0; i < t.length; i++) {
-        t[i] = RowTensor.allocateZeroed(allocator, rows, dim, maxChunk);
+      Rows keys = weight(allocator, rows, dim, format, maxChunk, owned);
+      Rows values = weight(allocator, rows, dim, format, maxChunk, owned);
+      Param valueParam =
+          new Param(
+              values,
+              moment(allocator, rows, dim, format, DynamicMap.SIGNED, maxChunk, owned),
+              moment(allocator, rows, dim, format, DynamicMap.UNSIGNED, maxChunk, owned),
+              VALUE_GRADIENTS);
+      Param[] params = {valueParam};
+      if (format.trainKeys()) {
+        Param keyParam =
+            new Param(
+                keys,
+                moment(allocator, rows, dim, format, DynamicMap.SIGNED, maxChunk, owned),
+                moment(allocator, rows, dim, format, DynamicMap.UNSIGNED, maxChunk, owned),
+                KEY_GRADIENTS);
+        params = new Param[] {valueParam, keyParam};
       }
-      steps = allocator.buffer((long) rows * Integer.BYTES);
+      ArrowBuf steps = allocator.buffer((long) rows * Integer.BYTES);
+      owned.add(steps);
       steps.setZero(0, steps.capacity());
-      return new StoreLayer(t, steps, rows);
+      GradientStage stage = new GradientStage(stageAllocator, rows, dim, params.length, maxChunk);
+      owned.add(stage);
+      return new StoreLayer(format, keys, values, params, steps, stage, owned);
     } catch (RuntimeException | Error e) {
-      for (RowTensor tensor : t) {
-        if (tensor != null) {
-          tensor.close();
-        }
-      }
-      if (steps != null) {
-        steps.close();
-      }
+      closeAll(owned);
       throw e;
     }
+  }
+
+  private static Rows weight(
+      BufferAllocator allocator,
+      int rows,
+      int dim,
+      StoreFormat format,
+      long maxChunk,
+      List<AutoCloseable> owned) {
+    RowTensor t = RowTensor.allocateZeroed(allocator, rows, dim, format.dtype().bytes(), maxChunk);
+    owned.add(t);
+    return format.dtype() == StoreDtype.F32 ? new F32Rows(t) : new Bf16Rows(t);
+  }
+
+  private static Rows moment(
+      BufferAllocator allocator,
+      int rows,
+      int dim,
+      StoreFormat format,
+      DynamicMap map,
+      long maxChunk,
+      List<AutoCloseable> owned) {
+    if (format.moments() == StoreMoments.F32) {
+      RowTensor t = RowTensor.allocateZeroed(allocator, rows, dim, maxChunk);
+      owned.add(t);
+      return new F32Rows(t);
+    }
+    RowTensor codes = RowTensor.allocateZeroed(allocator, rows, dim, 1, maxChunk);
+    owned.add(codes);
+    RowTensor scales = RowTensor.allocateZeroed(allocator, rows, Int8Rows.blocks(dim), maxChunk);
+    owned.add(scales);
+    // A zero scale decodes every code to zero: a fresh row's moments are zero.
+    return new Int8Rows(codes, scales, map);
+  }
+
+  private static void closeAll(List<AutoCloseable> owned) {
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      try {
+        owned.get(i).close();
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot free a store buffer", e);
+      }
+    }
+  }
+
+  /** The trained tensor whose gradients sit at stage index {@code index}, or null. */
+  Param param(int stageIndex) {
+    return stageIndex < params.length ? params[stageIndex] : null;
+  }
+
+  /** The keys' moments when they train, else null. */
+  Param keyParam() {
+    return param(KEY_GRADIENTS);
+  }
+
+  Param valueParam() {
+    return params[VALUE_GRADIENTS];
   }
 
   int steps(int row) {
@@ -81,15 +187,16 @@ final class StoreLayer implements AutoCloseable {
     steps.setInt((long) row * Integer.BYTES, value);
   }
 
-  /** The tensor behind a column of the checkpoint file. */
-  RowTensor tensor(StoreColumn column) {
+  /** The tensor behind a column of the checkpoint file; null when this layer keeps none. */
+  Rows tensor(StoreColumn column) {
+    Param keyParam = keyParam();
     return switch (column) {
-      case KEY -> keys.weight;
-      case VALUE -> values.weight;
-      case KEY_M -> keys.m;
-      case KEY_V -> keys.v;
-      case VALUE_M -> values.m;
-      case VALUE_V -> values.v;
+      case KEY -> keys;
+      case VALUE -> values;
+      case KEY_M -> keyParam == null ? null : keyParam.m();
+      case KEY_V -> keyParam == null ? null : keyParam.v();
+      case VALUE_M -> valueParam().m();
+      case VALUE_V -> valueParam().v();
     };
   }
 
@@ -103,34 +210,29 @@ final class StoreLayer implements AutoCloseable {
     steps.setBytes((long) from * Integer.BYTES, src, at, (long) count * Integer.BYTES);
   }
 
-  /** Copies the row's key and value to float index {@code at} of the outputs. */
+  /** Decodes the row's key and value to float index {@code at} of the outputs. */
   void gatherRow(int row, FloatBuffer keysOut, FloatBuffer valuesOut, int at) {
-    keys.weight.copyTo(row, keysOut, at);
-    values.weight.copyTo(row, valuesOut, at);
+    keys.copyTo(row, keysOut, at);
+    values.copyTo(row, valuesOut, at);
   }
 
-  /** grad[row] += src[at, at + d), for keys and values; acc and g are [d] scratch. */
+  /**
+   * stage[slot] += src[at, at + d), for the values and, when they train, the keys ({@code keyGrads}
+   * is ignored otherwise); acc and g are [d] scratch.
+   */
   void addGradients(
-      int row, FloatBuffer keyGrads, FloatBuffer valueGrads, int at, float[] acc, float[] g) {
-    addInPlace(keys.grad, row, keyGrads, at, acc, g);
-    addInPlace(values.grad, row, valueGrads, at, acc, g);
-  }
-
-  private static void addInPlace(
-      RowTensor grad, int row, FloatBuffer src, int at, float[] acc, float[] g) {
-    grad.get(row, acc, 0);
-    src.get(at, g, 0, g.length);
-    for (int i = 0; i < acc.length; i++) {
-      acc[i] += g[i];
+      int slot, FloatBuffer keyGrads, FloatBuffer valueGrads, int at, float[] acc, float[] g) {
+    stage.add(slot, VALUE_GRADIENTS, valueGrads, at, acc, g);
+    if (params.length > KEY_GRADIENTS) {
+      stage.add(slot, KEY_GRADIENTS, keyGrads, at, acc, g);
     }
-    grad.put(row, acc, 0);
   }
 
-  /** Sum of squares of the row's key and value gradients, in double. */
-  double gradientSquaredNorm(int row, float[] g) {
+  /** Sum of squares of the staged gradients of slot {@code slot}, in double. */
+  double gradientSquaredNorm(int slot, float[] g) {
     double s = 0;
     for (Param p : params) {
-      p.grad.get(row, g, 0);
+      stage.get(slot, p.stageIndex(), g);
       for (float x : g) {
         s += (double) x * x;
       }
@@ -138,19 +240,14 @@ final class StoreLayer implements AutoCloseable {
     return s;
   }
 
-  void scaleGradients(int row, float factor, float[] g) {
+  void scaleGradients(int slot, float factor, float[] g) {
     for (Param p : params) {
-      p.grad.get(row, g, 0);
+      stage.get(slot, p.stageIndex(), g);
       for (int i = 0; i < g.length; i++) {
         g[i] *= factor;
       }
-      p.grad.put(row, g, 0);
+      stage.put(slot, p.stageIndex(), g);
     }
-  }
-
-  void zeroGradients(int row) {
-    keys.grad.zero(row);
-    values.grad.zero(row);
   }
 
   /**
@@ -182,33 +279,38 @@ final class StoreLayer implements AutoCloseable {
   }
 
   /**
-   * Advances the row's step t and applies {@link #adamWInPlace} to its key at {@code keyLr} and to
-   * its value at {@code rate}'s rate for optimizer step {@code step} ({@code valueLr} its base),
-   * then zeroes its gradients.
+   * Advances slot {@code slot}'s row's step t and applies {@link #adamWInPlace} to its value at
+   * {@code rate}'s rate for optimizer step {@code step} ({@code valueLr} its base) and, when they
+   * train, to its key at {@code keyLr}, in float32 on the decoded row; the updated row is written
+   * back in the store's format, a bf16 one rounded stochastically with bits drawn from {@code
+   * noiseSeed}, the row and t (so any thread count and a resumed run draw the same bits).
    */
   void adamW(
-      int row,
+      int slot,
       AdamW hyper,
       StoreRate rate,
       double keyLr,
       double valueLr,
       int step,
+      long noiseSeed,
       AdamWScratch scratch) {
+    int row = stage.row(slot);
     int t = steps(row) + 1;
     setSteps(row, t);
     double bias1 = 1 - Math.pow(hyper.beta1(), t);
     double bias2 = 1 - Math.pow(hyper.beta2(), t);
     for (Param p : params) {
-      double lr = p == values ? valueLr * rate.frequencyFactor(step, t) : keyLr;
-      p.weight.get(row, scratch.w, 0);
-      p.m.get(row, scratch.m, 0);
-      p.v.get(row, scratch.v, 0);
-      p.grad.get(row, scratch.g, 0);
+      double lr =
+          p.stageIndex() == VALUE_GRADIENTS ? valueLr * rate.frequencyFactor(step, t) : keyLr;
+      p.weight().get(row, scratch.w, 0);
+      p.m().get(row, scratch.m, 0);
+      p.v().get(row, scratch.v, 0);
+      stage.get(slot, p.stageIndex(), scratch.g);
       adamWInPlace(scratch, hyper, lr, bias1, bias2);
-      p.weight.put(row, scratch.w, 0);
-      p.m.put(row, scratch.m, 0);
-      p.v.put(row, scratch.v, 0);
-      p.grad.zero(row);
+      long seed = Bf16.mix(Bf16.mix(noiseSeed + p.stageIndex()) + ((long) row << 32 | t));
+      p.weight().putUpdated(row, scratch.w, seed);
+      p.m().put(row, scratch.m, 0);
+      p.v().put(row, scratch.v, 0);
     }
   }
 
@@ -288,12 +390,6 @@ final class StoreLayer implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Param p : params) {
-      p.weight.close();
-      p.m.close();
-      p.v.close();
-      p.grad.close();
-    }
-    steps.close();
+    closeAll(owned);
   }
 }

@@ -9,6 +9,9 @@ import java.util.Map;
  *
  * @param losses the loss of every optimizer step (NaN for skipped ones)
  * @param deviceBaseBytes bytes held by the frozen base weights, from the loaded tensors' types
+ * @param hostStoreBytes off-heap bytes of the host store's parameters, moments and steps
+ * @param hostGradientBytes off-heap bytes of its staged gradients at the end of the run (the most
+ *     rows in flight of any step)
  * @param activationBytesKept the base activations kept for backward at the run's largest
  *     micro-batch, by the memory plan's accounting ({@code BaseActivations}); 0 when not planned
  */
@@ -22,6 +25,7 @@ public record TrainResult(
     long deviceAdapterBytesPeak,
     long deviceBaseBytes,
     long hostStoreBytes,
+    long hostGradientBytes,
     double hostToDeviceBytesPerStep,
     double deviceToHostBytesPerStep,
     double meanRowsPerLayer,
@@ -47,6 +51,7 @@ public record TrainResult(
         deviceAdapterBytesPeak,
         deviceBaseBytes,
         hostStoreBytes,
+        hostGradientBytes,
         hostToDeviceBytesPerStep,
         deviceToHostBytesPerStep,
         meanRowsPerLayer,
@@ -93,6 +98,7 @@ public record TrainResult(
     json.addProperty("device_adapter_bytes_peak", deviceAdapterBytesPeak);
     json.addProperty("device_base_bytes", deviceBaseBytes);
     json.addProperty("host_store_bytes", hostStoreBytes);
+    json.addProperty("host_gradient_bytes", hostGradientBytes);
     json.addProperty("h2d_bytes_per_step", hostToDeviceBytesPerStep);
     json.addProperty("d2h_bytes_per_step", deviceToHostBytesPerStep);
     json.addProperty("mean_rows_per_layer", meanRowsPerLayer);

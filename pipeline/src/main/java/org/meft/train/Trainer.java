@@ -426,6 +426,7 @@ public final class Trainer {
         totals.deviceBytesPeak(),
         model.weightBytes(),
         store == null ? 0 : store.bytes(),
+        store == null ? 0 : store.gradientBytes(),
         (double) totals.hostToDeviceBytes() / steps,
         (double) totals.deviceToHostBytes() / steps,
         totals.layerPasses() == 0 ? 0 : (double) totals.rowsMoved() / totals.layerPasses(),

@@ -29,6 +29,8 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.train.TrainConfig;
@@ -96,6 +98,8 @@ class ActivationRecomputationTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL);
     long meftWithout = train("meft", meft, SHAPE, false, FIXED_LENGTH).devicePeak();
     long meftWith = train("meft", meft, SHAPE, true, FIXED_LENGTH).devicePeak();

@@ -22,6 +22,8 @@ import org.meft.adapter.parallel.ParallelConfig;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
 
@@ -53,6 +55,8 @@ class ActiveTokensTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL));
   }
 

@@ -47,6 +47,8 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.train.RunSpec;
@@ -84,10 +86,42 @@ class AdapterMethodTableTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL);
     ParallelConfig parallel = new ParallelConfig(N, 0.5f, LayerSelection.ALL);
+    MeftConfig compact =
+        new MeftConfig(
+            N,
+            3,
+            4,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            StoreRate.RUN,
+            TrainRows.ALL,
+            StoreDtype.BF16,
+            StoreMoments.INT8,
+            LayerSelection.ALL);
+    MeftConfig frozenKeys =
+        new MeftConfig(
+            N,
+            3,
+            4,
+            2,
+            8,
+            0.5f,
+            KeySource.RANDOM,
+            new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE),
+            TrainRows.ALL,
+            StoreDtype.BF16,
+            StoreMoments.INT8,
+            LayerSelection.ALL);
     return Stream.of(
         arguments("meft", meft),
+        arguments("meft store-dtype bf16 store-moments int8", compact),
+        arguments("meft bf16 int8 frozen keys", frozenKeys),
         arguments("parallel", parallel),
         arguments("full last:1", new FullConfig(new LayerSelection("last:1"))),
         arguments("lora q", lora("q")),
@@ -364,6 +398,7 @@ class AdapterMethodTableTest {
       }
       record(e.getKey(), array.size(), any, nonZero, zero);
     }
+    List<String> frozenWithGradient = new ArrayList<>();
     HostStore store = adapters.store();
     if (store != null) {
       for (int layer = 0; layer < store.layers(); layer++) {
@@ -378,11 +413,14 @@ class AdapterMethodTableTest {
           }
         }
         long size = (long) store.rows() * store.dim();
-        record("store." + layer + ".keys", size, keys, nonZero, zero);
+        if (store.format().trainKeys()) {
+          record("store." + layer + ".keys", size, keys, nonZero, zero);
+        } else if (keys) {
+          frozenWithGradient.add("store." + layer + ".keys");
+        }
         record("store." + layer + ".values", size, values, nonZero, zero);
       }
     }
-    List<String> frozenWithGradient = new ArrayList<>();
     for (Llama.Weight weight : model.weights()) {
       if (!trainable.contains(weight.parameter()) && weight.parameter().getArray().hasGradient()) {
         frozenWithGradient.add(weight.name());

@@ -31,6 +31,8 @@ import org.meft.model.LayerPass;
 import org.meft.model.Llama;
 import org.meft.model.Rope;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 import org.meft.testing.Overwrite;
@@ -44,7 +46,18 @@ import org.meft.testing.Overwrite;
 class ComposedMethodTest {
   private static final MeftConfig MEFT =
       new MeftConfig(
-          16, 3, 4, 2, 8, 0.5f, KeySource.RANDOM, StoreRate.RUN, TrainRows.ALL, LayerSelection.ALL);
+          16,
+          3,
+          4,
+          2,
+          8,
+          0.5f,
+          KeySource.RANDOM,
+          StoreRate.RUN,
+          TrainRows.ALL,
+          StoreDtype.F32,
+          StoreMoments.F32,
+          LayerSelection.ALL);
   private static final int TOKENS = 6;
 
   static Stream<Arguments> compositions() {

@@ -24,6 +24,8 @@ import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
 import org.meft.train.TrainConfig;
@@ -43,7 +45,18 @@ class MeftEquivalenceTest {
   /** meft with one expert, one probe and K = maxRows = N: every token uses every row. */
   private static final MeftConfig DENSE =
       new MeftConfig(
-          N, N, 1, 1, N, 0.02f, KeySource.RANDOM, StoreRate.RUN, TrainRows.ALL, LayerSelection.ALL);
+          N,
+          N,
+          1,
+          1,
+          N,
+          0.02f,
+          KeySource.RANDOM,
+          StoreRate.RUN,
+          TrainRows.ALL,
+          StoreDtype.F32,
+          StoreMoments.F32,
+          LayerSelection.ALL);
 
   @Test
   void denseMeftEqualsParallel() {

@@ -18,6 +18,8 @@ import org.meft.adapter.meft.MeftAdapter;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.meft.TrainRows;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.Overwrite;
 
@@ -44,6 +46,8 @@ class MeftGradientCheckTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL);
     try (NDManager manager = NDManager.newBaseManager();
         BufferAllocator allocator = new RootAllocator(16L << 20);

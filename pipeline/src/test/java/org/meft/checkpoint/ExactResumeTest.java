@@ -37,6 +37,8 @@ import org.meft.model.BaseDtype;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.train.RunSpec;
 import org.meft.train.TrainConfig;
@@ -82,6 +84,8 @@ class ExactResumeTest {
               KeySource.RANDOM,
               StoreRate.RUN,
               TrainRows.ALL,
+              StoreDtype.F32,
+              StoreMoments.F32,
               LayerSelection.ALL);
       case "parallel" -> new ParallelConfig(24, 0.02f, LayerSelection.ALL);
       case "lora" ->

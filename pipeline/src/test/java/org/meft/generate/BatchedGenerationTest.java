@@ -24,6 +24,8 @@ import org.meft.adapter.meft.TrainRows;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
@@ -76,6 +78,8 @@ class BatchedGenerationTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL),
         "meft");
   }

@@ -29,6 +29,8 @@ import org.meft.load.RandomLlama;
 import org.meft.reversible.Architecture;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
@@ -57,6 +59,8 @@ class TokenDecoderTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL);
     AdapterConfig parallel = new ParallelConfig(16, 0.5f, LayerSelection.ALL);
     return Stream.of(

@@ -17,6 +17,8 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.meft.format.CheckpointException;
 
 /** A store layer survives an Arrow IPC round trip bit for bit; damaged files are refused. */
@@ -56,6 +58,84 @@ class StoreFileTest {
           }
           assertEquals(source.stepCount(layer, row), target.stepCount(layer, row), where);
         }
+      }
+    }
+  }
+
+  /**
+   * Every store format round-trips exactly: its own codes are written (bf16 as uint16, int8 moments
+   * with their block scales, no key moments when the keys do not train) and read back.
+   */
+  @ParameterizedTest(name = "{0} {1}, keys trained {2}")
+  @CsvSource({
+    "F32, F32, true",
+    "F32, F32, false",
+    "BF16, F32, true",
+    "F32, INT8, true",
+    "BF16, INT8, true",
+    "BF16, INT8, false"
+  })
+  void everyFormatRoundTripsExactly(StoreDtype dtype, StoreMoments moments, boolean trainKeys)
+      throws IOException {
+    StoreFormat format = new StoreFormat(dtype, moments, trainKeys);
+    try (BufferAllocator allocator = new RootAllocator(16L << 20);
+        HostStore source = HostStore.allocate(allocator, 1, ROWS, DIM, format, 0.02f, 3);
+        HostStore target = HostStore.allocateZeroed(allocator, 1, ROWS, DIM, format);
+        HostStore f32 = HostStore.allocateZeroed(allocator, 1, ROWS, DIM)) {
+      fill(source, new Random(9));
+      Path file = dir.resolve("layer.arrow");
+      StoreFile.write(source, 0, file, allocator, Map.of(), 1400);
+      StoreFile.read(target, 0, file, allocator);
+      for (int row = 0; row < ROWS; row++) {
+        assertBits(source.keyRow(0, row), target.keyRow(0, row), "key " + row);
+        assertBits(source.valueRow(0, row), target.valueRow(0, row), "value " + row);
+        for (int moment = 1; moment <= 2; moment++) {
+          assertBits(
+              source.keyMomentRow(0, row, moment),
+              target.keyMomentRow(0, row, moment),
+              "key moment " + row);
+          assertBits(
+              source.valueMomentRow(0, row, moment),
+              target.valueMomentRow(0, row, moment),
+              "value moment " + row);
+        }
+        assertEquals(source.stepCount(0, row), target.stepCount(0, row));
+      }
+      if (dtype != StoreDtype.F32) {
+        assertRefused(
+            () -> StoreFile.read(f32, 0, file, allocator),
+            file,
+            "holds a store of bf16 rows, the adapter's store-dtype is f32");
+      } else if (moments != StoreMoments.F32) {
+        assertRefused(
+            () -> StoreFile.read(f32, 0, file, allocator),
+            file,
+            "holds int8 AdamW moments, the adapter's store-moments is f32");
+      }
+    }
+  }
+
+  /**
+   * A store whose keys do not train reads a file with key moments (an older run's) without them.
+   */
+  @Test
+  void aStoreWithFrozenKeysReadsAFileWithKeyMoments() throws IOException {
+    try (BufferAllocator allocator = new RootAllocator(16L << 20);
+        HostStore source = HostStore.allocate(allocator, 1, ROWS, DIM, 0.02f, 3);
+        HostStore frozen =
+            HostStore.allocateZeroed(
+                allocator,
+                1,
+                ROWS,
+                DIM,
+                new StoreFormat(StoreDtype.F32, StoreMoments.F32, false))) {
+      fill(source, new Random(9));
+      Path file = dir.resolve("layer.arrow");
+      StoreFile.write(source, 0, file, allocator, Map.of());
+      StoreFile.read(frozen, 0, file, allocator);
+      for (int row = 0; row < ROWS; row++) {
+        assertBits(source.keyRow(0, row), frozen.keyRow(0, row), "key " + row);
+        assertBits(source.valueMomentRow(0, row, 2), frozen.valueMomentRow(0, row, 2), "v");
       }
     }
   }
@@ -123,7 +203,9 @@ class StoreFileTest {
       for (int row = 0; row < ROWS; row++) {
         store.setValueRow(layer, row, row(random, special));
         for (int moment = 1; moment <= 2; moment++) {
-          store.setKeyMomentRow(layer, row, moment, row(random, special));
+          if (store.format().trainKeys()) {
+            store.setKeyMomentRow(layer, row, moment, row(random, special));
+          }
           store.setValueMomentRow(layer, row, moment, row(random, special));
         }
         store.setStepCount(layer, row, random.nextInt(1000));

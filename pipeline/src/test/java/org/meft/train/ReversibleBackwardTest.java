@@ -43,6 +43,8 @@ import org.meft.reversible.Halves;
 import org.meft.reversible.ReversibleConfig;
 import org.meft.reversible.ReversibleStack;
 import org.meft.store.HostStore;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
@@ -82,6 +84,8 @@ class ReversibleBackwardTest {
                   KeySource.RANDOM,
                   StoreRate.RUN,
                   TrainRows.ALL,
+                  StoreDtype.F32,
+                  StoreMoments.F32,
                   LayerSelection.ALL)));
     }
     return cases.stream();

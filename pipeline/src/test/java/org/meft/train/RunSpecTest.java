@@ -21,6 +21,9 @@ import org.meft.adapter.meft.KeySource;
 import org.meft.adapter.meft.MeftConfig;
 import org.meft.adapter.meft.TrainRows;
 import org.meft.adapter.parallel.ParallelConfig;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreFormat;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 
 /** Settings -> RunSpec -> settings and JSON round trips, defaults, and errors naming the field. */
@@ -61,6 +64,8 @@ class RunSpecTest {
             KeySource.RANDOM,
             new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             meft.adapter().layers()),
         meft.adapter());
     assertEquals(TrainConfig.defaults(100, 4, 3e-4f), meft.train());
@@ -86,6 +91,21 @@ class RunSpecTest {
     assertEquals(List.of(0, 2), lora.layers().resolve(3));
     assertEquals(1L << 19, spec.hostBudgetBytes());
     assertEquals(1e-3f, spec.train().learningRate());
+  }
+
+  @Test
+  void aSweepRunNamesTheStoreLayout() {
+    JsonObject json =
+        JsonParser.parseString(
+                "{\"model\": \"m\", \"data\": \"d.jsonl\", \"method\": \"meft\", \"steps\": 10,"
+                    + " \"batch-size\": 2, \"lr\": 0.001, \"store-dtype\": \"bf16\","
+                    + " \"store-moments\": \"int8\"}")
+            .getAsJsonObject();
+    MeftConfig meft = (MeftConfig) RunSpec.fromJson(json).adapter();
+    assertEquals(new StoreFormat(StoreDtype.BF16, StoreMoments.INT8, false), meft.storeFormat());
+    assertEquals("bf16", RunSpec.fromJson(json).toJson().get("store-dtype").getAsString());
+    refused(
+        settings("meft", "store-moments", "int4"), "store-moments: expected f32|int8, got 'int4'");
   }
 
   @Test
@@ -147,6 +167,8 @@ class RunSpecTest {
             KeySource.RANDOM,
             new StoreRate(0f, 1f, StoreRate.Schedule.RUN, StoreRate.Frequency.NONE), // keys frozen
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL),
         fused.first());
     assertEquals(new ParallelConfig(8, 0.5f, LayerSelection.ALL), fused.second());

@@ -57,7 +57,17 @@ public final class FullMethod implements AdapterMethod {
       AdapterConfig config, LlamaConfig model, List<Integer> layers, long tokens) {
     long elements = FullAdapters.trainedElements(new Llama(model), layers);
     return new AdapterCost(
-        DeviceBytes.trainedWithMoments(elements), DeviceBytes.NONE, 0, 0, 0, 0, 0, 0, 0, elements);
+        DeviceBytes.trainedWithMoments(elements),
+        DeviceBytes.NONE,
+        0,
+        0,
+        0,
+        0,
+        0,
+        a -> 0,
+        0,
+        0,
+        elements);
   }
 
   @Override

@@ -95,7 +95,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   private Choices buffered; // the group whose K_S, V_S the transfer buffers hold
   private Consumer<float[]> tokenObserver; // see observeTokens
 
-  /** K_S, V_S of one group of a forward pass, waiting for their gradients. */
+  /** K_S (null when the keys do not train), V_S of one group, waiting for their gradients. */
   private record Pending(int[] rows, int count, NDArray keys, NDArray values) {}
 
   public MeftAdapter(
@@ -340,9 +340,13 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
         timed(AdapterMeters.GATHER, () -> toDevice(h.getManager(), h.getDataType(), choices));
     meterDevice(choices.tokens(), rows.count());
     if (keepGradients) {
-      rows.keys().setRequiresGradient(true);
+      boolean trainKeys = store.format().trainKeys();
+      if (trainKeys) {
+        rows.keys().setRequiresGradient(true);
+      }
       rows.values().setRequiresGradient(true);
-      pending.add(new Pending(rows.ids(), rows.count(), rows.keys(), rows.values()));
+      pending.add(
+          new Pending(rows.ids(), rows.count(), trainKeys ? rows.keys() : null, rows.values()));
     }
     NDArray c = choiceWeights(weights, rows.slots()); // [m, K]
     return meftAdapter(h, rows.keys(), rows.values(), rows.flat(), rows.columns(), c);
@@ -601,7 +605,7 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
   public void collectGradients() {
     long start = System.nanoTime();
     for (Pending step : pending) {
-      ByteBuffer keyGrads = hostGradient(step.keys());
+      ByteBuffer keyGrads = step.keys() == null ? null : hostGradient(step.keys());
       ByteBuffer valueGrads = hostGradient(step.values());
       store.accumulateGradients(storeLayer, step.rows(), step.count(), keyGrads, valueGrads);
       meterScatter(step.count());
@@ -643,13 +647,13 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    */
   private void meterDevice(int m, int s) {
     meters.hostToDevice(gatherBusBytes(m, s, config.topK(), dim));
-    meters.pass(passBytes(m, s, config.topK(), dim));
+    meters.pass(passBytes(m, s, config.topK(), dim, store.format().trainKeys()));
     meters.transientBytes(transientBytes(m, s));
   }
 
   /** The meters of step 5: the gradients of K_S, V_S [S, D] go to the host. */
   private void meterScatter(int s) {
-    meters.deviceToHost(scatterBusBytes(s, dim));
+    meters.deviceToHost(scatterBusBytes(s, dim, store.format().trainKeys()));
   }
 
   // ------------------------------------------------------------------------------- accounting
@@ -664,14 +668,15 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
 
   /**
    * Held from one layer's forward until backward, over M tokens and S rows: K_S, V_S [S+1, D] (with
-   * the zero row) and their gradients; the dense ReLU(o) [M, S+1] (kept by the last product); the
-   * [M, K] choices (three int64 arrays), weights and activations (four float32); A(h) [M, D].
+   * the zero row) and the gradients of V_S, and of K_S when the keys train; the dense ReLU(o) [M,
+   * S+1] (kept by the last product); the [M, K] choices (three int64 arrays), weights and
+   * activations (four float32); A(h) [M, D].
    */
-  public static DeviceBytes passBytes(long m, int s, int k, int dim) {
+  public static DeviceBytes passBytes(long m, int s, int k, int dim, boolean trainKeys) {
     long rows = 2 * rowBytes(s, dim);
     long activations =
         denseBytes(m, s) + m * k * (3L * Long.BYTES + 4L * Float.BYTES) + m * dim * Float.BYTES;
-    return new DeviceBytes(0, rows, activations, rows, 0);
+    return new DeviceBytes(0, rows, activations, (trainKeys ? 2 : 1) * rowBytes(s, dim), 0);
   }
 
   /**
@@ -685,14 +690,16 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
    * each group's {@link #passBytes} and, for a moment, its {@link #transientBytes}; then, with more
    * than one group, their joined output ({@link #joinedBytes}).
    */
-  static LayerBytes layerBytes(List<TokenGroups.Shape> groups, int k, int dim) {
+  static LayerBytes layerBytes(List<TokenGroups.Shape> groups, int k, int dim, boolean trainKeys) {
     DeviceBytes held = DeviceBytes.NONE;
     long peak = 0;
     long tokens = 0;
     long count = 0;
     for (TokenGroups.Shape group : groups) {
       // Each group of a run of equal ones holds more than its h K_S^T: the run peaks at its last.
-      held = held.plus(passBytes(group.tokens(), group.rows(), k, dim).times(group.count()));
+      held =
+          held.plus(
+              passBytes(group.tokens(), group.rows(), k, dim, trainKeys).times(group.count()));
       peak = Math.max(peak, held.total() + transientBytes(group.tokens(), group.rows()));
       tokens += group.count() * group.tokens();
       count += group.count();
@@ -723,9 +730,9 @@ public final class MeftAdapter extends AbstractBlock implements FfnAdapter, Auto
     return 2 * rowBytes(s, dim) + 3L * m * k * Long.BYTES;
   }
 
-  /** Step 5 to the host: the gradients of K_S, V_S [S, D]. */
-  public static long scatterBusBytes(int s, int dim) {
-    return 2L * s * dim * Float.BYTES;
+  /** Step 5 to the host: the gradients of V_S [S, D], and of K_S when the keys train. */
+  public static long scatterBusBytes(int s, int dim, boolean trainKeys) {
+    return (trainKeys ? 2L : 1L) * s * dim * Float.BYTES;
   }
 
   /** One of the two host staging buffers a layer gathers into: [maxRows + 1, D] float32. */

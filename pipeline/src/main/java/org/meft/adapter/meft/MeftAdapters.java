@@ -55,10 +55,15 @@ public final class MeftAdapters implements Adapters {
                 layers.size(),
                 config.adapterSize(),
                 dim,
+                config.storeFormat(),
                 config.keyInit(),
                 context.seed())
             : HostStore.allocateZeroed(
-                context.allocator(), layers.size(), config.adapterSize(), dim);
+                context.allocator(),
+                layers.size(),
+                config.adapterSize(),
+                dim,
+                config.storeFormat());
     List<MeftAdapter> adapters = new ArrayList<>();
     Map<String, Parameter> parameters = new LinkedHashMap<>();
     try {

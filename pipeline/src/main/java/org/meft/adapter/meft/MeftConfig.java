@@ -13,6 +13,9 @@ import org.meft.adapter.LayerSelection;
 import org.meft.settings.Range;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreFormat;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 
 /**
@@ -31,6 +34,8 @@ import org.meft.store.StoreRate;
  * @param storeRate the learning rates of the store's keys and values, relative to the run's
  * @param trainRows in training, every token's K rows in groups whose union fits maxRows, or one
  *     group capped at maxRows
+ * @param storeDtype how the store holds keys and values
+ * @param storeMoments how the store holds the AdamW moments
  * @param layers the layers that get an adapter
  */
 public record MeftConfig(
@@ -43,6 +48,8 @@ public record MeftConfig(
     KeySource keySource,
     StoreRate storeRate,
     TrainRows trainRows,
+    StoreDtype storeDtype,
+    StoreMoments storeMoments,
     LayerSelection layers)
     implements AdapterConfig {
 
@@ -107,6 +114,19 @@ public record MeftConfig(
           StoreRate.Frequency.NONE,
           "sqrt: a value's rate times min(10, sqrt(step / its row's updates))");
 
+  public static final Setting STORE_DTYPE =
+      Setting.choice(
+          "store-dtype",
+          StoreDtype.F32,
+          "the store's keys and values; bf16 halves them, arithmetic stays f32 and updates are"
+              + " rounded stochastically");
+  public static final Setting STORE_MOMENTS =
+      Setting.choice(
+          "store-moments",
+          StoreMoments.F32,
+          "the store's AdamW moments; int8: bitsandbytes' dynamic 8-bit codes with a scale per"
+              + " 256 elements");
+
   static final List<Setting> SETTINGS =
       List.of(
           ADAPTER_SIZE,
@@ -120,7 +140,9 @@ public record MeftConfig(
           VALUE_LR_SCALE,
           VALUE_LR_SCHEDULE,
           VALUE_LR_FREQUENCY,
-          TRAIN_ROWS);
+          TRAIN_ROWS,
+          STORE_DTYPE,
+          STORE_MOMENTS);
 
   public MeftConfig {
     ADAPTER_SIZE.check(adapterSize);
@@ -143,6 +165,10 @@ public record MeftConfig(
     if (trainRows == null) {
       throw new IllegalArgumentException(TRAIN_ROWS.name() + " must be given");
     }
+    if (storeDtype == null || storeMoments == null) {
+      throw new IllegalArgumentException(
+          STORE_DTYPE.name() + " and " + STORE_MOMENTS.name() + " must be given");
+    }
   }
 
   /** Every setting at its default but N, E derived from it. */
@@ -162,7 +188,14 @@ public record MeftConfig(
             values.choice(VALUE_LR_SCHEDULE, StoreRate.Schedule.class),
             values.choice(VALUE_LR_FREQUENCY, StoreRate.Frequency.class)),
         TrainRows.named(values.text(TRAIN_ROWS)),
+        values.choice(STORE_DTYPE, StoreDtype.class),
+        values.choice(STORE_MOMENTS, StoreMoments.class),
         layers);
+  }
+
+  /** The store's layout: its dtypes, and key moments only when the keys train. */
+  public StoreFormat storeFormat() {
+    return new StoreFormat(storeDtype, storeMoments, storeRate.keyScale() > 0);
   }
 
   /**
@@ -176,7 +209,18 @@ public record MeftConfig(
         maxRows == Math.min(adapterSize, MAX_ROWS_CAP) ? Math.min(size, MAX_ROWS_CAP) : maxRows;
     rows = Math.max(k, Math.min(rows, size));
     return new MeftConfig(
-        size, k, e, Math.min(probes, e), rows, keyInit, keySource, storeRate, trainRows, layers);
+        size,
+        k,
+        e,
+        Math.min(probes, e),
+        rows,
+        keyInit,
+        keySource,
+        storeRate,
+        trainRows,
+        storeDtype,
+        storeMoments,
+        layers);
   }
 
   /** The paper's default number of experts: ceil(sqrt(N)). */
@@ -209,6 +253,8 @@ public record MeftConfig(
     s.put(VALUE_LR_SCHEDULE.name(), Setting.spelled(storeRate.schedule()));
     s.put(VALUE_LR_FREQUENCY.name(), Setting.spelled(storeRate.frequency()));
     s.put(TRAIN_ROWS.name(), trainRows.flagName());
+    s.put(STORE_DTYPE.name(), Setting.spelled(storeDtype));
+    s.put(STORE_MOMENTS.name(), Setting.spelled(storeMoments));
     return s;
   }
 

@@ -16,6 +16,7 @@ import org.meft.model.LlamaConfig;
 import org.meft.settings.Setting;
 import org.meft.settings.SettingValues;
 import org.meft.store.HostStore;
+import org.meft.store.StoreFormat;
 
 /** The registry entry of {@code meft}, the sparse adapter whose rows live in host memory. */
 public final class MeftMethod implements AdapterMethod {
@@ -51,7 +52,9 @@ public final class MeftMethod implements AdapterMethod {
    * The groups of a pass at their largest ({@link TokenGroups#largest}): under {@code train-rows
    * all}, ceil(M / g) groups of g = floor(maxRows / K) tokens with g K rows each, every one held
    * until backward; under {@code capped}, one group of min(maxRows, M K) rows. A recomputed layer
-   * reuses its first forward's choices but brings each group's K_S, V_S to the device again.
+   * reuses its first forward's choices but brings each group's K_S, V_S to the device again. The
+   * rows in flight between two updates, whose gradients the store stages, are at most every group's
+   * rows of every micro-batch (and N).
    */
   @Override
   public AdapterCost cost(
@@ -61,13 +64,17 @@ public final class MeftMethod implements AdapterMethod {
     int d = model.dim();
     int k = c.topK();
     List<TokenGroups.Shape> groups = TokenGroups.largest(tokens, k, c.maxRows(), c.trainRows());
-    MeftAdapter.LayerBytes pass = MeftAdapter.layerBytes(groups, k, d);
+    StoreFormat format = c.storeFormat();
+    MeftAdapter.LayerBytes pass = MeftAdapter.layerBytes(groups, k, d, format.trainKeys());
     long gather = 0;
     long scatter = 0;
+    long rowsInFlight = 0;
     for (TokenGroups.Shape group : groups) {
       gather += group.count() * MeftAdapter.gatherBusBytes(group.tokens(), group.rows(), k, d);
-      scatter += group.count() * MeftAdapter.scatterBusBytes(group.rows(), d);
+      scatter += group.count() * MeftAdapter.scatterBusBytes(group.rows(), d, format.trainKeys());
+      rowsInFlight += group.count() * group.rows();
     }
+    long passRows = rowsInFlight;
     long buffer =
         DefaultRoundingPolicy.DEFAULT_ROUNDING_POLICY.getRoundedSize(
             MeftAdapter.transferBufferBytes(c.maxRows(), d));
@@ -78,7 +85,9 @@ public final class MeftMethod implements AdapterMethod {
         n * gather,
         n * (MeftAdapter.routeBusBytes(tokens, c.probes(), d) + scatter),
         n * gather, // the replay gathers K_S, V_S again
-        HostStore.bytesNeeded(n, c.adapterSize(), d),
+        HostStore.bytesNeeded(n, c.adapterSize(), d, format),
+        accumulation ->
+            HostStore.gradientBytesNeeded(n, c.adapterSize(), d, format, accumulation * passRows),
         n * 2 * buffer,
         (long) c.experts() * d,
         0);

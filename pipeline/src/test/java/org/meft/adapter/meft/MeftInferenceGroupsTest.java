@@ -17,6 +17,8 @@ import org.meft.adapter.LayerSelection;
 import org.meft.load.RandomLlama;
 import org.meft.model.Llama;
 import org.meft.model.LlamaConfig;
+import org.meft.store.StoreDtype;
+import org.meft.store.StoreMoments;
 import org.meft.store.StoreRate;
 import org.meft.testing.AdapterValues;
 
@@ -44,6 +46,8 @@ class MeftInferenceGroupsTest {
             KeySource.RANDOM,
             StoreRate.RUN,
             TrainRows.ALL,
+            StoreDtype.F32,
+            StoreMoments.F32,
             LayerSelection.ALL);
     int tokens = MeftAdapter.RETRIEVAL_TOKENS + 5;
     int group = config.maxRows() / config.topK();
