@@ -56,7 +56,7 @@ class RunSpecTest {
     assertEquals(
         new MeftConfig(
             4096,
-            64,
+            8,
             64,
             8,
             1024,
@@ -112,7 +112,7 @@ class RunSpecTest {
   void badSettingsAreRefusedNamingTheSetting() {
     refused(settings("meft", "top-k", "5000"), "top-k must be in [1, adapter-size=4096], got 5000");
     refused(settings("meft", "probes", "99"), "probes must be in [1, experts=64], got 99");
-    refused(settings("meft", "max-rows", "10"), "max-rows must be in [top-k=64");
+    refused(settings("meft", "max-rows", "4"), "max-rows must be in [top-k=8");
     refused(settings("meft", "lr", "fast"), "lr: expected a number, got 'fast'");
     refused(settings("meft", "steps", "0"), "steps must be in [1, 2147483647], got 0");
     refused(settings("meft", "batch-size", "0"), "batch-size must be in [1, 65536]");
@@ -159,7 +159,7 @@ class RunSpecTest {
     assertEquals(
         new MeftConfig(
             256,
-            64,
+            8,
             16,
             8,
             256,
