@@ -96,6 +96,8 @@ class PlanCommandTest {
               "meft",
               "--adapter-size",
               "65536",
+              "--top-k",
+              "64",
               "--batch-size",
               "1",
               "--max-length",
