@@ -55,8 +55,8 @@ public final class BenchCommand implements Command {
     Flags flags = Flags.parse(this, args);
     Path decodeModel = flags.optionalPath(DECODE_MODEL);
     long budgetMb = flags.integer(HOST_BUDGET_MB);
-    BenchConfig config = flags.on(QUICK) ? BenchConfig.quick() : BenchConfig.full();
-    if (flags.on(DECODE_ONLY)) {
+    BenchConfig config = flags.has(QUICK) ? BenchConfig.quick() : BenchConfig.full();
+    if (flags.has(DECODE_ONLY)) {
       DecodeBench.Result decode;
       try (NDManager manager = NDManager.newBaseManager()) {
         decode = Bench.decode(config, decodeModel, manager, System.err);
@@ -65,21 +65,21 @@ public final class BenchCommand implements Command {
       json.add("machine", new Gson().toJsonTree(BenchReport.describeMachine()));
       json.add("decode", decode.toJson());
       decode.printTable(System.err);
-      if (flags.on(Flags.JSON)) {
+      if (flags.has(Flags.JSON)) {
         out.println(json);
       }
       return 0;
     }
     System.err.printf(
         "meft bench: %s run (%s)%n",
-        config.name(), flags.on(QUICK) ? "under a minute" : "several minutes to tens of minutes");
+        config.name(), flags.has(QUICK) ? "under a minute" : "several minutes to tens of minutes");
     BenchReport report = Bench.run(config, budgetMb << 20, System.err, decodeModel);
     report.printTable(System.err);
-    if (flags.on(Flags.JSON)) {
+    if (flags.has(Flags.JSON)) {
       out.println(report.toJson());
     }
     List<BenchReport.Ratio> failed = report.failedTargets();
-    if (flags.on(STRICT) && !failed.isEmpty()) {
+    if (flags.has(STRICT) && !failed.isEmpty()) {
       System.err.println(
           "meft bench: --strict: "
               + failed.size()

@@ -104,7 +104,7 @@ public final class DemoCommand implements Command {
   @Override
   public int run(List<String> args, PrintStream out) throws IOException {
     Flags flags = Flags.parse(this, args);
-    boolean real = flags.on(REAL);
+    boolean real = flags.has(REAL);
     Path output =
         Optional.ofNullable(flags.optionalPath(OUTPUT))
             .orElse(Path.of(real ? "work/demo-real" : "work/demo"))

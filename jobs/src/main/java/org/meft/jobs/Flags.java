@@ -90,13 +90,9 @@ public final class Flags {
     return Map.copyOf(values);
   }
 
+  /** Whether the flag was given (for a switch: whether it is on). */
   public boolean has(Setting setting) {
     return values.containsKey(setting.name());
-  }
-
-  /** A switch: whether it was given. */
-  public boolean on(Setting setting) {
-    return has(setting);
   }
 
   /** The value as given, or the declared default; refuses a missing required flag. */

@@ -114,7 +114,7 @@ public final class PlanCommand implements Command {
         spec.deviceMemoryBytes() > 0
             ? PlanLimits.largestSizeForDevice(in, spec.deviceMemoryBytes())
             : OptionalInt.empty();
-    PrintStream table = flags.on(Flags.JSON) ? System.err : out;
+    PrintStream table = flags.has(Flags.JSON) ? System.err : out;
     table.print(plan.table());
     for (PlanLimits.Verdict v : limits.verdicts(plan)) {
       table.println("  " + v.describe());
@@ -151,7 +151,7 @@ public final class PlanCommand implements Command {
             MemoryPlan.human(perSequence));
       }
     }
-    if (flags.on(Flags.JSON)) {
+    if (flags.has(Flags.JSON)) {
       JsonObject json = plan.toJson();
       json.add("verdicts", limits.toJson(plan));
       if (decodeBatch > 0) {

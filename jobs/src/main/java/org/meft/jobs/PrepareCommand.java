@@ -113,8 +113,8 @@ public final class PrepareCommand implements Command {
               (int) flags.integer(MAX_LENGTH),
               (int) flags.integer(SHARDS),
               testFraction(flags),
-              flags.on(OVERWRITE),
-              flags.on(CLOSED_BOOK));
+              flags.has(OVERWRITE),
+              flags.has(CLOSED_BOOK));
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
@@ -126,7 +126,7 @@ public final class PrepareCommand implements Command {
       result = PrepareJob.run(spark, config);
     }
     err.print(result.table());
-    if (flags.on(Flags.JSON)) {
+    if (flags.has(Flags.JSON)) {
       out.println(result.toJson());
     }
     return 0;

@@ -71,7 +71,7 @@ public final class ScoreCommand implements Command {
     ScoreJob.Input predictions = ScoreJob.Input.open(input);
     try (SparkSession spark = SparkSessions.open(name(), flags.master())) {
       ScoreJob.Result result = ScoreJob.run(spark, predictions, dataset, prepared, split, output);
-      if (flags.on(Flags.JSON)) {
+      if (flags.has(Flags.JSON)) {
         System.err.print(ScoreJob.table(result));
         out.println(result.toJson());
       } else {

@@ -116,13 +116,13 @@ public final class TrainCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    if (flags.on(TrainingRun.RESTART) && !flags.has(OUTPUT)) {
+    if (flags.has(TrainingRun.RESTART) && !flags.has(OUTPUT)) {
       throw new UsageException("--" + TrainingRun.RESTART.name() + " needs --output DIR");
     }
     TrainResult result =
         TrainingRun.run(
-            spec, flags.optionalPath(OUTPUT), flags.on(TrainingRun.RESTART), System.err);
-    if (flags.on(Flags.JSON)) {
+            spec, flags.optionalPath(OUTPUT), flags.has(TrainingRun.RESTART), System.err);
+    if (flags.has(Flags.JSON)) {
       out.println(result.toJson());
     } else {
       out.printf(
